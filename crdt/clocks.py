@@ -1,0 +1,243 @@
+"""Logical clocks: dots, version vectors and causal contexts.
+
+A *dot* ``(replica, counter)`` names one event uniquely. A :class:`VersionVector` summarises a
+contiguous prefix of events per replica. A :class:`CausalContext` is the set of dots a replica
+has seen, kept compressed as a version vector plus a *dot cloud* of the dots that are not yet
+contiguous (they arrive out of order under delta propagation).
+
+>>> a = VersionVector().increment("a").increment("a")
+>>> b = VersionVector().increment("b")
+>>> a.compare(b)
+<Ordering.CONCURRENT: 'concurrent'>
+>>> a.merge(b).compare(a)
+<Ordering.AFTER: 'after'>
+>>> ctx = CausalContext().add(Dot("a", 2))  # dot 1 of "a" not seen yet: it stays in the cloud
+>>> ctx.contains(Dot("a", 1)), ctx.contains(Dot("a", 2))
+(False, True)
+>>> ctx.add(Dot("a", 1)).vv.get("a")  # now contiguous: compacted into the vector
+2
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from crdt.errors import DecodeError, InvalidOperationError, TypeMismatchError
+
+__all__ = ["Dot", "Ordering", "VersionVector", "CausalContext"]
+
+
+class Dot(NamedTuple):
+    """One event: the ``counter``-th event of ``replica``. Ordered by (replica, counter)."""
+
+    replica: str
+    counter: int
+
+    def to_data(self) -> list[Any]:
+        return [self.replica, self.counter]
+
+    @classmethod
+    def from_data(cls, data: Any) -> Dot:
+        if (
+            not isinstance(data, list | tuple)
+            or len(data) != 2
+            or not isinstance(data[0], str)
+            or not isinstance(data[1], int)
+            or isinstance(data[1], bool)
+            or data[1] < 1
+        ):
+            raise DecodeError("Dot", "expected [replica: str, counter: int >= 1]", data)
+        return cls(data[0], data[1])
+
+
+class Ordering(enum.Enum):
+    """How two version vectors relate in the causal order."""
+
+    BEFORE = "before"
+    AFTER = "after"
+    EQUAL = "equal"
+    CONCURRENT = "concurrent"
+
+
+def _check_counts(entries: Mapping[str, int], where: str) -> dict[str, int]:
+    clean: dict[str, int] = {}
+    for replica, count in entries.items():
+        if not isinstance(replica, str):
+            raise InvalidOperationError(where, "create", "replica ids must be strings", replica)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise InvalidOperationError(where, "create", "counts must be integers >= 0", count)
+        if count:
+            clean[replica] = count
+    return clean
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class VersionVector:
+    """A map from replica id to the number of its events seen; missing means 0.
+
+    Immutable: :meth:`increment` and :meth:`merge` return new vectors.
+    """
+
+    entries: Mapping[str, int]
+
+    def __init__(self, entries: Mapping[str, int] | None = None) -> None:
+        object.__setattr__(self, "entries", _check_counts(entries or {}, "VersionVector"))
+
+    @classmethod
+    def _trusted(cls, entries: dict[str, int]) -> VersionVector:
+        # Internal constructor for entries already known to be valid and free of zeros.
+        vv = object.__new__(cls)
+        object.__setattr__(vv, "entries", entries)
+        return vv
+
+    def get(self, replica: str) -> int:
+        return self.entries.get(replica, 0)
+
+    def increment(self, replica: str) -> VersionVector:
+        entries = dict(self.entries)
+        entries[replica] = entries.get(replica, 0) + 1
+        return VersionVector._trusted(entries)
+
+    def merge(self, other: VersionVector) -> VersionVector:
+        if not isinstance(other, VersionVector):
+            raise TypeMismatchError("VersionVector", "merge", other)
+        entries = dict(self.entries)
+        for replica, count in other.entries.items():
+            if count > entries.get(replica, 0):
+                entries[replica] = count
+        return VersionVector._trusted(entries)
+
+    def compare(self, other: VersionVector) -> Ordering:
+        """Whether ``self`` happened before, after, equal to, or concurrently with ``other``."""
+        if not isinstance(other, VersionVector):
+            raise TypeMismatchError("VersionVector", "compare", other)
+        less = greater = False
+        for replica in self.entries.keys() | other.entries.keys():
+            mine, theirs = self.get(replica), other.get(replica)
+            less |= mine < theirs
+            greater |= mine > theirs
+        if less and greater:
+            return Ordering.CONCURRENT
+        if less:
+            return Ordering.BEFORE
+        if greater:
+            return Ordering.AFTER
+        return Ordering.EQUAL
+
+    def dominates(self, other: VersionVector) -> bool:
+        """True when every event ``other`` has seen, ``self`` has seen too."""
+        return all(self.get(r) >= c for r, c in other.entries.items())
+
+    def contains(self, dot: Dot) -> bool:
+        return dot.counter <= self.entries.get(dot.replica, 0)
+
+    def without(self, replica: str) -> VersionVector:
+        """This vector with ``replica``'s entry pruned (for retired replicas)."""
+        return VersionVector._trusted({r: c for r, c in self.entries.items() if r != replica})
+
+    def __iter__(self) -> Iterator[tuple[str, int]]:
+        return iter(sorted(self.entries.items()))
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self.entries.items())))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, VersionVector) and self.entries == other.entries
+
+    def __repr__(self) -> str:
+        return f"VersionVector({dict(sorted(self.entries.items()))})"
+
+    def to_data(self) -> dict[str, int]:
+        return dict(sorted(self.entries.items()))
+
+    @classmethod
+    def from_data(cls, data: Any) -> VersionVector:
+        if not isinstance(data, dict):
+            raise DecodeError("VersionVector", "expected an object of replica -> count", data)
+        try:
+            return cls(data)
+        except InvalidOperationError as error:
+            raise DecodeError("VersionVector", str(error), data) from None
+
+
+@dataclass(frozen=True, slots=True)
+class CausalContext:
+    """The set of dots seen, as a compact version vector plus a cloud of stray dots.
+
+    Always kept compact (no cloud dot is contiguous with or covered by the vector), so two
+    contexts holding the same dots compare equal.
+    """
+
+    vv: VersionVector = field(default_factory=VersionVector)
+    cloud: frozenset[Dot] = frozenset()
+
+    def contains(self, dot: Dot) -> bool:
+        return self.vv.contains(dot) or dot in self.cloud
+
+    def next_dot(self, replica: str) -> Dot:
+        """The dot ``replica`` uses for its next event (one past its contiguous prefix)."""
+        return Dot(replica, self.vv.get(replica) + 1)
+
+    def add(self, dot: Dot) -> CausalContext:
+        if self.contains(dot):
+            return self
+        if dot.counter == self.vv.get(dot.replica) + 1:
+            return CausalContext._compact(self.vv.entries, self.cloud, extra_vv={dot.replica: dot.counter})
+        return CausalContext(self.vv, self.cloud | {dot})
+
+    def add_all(self, dots: Iterable[Dot]) -> CausalContext:
+        new = [d for d in dots if not self.contains(d)]
+        if not new:
+            return self
+        return CausalContext._compact(self.vv.entries, self.cloud.union(new))
+
+    def merge(self, other: CausalContext) -> CausalContext:
+        if not isinstance(other, CausalContext):
+            raise TypeMismatchError("CausalContext", "merge", other)
+        if other.vv.entries.items() <= self.vv.entries.items() and not other.cloud:
+            return self
+        entries = dict(self.vv.entries)
+        for replica, count in other.vv.entries.items():
+            if count > entries.get(replica, 0):
+                entries[replica] = count
+        return CausalContext._compact(entries, self.cloud | other.cloud)
+
+    def dots(self) -> Iterator[Dot]:
+        """Every dot in the context, in (replica, counter) order."""
+        for replica, count in self.vv:
+            for counter in range(1, count + 1):
+                yield Dot(replica, counter)
+        yield from sorted(self.cloud)
+
+    @staticmethod
+    def _compact(
+        entries: Mapping[str, int], cloud: Iterable[Dot], extra_vv: Mapping[str, int] | None = None
+    ) -> CausalContext:
+        vv = dict(entries)
+        if extra_vv:
+            for replica, count in extra_vv.items():
+                vv[replica] = max(vv.get(replica, 0), count)
+        # Absorb cloud dots in counter order so a run of contiguous dots folds into the vector.
+        stray: set[Dot] = set()
+        for dot in sorted(cloud, key=lambda d: (d.replica, d.counter)):
+            seen = vv.get(dot.replica, 0)
+            if dot.counter == seen + 1:
+                vv[dot.replica] = dot.counter
+            elif dot.counter > seen:
+                stray.add(dot)
+        # A dot added to the vector may make earlier strays (of the same replica) covered.
+        cloud_left = frozenset(d for d in stray if d.counter > vv.get(d.replica, 0))
+        return CausalContext(VersionVector._trusted(vv), cloud_left)
+
+    def to_data(self) -> dict[str, Any]:
+        return {"vv": self.vv.to_data(), "cloud": [d.to_data() for d in sorted(self.cloud)]}
+
+    @classmethod
+    def from_data(cls, data: Any) -> CausalContext:
+        if not isinstance(data, dict) or set(data) != {"vv", "cloud"} or not isinstance(data["cloud"], list):
+            raise DecodeError("CausalContext", "expected {vv: {...}, cloud: [[replica, counter], ...]}", data)
+        vv = VersionVector.from_data(data["vv"])
+        return CausalContext._compact(vv.entries, [Dot.from_data(d) for d in data["cloud"]])

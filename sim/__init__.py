@@ -1,0 +1,1 @@
+"""crdtsim's simulator: a deterministic discrete-event world on SimPy."""

@@ -1,0 +1,1 @@
+"""Benchmarks run by ``crdtsim bench NAME``; each module exposes ``main(argv) -> int``."""
