@@ -76,7 +76,7 @@ class GCounter(Crdt[int]):
         return counter
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is GCounter and self.counts == other.counts
+        return type(other) is type(self) and self.counts == other.counts
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -98,7 +98,7 @@ class GCounter(Crdt[int]):
         for replica, count in theirs.items():
             if count > merged.get(replica, 0):
                 merged[replica] = count
-        return GCounter._of(merged)
+        return self._of(merged)
 
     # -- increment: state, delta and op forms --------------------------------------------------
 
@@ -107,12 +107,12 @@ class GCounter(Crdt[int]):
             return self
         counts = dict(self.counts)
         counts[replica] = counts.get(replica, 0) + amount
-        return GCounter._of(counts)
+        return self._of(counts)
 
     def increment_delta(self, replica: str, amount: int = 1) -> GCounter | None:
         if not check_amount(self.type_name, "increment", amount):
             return None
-        return GCounter._of({replica: self.get(replica) + amount})
+        return self._of({replica: self.get(replica) + amount})
 
     def prepare_increment(self, replica: str, amount: int = 1) -> Increment | None:
         if not check_amount(self.type_name, "increment", amount):

@@ -1,0 +1,57 @@
+"""The law checker must catch broken types, or passing it proves nothing."""
+
+import pytest
+from hypothesis import strategies as st
+
+from crdt import GCounter
+from crdt.base import Op
+from crdt.testing import CrdtSpec, check_laws
+
+INCREMENTS = {"increment": st.tuples(st.integers(0, 3))}
+
+
+class SummingCounter(GCounter):
+    """Broken: merge adds counts instead of taking the maximum (not idempotent)."""
+
+    def merge(self, other: GCounter) -> GCounter:  # type: ignore[override]
+        keys = self.counts.keys() | other.counts.keys()
+        return self._of({k: self.get(k) + other.get(k) for k in keys})
+
+
+class LeftBiasedCounter(GCounter):
+    """Broken: merge keeps its own side (not commutative)."""
+
+    def merge(self, other: GCounter) -> GCounter:  # type: ignore[override]
+        return self
+
+
+class OffByOneDelta(GCounter):
+    """Broken: its delta forgets the count the replica already had."""
+
+    def increment_delta(self, replica: str, amount: int = 1) -> GCounter | None:
+        return self._of({replica: amount}) if amount else None
+
+
+class LostOp(GCounter):
+    """Broken: its op effect ignores every increment but the first unit."""
+
+    def effect(self, op: Op) -> GCounter:
+        return self.increment(op.replica, 1)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "broken, law",
+    [
+        (SummingCounter, "not idempotent"),
+        (LeftBiasedCounter, "not commutative"),
+        (OffByOneDelta, r"x.merge\(increment_delta\) != increment\(x\)"),
+        (LostOp, r"effect\(prepare_increment\(x\)\) != increment\(x\)"),
+    ],
+)
+def test_check_laws_rejects_broken_types(broken: type[GCounter], law: str) -> None:
+    with pytest.raises(AssertionError, match=law):
+        check_laws(CrdtSpec(broken, INCREMENTS), max_examples=200)
+
+
+def test_check_laws_accepts_a_correct_type() -> None:
+    check_laws(CrdtSpec(GCounter, INCREMENTS), max_examples=50)
