@@ -1,0 +1,375 @@
+"""The network: link models, messages, and delivery as one scheduled event per message.
+
+A message sent from ``src`` to ``dst`` is decided at send time:
+
+1. the sender is down -> dropped, cause ``"node_down"``;
+2. an active partition separates ``src`` from ``dst`` -> dropped, cause ``"partition"``
+   (decided at send time: a message already in flight when a partition starts still arrives,
+   as on a real network where the packet has left the switch);
+3. the link's loss (or an active loss burst) draws a loss -> dropped, cause ``"loss"``;
+4. otherwise one delivery event is scheduled after a latency drawn from the link's
+   distribution (plus serialization time if the link has a bandwidth); with probability
+   ``duplicate`` a second copy is scheduled with its own latency.
+
+At delivery time a message to a node that is down is dropped with cause ``"node_down"``;
+otherwise the handler registered for its kind is called with the message.
+
+Links are never materialized as N² objects: a :class:`_Link` (resolved model, counters, FIFO
+state) is created the first time a directed pair is used and cached.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from heapq import heappush
+from typing import TYPE_CHECKING, Any
+
+import simpy
+from simpy.events import NORMAL
+
+from sim.distributions import Constant, Distribution, distribution_from_spec
+from sim.errors import ConfigError, SimError
+from sim.metrics import LinkCounters, Metrics
+from sim.trace import Trace
+from sim.units import parse_bandwidth, parse_probability
+
+if TYPE_CHECKING:
+    import random
+
+    from sim.node import Node
+    from sim.topology import Topology
+
+__all__ = ["Cut", "LinkModel", "Message", "Network"]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkModel:
+    """How one directed link behaves.
+
+    >>> LinkModel.from_spec({"latency": "5ms", "loss": 0.1, "fifo": True}).loss
+    0.1
+    >>> LinkModel(loss=1.5)
+    Traceback (most recent call last):
+    ...
+    sim.errors.ConfigError: loss must be a probability in [0, 1], found 1.5
+    """
+
+    latency: Distribution = field(default_factory=lambda: Constant(0.0))
+    loss: float = 0.0
+    duplicate: float = 0.0
+    fifo: bool = False
+    #: bytes per second; None means serialization takes no time
+    bandwidth: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "latency", distribution_from_spec(self.latency, "latency"))
+        object.__setattr__(self, "loss", parse_probability(self.loss, "loss"))
+        object.__setattr__(self, "duplicate", parse_probability(self.duplicate, "duplicate"))
+        if not isinstance(self.fifo, bool):
+            raise ConfigError("fifo", "must be true or false", self.fifo)
+        if self.bandwidth is not None:
+            object.__setattr__(self, "bandwidth", parse_bandwidth(self.bandwidth, "bandwidth"))
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any] | LinkModel) -> LinkModel:
+        """Build from a mapping with keys latency, loss, duplicate, fifo, bandwidth."""
+        if isinstance(spec, LinkModel):
+            return spec
+        if not isinstance(spec, Mapping):
+            raise ConfigError("link", "must be a mapping", spec)
+        allowed = ("bandwidth", "duplicate", "fifo", "latency", "loss")
+        for key in sorted(spec):
+            if key not in allowed:
+                raise ConfigError("link", f"accepts only keys {list(allowed)}", key)
+        return cls(**spec)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """An opaque message on the wire. ``size`` is in bytes; ``copy`` is 1 for a duplicate."""
+
+    src: str
+    dst: str
+    kind: str
+    payload: Any
+    size: int
+    id: int
+    sent_at: float
+    copy: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """An active partition. ``groups`` (symmetric) maps node -> group index; nodes not listed
+    form one more implicit group. ``one_way`` blocks every pair (src in srcs, dst in dsts)."""
+
+    label: str
+    groups: Mapping[str, int] = field(default_factory=dict)
+    srcs: frozenset[str] = frozenset()
+    dsts: frozenset[str] = frozenset()
+
+    def blocks(self, src: str, dst: str) -> bool:
+        if self.groups:
+            return self.groups.get(src, -1) != self.groups.get(dst, -1)
+        return src in self.srcs and dst in self.dsts
+
+
+class _Delivery:
+    """The smallest object SimPy's ``Environment.step`` accepts as an event.
+
+    ``step`` only reads ``callbacks`` and ``_ok`` (and ``_value`` on failure); a slotted
+    object pushed straight on the heap avoids ``Event.__init__`` and ``schedule`` overhead.
+    """
+
+    __slots__ = ("callbacks", "_ok", "_value", "link")
+
+    def __init__(self, callback: Callable[[Any], None], msg: Any, link: Any) -> None:
+        self.callbacks = [callback]
+        self._ok = True
+        self._value = msg
+        self.link = link
+
+
+class _Link:
+    """Lazily created state of one directed link."""
+
+    __slots__ = ("src", "dst", "model", "rng", "stats", "latency", "constant", "loss",
+                 "duplicate", "fifo", "bandwidth", "last_delivery", "free_at", "bursts")
+
+    def __init__(self, src: str, dst: str, model: LinkModel, rng: random.Random,
+                 stats: LinkCounters) -> None:
+        self.src = src
+        self.dst = dst
+        self.rng = rng
+        self.stats = stats
+        self.last_delivery = 0.0
+        self.free_at = 0.0
+        #: (start, end, loss) windows of loss bursts
+        self.bursts: list[tuple[float, float, float]] = []
+        self.set_model(model)
+
+    def set_model(self, model: LinkModel) -> None:
+        self.model = model
+        self.latency = model.latency
+        # Constant latency needs no draw; the hot path tests this float against None.
+        self.constant = model.latency.value if isinstance(model.latency, Constant) else None
+        self.loss = model.loss
+        self.duplicate = model.duplicate
+        self.fifo = model.fifo
+        self.bandwidth = model.bandwidth
+
+    def loss_at(self, now: float) -> float:
+        loss = self.loss
+        for start, end, burst in self.bursts:
+            if start <= now < end and burst > loss:
+                loss = burst
+        return loss
+
+
+class Network:
+    """Moves messages between the nodes of one world.
+
+    Model resolution for a directed link, first match wins: per-link override, zone-pair
+    override, the channel type of the topology edge, the default model.
+    """
+
+    def __init__(self, env: simpy.Environment, nodes: Mapping[str, Node], topology: Topology,
+                 metrics: Metrics, trace: Trace, rng: Callable[[str], random.Random],
+                 default: LinkModel | None = None) -> None:
+        self._env = env
+        # SimPy's heap and id counter, used directly by the delivery fast path.
+        self._queue: list[Any] = env._queue
+        self._eid = env._eid
+        self._nodes = nodes
+        self._topology = topology
+        self._metrics = metrics
+        self._trace = trace
+        self._rng = rng
+        self.default = default or LinkModel()
+        self._channel_models: dict[str, LinkModel] = {}
+        self._zone_models: dict[tuple[str, str], LinkModel] = {}
+        self._link_models: dict[tuple[str, str], LinkModel] = {}
+        self._links: dict[tuple[str, str], _Link] = {}
+        self._cuts: list[Cut] = []
+        self._next_id = 0
+        self.in_flight = 0
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def define_channel(self, name: str, model: LinkModel) -> None:
+        """Name a channel type (e.g. ``"wan"``) that topology edges can refer to."""
+        self._channel_models[name] = model
+        self._refresh()
+
+    def has_channel(self, name: str) -> bool:
+        return name in self._channel_models
+
+    def set_default(self, model: LinkModel) -> None:
+        self.default = model
+        self._refresh()
+
+    def set_zone_model(self, zone_a: str, zone_b: str, model: LinkModel) -> None:
+        """Override the model of every link between two zones (both directions)."""
+        self._zone_models[(zone_a, zone_b)] = model
+        self._zone_models[(zone_b, zone_a)] = model
+        self._refresh()
+
+    def set_link_model(self, src: str, dst: str, model: LinkModel) -> None:
+        """Override the model of the directed link ``src -> dst``."""
+        self._link_models[(src, dst)] = model
+        link = self._links.get((src, dst))
+        if link is not None:
+            link.set_model(model)
+
+    def model_for(self, src: str, dst: str) -> LinkModel:
+        """The resolved model of ``src -> dst`` (link > zone pair > channel type > default)."""
+        model = self._link_models.get((src, dst))
+        if model is not None:
+            return model
+        topo = self._topology
+        model = self._zone_models.get((topo.zone_of(src), topo.zone_of(dst)))
+        if model is not None:
+            return model
+        channel = topo.channel(src, dst)
+        if channel is not None:
+            model = self._channel_models.get(channel)
+            if model is None:
+                raise ConfigError(f"channel between {src} and {dst}", "must be defined", channel)
+            return model
+        return self.default
+
+    def _refresh(self) -> None:
+        for (src, dst), link in self._links.items():
+            link.set_model(self.model_for(src, dst))
+
+    def _open(self, src: str, dst: str) -> _Link:
+        if src not in self._nodes:
+            raise SimError(f"send: unknown source node {src!r}")
+        if dst not in self._nodes:
+            raise SimError(f"send: unknown destination node {dst!r}")
+        if not self._topology.connected(src, dst):
+            raise SimError(f"send: no channel from {src!r} to {dst!r} in the topology")
+        # One stream per sending node: a Mersenne Twister is 2.5 KB, so a stream per directed
+        # link would cost gigabytes on large worlds; per sender still keeps nodes independent.
+        link = _Link(src, dst, self.model_for(src, dst), self._rng(f"net:{src}"),
+                     self._metrics.link(src, dst))
+        self._links[(src, dst)] = link
+        return link
+
+    # -- faults ----------------------------------------------------------------------------
+
+    def add_cut(self, cut: Cut) -> None:
+        self._cuts.append(cut)
+
+    def remove_cut(self, label: str) -> None:
+        self._cuts = [c for c in self._cuts if c.label != label]
+
+    @property
+    def cuts(self) -> tuple[Cut, ...]:
+        return tuple(self._cuts)
+
+    def heal(self) -> None:
+        """Remove every partition and loss burst."""
+        self._cuts = []
+        for link in self._links.values():
+            link.bursts = []
+
+    def partitioned(self, src: str, dst: str) -> bool:
+        return any(c.blocks(src, dst) for c in self._cuts)
+
+    def loss_burst(self, src: str, dst: str, start: float, end: float, loss: float = 1.0) -> None:
+        """Raise the loss of ``src -> dst`` to ``loss`` during ``[start, end)``."""
+        link = self._links.get((src, dst)) or self._open(src, dst)
+        link.bursts.append((start, end, parse_probability(loss, "loss_burst.loss")))
+
+    # -- hot path --------------------------------------------------------------------------
+
+    def send(self, src: str, dst: str, kind: str, payload: Any = None, size: int = 0) -> bool:
+        """Send a message; True if at least one copy was scheduled for delivery."""
+        link = self._links.get((src, dst))
+        if link is None:
+            link = self._open(src, dst)
+        now = self._env._now
+        self._next_id = msg_id = self._next_id + 1
+        msg = Message(src, dst, kind, payload, size, msg_id, now)
+        metrics = self._metrics
+        metrics.sent += 1
+        metrics.bytes_sent += size
+        stats = link.stats
+        stats.sent += 1
+        stats.bytes_sent += size
+        kc = metrics.kinds.get(kind) or metrics.kind(kind)
+        kc.sent += 1
+        kc.bytes_sent += size
+        trace = self._trace
+        if trace.enabled:
+            trace.record("send", src=src, dst=dst, msg_kind=kind, id=msg_id, size=size)
+        if not self._nodes[src].up:
+            self._drop(msg, link, "node_down")
+            return False
+        if self._cuts and self.partitioned(src, dst):
+            self._drop(msg, link, "partition")
+            return False
+        loss = link.loss_at(now) if link.bursts else link.loss
+        rng = link.rng
+        if loss and rng.random() < loss:
+            self._drop(msg, link, "loss")
+            return False
+        self._schedule(link, msg, now)
+        if link.duplicate and rng.random() < link.duplicate:
+            metrics.duplicated += 1
+            stats.duplicated += 1
+            self._schedule(link, replace(msg, copy=1), now)
+        return True
+
+    def _schedule(self, link: _Link, msg: Message, now: float) -> None:
+        delay = link.constant
+        if delay is None:
+            delay = link.latency.sample(link.rng)
+        if link.bandwidth is not None:
+            # The link transmits one message at a time: wait for it, then serialize.
+            start = max(now, link.free_at)
+            link.free_at = start + msg.size / link.bandwidth
+            delay += link.free_at - now
+        at = now + delay
+        if link.fifo:
+            # Never overtake an earlier message; equal times keep send order (heap eid).
+            if at < link.last_delivery:
+                at = link.last_delivery
+            link.last_delivery = at
+        if not math.isfinite(at):
+            raise SimError(f"latency draw on {link.src}->{link.dst} is not finite: {delay}")
+        self.in_flight += 1
+        heappush(self._queue, (at, NORMAL, next(self._eid), _Delivery(self._deliver, msg, link)))
+
+    def _deliver(self, event: _Delivery) -> None:
+        self.in_flight -= 1
+        msg: Message = event._value
+        node = self._nodes[msg.dst]
+        if not node.up:
+            self._drop(msg, event.link, "node_down")
+            return
+        size = msg.size
+        metrics = self._metrics
+        metrics.delivered += 1
+        metrics.bytes_delivered += size
+        stats = event.link.stats
+        stats.delivered += 1
+        stats.bytes_delivered += size
+        kc = metrics.kinds[msg.kind]
+        kc.delivered += 1
+        kc.bytes_delivered += size
+        if self._trace.enabled:
+            self._trace.record("deliver", src=msg.src, dst=msg.dst, msg_kind=msg.kind, id=msg.id,
+                               copy=msg.copy, sent_at=round(msg.sent_at, 9))
+        node.receive(msg)
+
+    def _drop(self, msg: Message, link: _Link, cause: str) -> None:
+        self._metrics.dropped[cause] += 1
+        dropped = link.stats.dropped
+        dropped[cause] = dropped.get(cause, 0) + 1
+        if self._trace.enabled:
+            self._trace.record("drop", src=msg.src, dst=msg.dst, msg_kind=msg.kind, id=msg.id,
+                               copy=msg.copy, cause=cause)

@@ -1,0 +1,144 @@
+"""The run loop: ticks and phases.
+
+``warm-up`` (ticks run, no workload, no faults) -> ``workload`` (operations issued, faults on
+schedule) -> heal everything and restart crashed nodes -> ``quiet`` (no new operations; tick
+until no message is in flight and no pending hook reports work, at most ``quiet_max`` ticks)
+-> checks -> :class:`RunResult`.
+
+Never going quiet is reported as a failed ``"quiescence"`` check (a liveness failure), not a
+hang. Periodic node tasks run from ONE tick process in sorted node order, so a tick over 100k
+nodes costs one loop, not 100k processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from sim.checks import CheckResult
+from sim.errors import ConfigError, SimError
+from sim.units import parse_duration
+
+if TYPE_CHECKING:
+    from sim.world import World
+
+__all__ = ["RunResult", "run"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """What a run produced. ``ok`` is True when the world went quiet and every check passed."""
+
+    seed: int
+    phases: dict[str, tuple[float, float]]
+    ticks: int
+    quiesced: bool
+    checks: tuple[CheckResult, ...]
+    metrics: dict[str, Any]
+    trace_digest: str | None
+    trace_events: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.quiesced and all(c.ok for c in self.checks)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed, "ok": self.ok, "quiesced": self.quiesced, "ticks": self.ticks,
+            "phases": {k: list(v) for k, v in self.phases.items()},
+            "checks": [c.as_dict() for c in self.checks], "metrics": self.metrics,
+            "trace_digest": self.trace_digest, "trace_events": self.trace_events,
+        }
+
+
+def _tick_loop(world: World) -> Generator[simpy.Event, None, None]:
+    tick = 0
+    timeout = world.env.timeout
+    while True:
+        world.tick_count = tick
+        world.metrics.roll_tick(tick)
+        for _, _, every, node, task in world.tasks():
+            if node.up and tick % every == 0:
+                task()
+        tick += 1
+        yield timeout(world.tick)
+
+
+def _advance(world: World, until: float) -> None:
+    if until > world.env.now:
+        world.env.run(until=until)
+
+
+def run(world: World, duration: Any = "10s", warmup: Any = 0.0, quiet_max: int = 1000,
+        require_connected: bool = True) -> RunResult:
+    """Run ``world`` through its phases once and return the result."""
+    if world.started:
+        raise SimError("a world runs once; build a new World for another run")
+    span = parse_duration(duration, "duration")
+    warm = parse_duration(warmup, "warmup")
+    if isinstance(quiet_max, bool) or not isinstance(quiet_max, int) or quiet_max < 0:
+        raise ConfigError("quiet_max", "must be a non-negative integer of ticks", quiet_max)
+    world.validate(span, require_connected)
+    world.started = True
+    env, trace = world.env, world.trace
+    phases: dict[str, tuple[float, float]] = {}
+
+    trace.record("phase", name="start")
+    for node in world.nodes:
+        node.start()
+    env.process(_tick_loop(world))
+
+    _advance(world, env.now + warm)
+    phases["warmup"] = (0.0, env.now)
+
+    t0 = env.now
+    trace.record("phase", name="workload")
+    for i, fault in enumerate(world.faults):
+        label = f"fault-{i}"
+        world.schedule(fault.at, lambda f=fault, lb=label: world.apply(f, lb))  # type: ignore[misc]
+    for workload in world.workloads:
+        workload.start(world, span)
+    _advance(world, t0 + span)
+    for workload in world.workloads:
+        workload.stop()
+    phases["workload"] = (t0, env.now)
+
+    trace.record("phase", name="heal")
+    world.heal()
+    for node in world.nodes:
+        if not node.up:
+            world.restart(node.id)
+
+    t1 = env.now
+    trace.record("phase", name="quiet")
+    quiesced = False
+    for _ in range(quiet_max + 1):
+        if world.network.in_flight == 0 and not world.pending():
+            quiesced = True
+            break
+        _advance(world, env.now + world.tick)
+    phases["quiet"] = (t1, env.now)
+
+    results: list[CheckResult] = []
+    if not quiesced:
+        pending = world.pending()
+        results.append(CheckResult(
+            "quiescence", False,
+            f"not quiet after {quiet_max} ticks: {world.network.in_flight} messages in flight"
+            + (", components still pending" if pending else ""),
+            {"in_flight": world.network.in_flight, "pending": pending, "quiet_max": quiet_max},
+        ))
+    for name, check in world.checks:
+        result = check(world)
+        trace.record("check", name=name, ok=result.ok)
+        results.append(result)
+    trace.record("phase", name="end")
+    return RunResult(
+        seed=world.seed, phases=phases, ticks=world.tick_count, quiesced=quiesced,
+        checks=tuple(results), metrics=world.metrics.snapshot(),
+        trace_digest=trace.digest(), trace_events=trace.count,
+    )

@@ -1,0 +1,246 @@
+"""Who can talk to whom: a networkx graph of node links plus zone-to-zone channels.
+
+Within a group of nodes a named generator (``ring``, ``random_regular`` ...) or explicit edges
+build graph edges. Between zones, :meth:`Topology.connect_zones` records one entry meaning
+"every node of zone A can talk to every node of zone B" without materializing the N x M edges.
+
+>>> t = Topology()
+>>> for n in ["a", "b", "c", "d"]:
+...     t.add_node(n, "z")
+>>> t.connect(["a", "b", "c", "d"], "ring")
+>>> t.neighbours("a")
+['b', 'd']
+>>> t.add_node("x", "edge"); t.connect_zones("z", "edge", channel="wan")
+>>> t.neighbours("x"), t.channel("x", "a")
+(['a', 'b', 'c', 'd'], 'wan')
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import networkx as nx
+
+from sim.errors import ConfigError
+
+__all__ = ["GENERATORS", "Topology"]
+
+GENERATORS = ("barabasi_albert", "complete", "grid", "line", "random_regular", "ring", "star",
+              "watts_strogatz")
+
+
+def _params(kind: str, params: dict[str, Any], allowed: Sequence[str]) -> None:
+    for key in sorted(params):
+        if key not in allowed:
+            raise ConfigError(f"topology {kind}", f"accepts only parameters {list(allowed)}", key)
+
+
+def _int_param(kind: str, params: dict[str, Any], key: str, low: int, high: int) -> int:
+    value = params.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"topology {kind}: {key}", f"must be an integer in [{low}, {high}]",
+                          value)
+    return value
+
+
+def _generate(kind: str, n: int, params: dict[str, Any], rng: random.Random) -> nx.Graph:
+    seed = rng.randrange(2**32)
+    if kind == "complete":
+        _params(kind, params, ())
+        return nx.complete_graph(n)
+    if kind == "ring":
+        _params(kind, params, ())
+        return nx.cycle_graph(n) if n > 2 else nx.path_graph(n)
+    if kind == "line":
+        _params(kind, params, ())
+        return nx.path_graph(n)
+    if kind == "star":
+        _params(kind, params, ())
+        return nx.star_graph(n - 1) if n > 0 else nx.empty_graph(0)
+    if kind == "grid":
+        _params(kind, params, ("cols",))
+        cols = params.get("cols", max(1, math.isqrt(n)))
+        cols = _int_param(kind, {"cols": cols}, "cols", 1, max(1, n))
+        g = nx.empty_graph(n)
+        for i in range(n):
+            if (i + 1) % cols and i + 1 < n:
+                g.add_edge(i, i + 1)
+            if i + cols < n:
+                g.add_edge(i, i + cols)
+        return g
+    if kind == "random_regular":
+        _params(kind, params, ("d",))
+        d = _int_param(kind, params, "d", 1, max(1, n - 1))
+        if (n * d) % 2:
+            raise ConfigError(f"topology {kind}: d", "times the node count must be even", d)
+        return nx.random_regular_graph(d, n, seed=seed)
+    if kind == "watts_strogatz":
+        _params(kind, params, ("k", "p"))
+        k = _int_param(kind, params, "k", 2, max(2, n - 1))
+        p = params.get("p")
+        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 1:
+            raise ConfigError(f"topology {kind}: p", "must be a probability in [0, 1]", p)
+        return nx.connected_watts_strogatz_graph(n, k, p, seed=seed)
+    if kind == "barabasi_albert":
+        _params(kind, params, ("m",))
+        m = _int_param(kind, params, "m", 1, max(1, n - 1))
+        return nx.barabasi_albert_graph(n, m, seed=seed)
+    raise ConfigError("topology", f"must be one of {list(GENERATORS)}", kind)
+
+
+class Topology:
+    """Nodes, their zones, graph edges (with an optional channel type) and zone channels."""
+
+    def __init__(self) -> None:
+        self.graph: nx.Graph = nx.Graph()
+        self._zone_of: dict[str, str] = {}
+        self._zones: dict[str, list[str]] = {}
+        # (zone_a, zone_b) -> channel type (None: the default model); stored both ways.
+        self._zone_channels: dict[tuple[str, str], str | None] = {}
+        self._neighbours: dict[str, list[str]] = {}
+
+    # -- nodes and zones -------------------------------------------------------------------
+
+    def add_node(self, node: str, zone: str) -> None:
+        if node in self._zone_of:
+            raise ConfigError("node", "must be a new node id", node)
+        self._zone_of[node] = zone
+        self._zones.setdefault(zone, []).append(node)
+        self._neighbours.clear()
+
+    def zone_of(self, node: str) -> str:
+        return self._zone_of[node]
+
+    def has_node(self, node: str) -> bool:
+        return node in self._zone_of
+
+    def has_zone(self, zone: str) -> bool:
+        return zone in self._zones
+
+    @property
+    def zones(self) -> list[str]:
+        """Zone names in creation order."""
+        return list(self._zones)
+
+    def nodes_in(self, zone: str) -> list[str]:
+        if zone not in self._zones:
+            raise ConfigError("zone", f"must be one of {sorted(self._zones)}", zone)
+        return list(self._zones[zone])
+
+    # -- links -----------------------------------------------------------------------------
+
+    def _check_node(self, node: str, param: str) -> None:
+        if node not in self._zone_of:
+            raise ConfigError(param, "must name a known node", node)
+
+    def add_edges(self, edges: Iterable[tuple[str, str]], channel: str | None = None) -> None:
+        """Add undirected links between named nodes; self-links and unknown nodes are errors."""
+        for a, b in edges:
+            self._check_node(a, "edge")
+            self._check_node(b, "edge")
+            if a == b:
+                raise ConfigError("edge", "must join two different nodes", f"{a}-{b}")
+            self.graph.add_edge(a, b, channel=channel)
+        self._neighbours.clear()
+
+    def connect(self, nodes: Sequence[str], kind: str, channel: str | None = None,
+                rng: random.Random | None = None, **params: Any) -> None:
+        """Link ``nodes`` (in the given order) with the named generator.
+
+        ``rng`` seeds the random generators (networkx ``seed=``); pass a named world stream.
+        """
+        for node in nodes:
+            self._check_node(node, f"topology {kind}")
+        graph = _generate(kind, len(nodes), dict(params), rng or random.Random(0))
+        self.add_edges(((nodes[a], nodes[b]) for a, b in sorted(graph.edges())), channel)
+        self.graph.add_nodes_from(nodes)
+
+    def connect_zones(self, zone_a: str, zone_b: str, channel: str | None = None) -> None:
+        """Every node of ``zone_a`` can talk to every node of ``zone_b`` (and back).
+
+        With ``zone_a == zone_b`` the zone is a complete graph, stored as one entry.
+        """
+        for zone in (zone_a, zone_b):
+            if zone not in self._zones:
+                raise ConfigError("channel zone", f"must be one of {sorted(self._zones)}", zone)
+        self._zone_channels[(zone_a, zone_b)] = channel
+        self._zone_channels[(zone_b, zone_a)] = channel
+        self._neighbours.clear()
+
+    def connected(self, src: str, dst: str) -> bool:
+        """True if ``src`` may send to ``dst``."""
+        if src == dst:
+            return False
+        if (self._zone_of[src], self._zone_of[dst]) in self._zone_channels:
+            return True
+        return self.graph.has_edge(src, dst)
+
+    def channel(self, src: str, dst: str) -> str | None:
+        """The channel type of the link (edge attribute first, then the zone channel)."""
+        data = self.graph.get_edge_data(src, dst)
+        if data is not None and data.get("channel") is not None:
+            return str(data["channel"])
+        return self._zone_channels.get((self._zone_of[src], self._zone_of[dst]))
+
+    def channel_types(self) -> list[str]:
+        """Every channel type named by an edge or a zone channel, sorted."""
+        names = {c for c in self._zone_channels.values() if c is not None}
+        names.update(c for _, _, c in self.graph.edges(data="channel") if c is not None)
+        return sorted(names)
+
+    def neighbours(self, node: str) -> list[str]:
+        """Sorted ids of every node ``node`` can send to (cached until the topology changes)."""
+        cached = self._neighbours.get(node)
+        if cached is not None:
+            return cached
+        self._check_node(node, "neighbours")
+        found: set[str] = set(self.graph.adj[node]) if node in self.graph else set()
+        zone = self._zone_of[node]
+        for (za, zb) in self._zone_channels:
+            if za == zone:
+                found.update(self._zones[zb])
+        found.discard(node)
+        result = self._neighbours[node] = sorted(found)
+        return result
+
+    # -- validation ------------------------------------------------------------------------
+
+    def validate(self, require_connected: bool = True) -> None:
+        """Raise :class:`ConfigError` if the graph names unknown nodes or is disconnected."""
+        for node in sorted(self.graph.nodes, key=str):
+            self._check_node(node, "topology")
+        if not require_connected or len(self._zone_of) <= 1:
+            return
+        parent: dict[str, str] = {n: n for n in self._zone_of}
+
+        def find(x: str) -> str:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        def union(a: str, b: str) -> None:
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+
+        for (za, zb) in sorted(self._zone_channels):
+            members = self._zones[za] + self._zones[zb]
+            if za != zb and (len(self._zones[za]) + len(self._zones[zb])) and members:
+                for m in members[1:]:
+                    union(members[0], m)
+            elif za == zb and len(self._zones[za]) > 1:
+                for m in members[1:]:
+                    union(members[0], m)
+        for a, b in self.graph.edges():
+            union(a, b)
+        roots = sorted({find(n) for n in self._zone_of})
+        if len(roots) > 1:
+            cut_off = sorted(n for n in self._zone_of if find(n) != roots[0])
+            raise ConfigError(
+                "topology", "must connect every node (the graph is disconnected)",
+                f"{len(roots)} components; not reachable from {roots[0]}: {cut_off[:5]}",
+            )

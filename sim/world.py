@@ -1,0 +1,250 @@
+"""The World: one seed, one SimPy clock, nodes in zones, a topology, a network, and a run.
+
+>>> w = World(seed=42, tick="100ms")
+>>> w.add_nodes("server", 3)
+['server-1', 'server-2', 'server-3']
+>>> w.connect("server", "ring")
+>>> w.node("server-1").neighbours()
+['server-2', 'server-3']
+>>> w.run(duration="1s").ok
+True
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from sim.checks import Check
+from sim.errors import ConfigError, SimError
+from sim.faults import Fault, FaultSchedule, apply_fault
+from sim.metrics import Metrics
+from sim.network import LinkModel, Network
+from sim.node import Node
+from sim.rng import RngRegistry
+from sim.topology import Topology
+from sim.trace import Trace
+from sim.units import parse_duration
+from sim.workload import Workload
+
+if TYPE_CHECKING:
+    from sim.runloop import RunResult
+
+__all__ = ["World"]
+
+
+class World:
+    """A simulated distributed system. Build it, then call :meth:`run` once."""
+
+    def __init__(self, seed: int = 0, tick: Any = "100ms", trace: str = "digest",
+                 default_link: LinkModel | Mapping[str, Any] | None = None) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ConfigError("seed", "must be an integer", seed)
+        self.seed = seed
+        self.tick = parse_duration(tick, "tick")
+        if self.tick <= 0:
+            raise ConfigError("tick", "must be a positive duration", tick)
+        self.env = simpy.Environment()
+        self.rng = RngRegistry(seed)
+        self.topology = Topology()
+        self.metrics = Metrics()
+        self.trace = Trace(lambda: self.env.now, trace)
+        self._nodes: dict[str, Node] = {}
+        self.network = Network(
+            self.env, self._nodes, self.topology, self.metrics, self.trace, self.rng,
+            LinkModel.from_spec(default_link) if default_link is not None else None,
+        )
+        self.faults = FaultSchedule()
+        self.workloads: list[Workload] = []
+        self.checks: list[tuple[str, Check]] = []
+        self._pending: list[Callable[[], bool]] = []
+        # (node id, registration number, every, node, task): sorted so ticks run in node order
+        self._tasks: list[tuple[str, int, int, Node, Callable[[], None]]] = []
+        self._tasks_sorted = True
+        self.tick_count = 0
+        self.started = False
+
+    # -- clock -----------------------------------------------------------------------------
+
+    @property
+    def now(self) -> float:
+        """Simulated time in seconds."""
+        return self.env.now
+
+    def schedule(self, delay: float, fn: Callable[[], None]) -> None:
+        """Call ``fn()`` after ``delay`` simulated seconds (one event, no process)."""
+        event = self.env.timeout(delay)
+        event.callbacks.append(lambda _event: fn())
+
+    # -- nodes and topology ----------------------------------------------------------------
+
+    def add_node(self, node_id: str, zone: str) -> Node:
+        if not isinstance(node_id, str) or not node_id:
+            raise ConfigError("node id", "must be a non-empty string", node_id)
+        if self.topology.has_zone(node_id) or node_id == zone and self.topology.has_node(zone):
+            raise ConfigError("node id", "must differ from every zone name", node_id)
+        if self.topology.has_node(zone):
+            raise ConfigError("zone", "must differ from every node id", zone)
+        self.topology.add_node(node_id, zone)
+        node = self._nodes[node_id] = Node(self, node_id, zone)
+        if self.started:
+            node.start()
+        return node
+
+    def add_nodes(self, zone: str, count: int, prefix: str | None = None) -> list[str]:
+        """Add ``count`` nodes named ``"<prefix>-1"`` ... (prefix defaults to the zone)."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ConfigError("count", "must be a non-negative integer", count)
+        base = prefix or zone
+        start = len([n for n in self._nodes.values() if n.zone == zone])
+        ids = [f"{base}-{i}" for i in range(start + 1, start + count + 1)]
+        for node_id in ids:
+            self.add_node(node_id, zone)
+        return ids
+
+    def node(self, node_id: str) -> Node:
+        try:
+            return self._nodes[node_id]
+        except KeyError:
+            raise SimError(f"unknown node {node_id!r}") from None
+
+    @property
+    def node_ids(self) -> list[str]:
+        """Every node id, sorted."""
+        return sorted(self._nodes)
+
+    @property
+    def nodes(self) -> list[Node]:
+        """Every node, sorted by id."""
+        return [self._nodes[n] for n in sorted(self._nodes)]
+
+    def connect(self, zone_or_nodes: str | Sequence[str], kind: str, channel: str | None = None,
+                **params: Any) -> None:
+        """Link a zone's nodes (or a list of nodes) with a named generator (seeded from the
+        world's ``"topology:<zone>"`` stream)."""
+        if isinstance(zone_or_nodes, str):
+            nodes, label = self.topology.nodes_in(zone_or_nodes), zone_or_nodes
+        else:
+            nodes, label = list(zone_or_nodes), ",".join(zone_or_nodes)
+        self.topology.connect(nodes, kind, channel, self.rng(f"topology:{label}"), **params)
+
+    def add_edges(self, edges: Iterable[tuple[str, str]], channel: str | None = None) -> None:
+        self.topology.add_edges(edges, channel)
+
+    def connect_zones(self, zone_a: str, zone_b: str, channel: str | None = None) -> None:
+        """Every node of one zone can talk to every node of the other (not materialized)."""
+        self.topology.connect_zones(zone_a, zone_b, channel)
+
+    def define_channel(self, name: str, model: LinkModel | Mapping[str, Any]) -> None:
+        """Name a channel type and its link model."""
+        self.network.define_channel(name, _model(model, f"channel {name}"))
+
+    def set_default_link(self, model: LinkModel | Mapping[str, Any]) -> None:
+        self.network.set_default(_model(model, "default link"))
+
+    def set_zone_link(self, zone_a: str, zone_b: str,
+                      model: LinkModel | Mapping[str, Any]) -> None:
+        for z in (zone_a, zone_b):
+            if not self.topology.has_zone(z):
+                raise ConfigError("zone link", "must name known zones", z)
+        self.network.set_zone_model(zone_a, zone_b, _model(model, f"zones {zone_a}<->{zone_b}"))
+
+    def set_link(self, src: str, dst: str, model: LinkModel | Mapping[str, Any],
+                 symmetric: bool = True) -> None:
+        """Override the model of ``src -> dst`` (and ``dst -> src`` when symmetric)."""
+        for n in (src, dst):
+            if not self.topology.has_node(n):
+                raise ConfigError("link", "must name known nodes", n)
+        resolved = _model(model, f"link {src}->{dst}")
+        self.network.set_link_model(src, dst, resolved)
+        if symmetric:
+            self.network.set_link_model(dst, src, resolved)
+
+    # -- registries ------------------------------------------------------------------------
+
+    def _add_task(self, node: Node, every: int, task: Callable[[], None]) -> None:
+        self._tasks.append((node.id, len(self._tasks), every, node, task))
+        self._tasks_sorted = False
+
+    def tasks(self) -> list[tuple[str, int, int, Node, Callable[[], None]]]:
+        """Periodic tasks in run order: by node id, then registration order."""
+        if not self._tasks_sorted:
+            self._tasks.sort(key=lambda t: (t[0], t[1]))
+            self._tasks_sorted = True
+        return self._tasks
+
+    def add_pending(self, fn: Callable[[], bool]) -> None:
+        """Register a quiescence hook: returns True while its component still has work."""
+        self._pending.append(fn)
+
+    def pending(self) -> bool:
+        return any(fn() for fn in self._pending)
+
+    def add_check(self, name: str, fn: Check) -> None:
+        """Register a check run after the quiet phase; ``fn(world) -> CheckResult``."""
+        if any(n == name for n, _ in self.checks):
+            raise ConfigError("check", "must have a unique name", name)
+        self.checks.append((name, fn))
+
+    def add_workload(self, workload: Workload) -> None:
+        workload.validate(self)
+        self.workloads.append(workload)
+
+    def set_faults(self, faults: FaultSchedule | Sequence[Fault]) -> None:
+        """Set the fault schedule (times relative to the workload phase start)."""
+        schedule = faults if isinstance(faults, FaultSchedule) else FaultSchedule(faults)
+        schedule.validate(self)
+        self.faults = schedule
+
+    # -- faults applied now ----------------------------------------------------------------
+
+    def crash(self, node_id: str) -> None:
+        self.node(node_id).crash()
+        self.trace.record("crash", node=node_id)
+
+    def restart(self, node_id: str) -> None:
+        self.trace.record("restart", node=node_id)
+        self.node(node_id).restart()
+
+    def heal(self) -> None:
+        """Remove every partition and loss burst (crashed nodes stay down)."""
+        self.network.heal()
+        self.trace.record("heal", label="all")
+
+    def apply(self, fault: Fault, label: str = "manual") -> None:
+        """Apply a fault record now."""
+        apply_fault(self, fault, label)
+
+    # -- running ---------------------------------------------------------------------------
+
+    def validate(self, duration: float | None = None, require_connected: bool = True) -> None:
+        """Check the wiring before a run; raises :class:`ConfigError`."""
+        self.topology.validate(require_connected)
+        for name in self.topology.channel_types():
+            if not self.network.has_channel(name):
+                raise ConfigError("channel type", "must be defined with define_channel", name)
+        self.faults.validate(self, duration)
+        for w in self.workloads:
+            w.validate(self)
+
+    def run(self, duration: Any = "10s", warmup: Any = 0.0, quiet_max: int = 1000,
+            require_connected: bool = True) -> RunResult:
+        """Run warm-up, workload, heal, quiet phase and checks; see :mod:`sim.runloop`."""
+        from sim.runloop import run
+
+        return run(self, duration=duration, warmup=warmup, quiet_max=quiet_max,
+                   require_connected=require_connected)
+
+    def random(self, name: str) -> random.Random:
+        """Alias of ``world.rng(name)``."""
+        return self.rng(name)
+
+
+def _model(model: LinkModel | Mapping[str, Any], where: str) -> LinkModel:
+    try:
+        return LinkModel.from_spec(model)
+    except ConfigError as err:
+        raise err.prefixed(where) from None
