@@ -196,11 +196,11 @@ def distribution_from_spec(spec: Any, param: str = "latency") -> Distribution:
     ((name, params),) = spec.items()
     if not isinstance(params, Mapping):
         raise ConfigError(f"{param}.{name}", "must be a mapping of parameters", params)
+    if name not in _SPECS and name != "lognormal":
+        raise ConfigError(param, f"must name one of {names}", name)
     try:
         if name == "lognormal":
             return _lognormal(params)
-        if name not in _SPECS:
-            raise ConfigError(param, f"must name one of {names}", name)
         cls, keys = _SPECS[name]
         unknown = sorted(set(params) - set(keys))
         if unknown:

@@ -60,9 +60,9 @@ def parse_duration(value: Any, param: str = "duration") -> float:
         factor = _DURATION_UNITS.get(unit or "s")
         if factor is None:
             raise ConfigError(param, expected, value)
-        value = number * factor
         if number < 0:
-            raise ConfigError(param, expected, number)
+            raise ConfigError(param, expected, value)  # the text as given, e.g. '-5ms'
+        value = number * factor
     return _check_number(value, param, expected)
 
 
