@@ -116,9 +116,11 @@ def run(world: World, duration: Any = "10s", warmup: Any = 0.0, quiet_max: int =
     t1 = env.now
     trace.record("phase", name="quiet")
     quiesced = False
-    for _ in range(quiet_max + 1):
+    for waited in range(quiet_max + 1):
         if world.network.in_flight == 0 and not world.pending():
             quiesced = True
+            break
+        if waited == quiet_max:
             break
         _advance(world, env.now + world.tick)
     phases["quiet"] = (t1, env.now)

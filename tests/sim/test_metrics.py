@@ -1,0 +1,17 @@
+from sim_helpers import pair
+
+
+def test_counters_by_link_node_kind_and_tick() -> None:
+    world, _ = pair({"latency": "10ms"}, tick="100ms")
+    world.node("b").on_message("big", lambda m: None)
+    world.schedule(0.05, lambda: world.node("a").send("b", "m", None, 10))
+    world.schedule(0.15, lambda: world.node("a").send("b", "big", None, 1000))
+    world.schedule(0.15, lambda: world.node("b").send("a", "m", None, 10))
+    m = world.run(duration="1s").metrics
+    assert (m["sent"], m["delivered"], m["bytes_sent"]) == (3, 3, 1020)
+    assert m["per_kind"]["big"]["bytes_sent"] == 1000
+    assert m["per_link"]["a->b"]["sent"] == 2
+    assert m["per_node"]["a"] == {"sent": 2, "bytes_sent": 1010, "received": 1,
+                                  "bytes_received": 10}
+    sent_per_tick = [row["sent"] for row in m["per_tick"]]
+    assert sent_per_tick[:3] == [0, 1, 2]
