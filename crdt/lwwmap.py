@@ -1,0 +1,249 @@
+"""Last-writer-wins map: each key holds an :class:`~crdt.lwwregister.LWWRegister`.
+
+The join merges the registers key by key, so every key resolves exactly as a register does
+(timestamp, then replica id, then value encoding). A delete writes a timestamped tombstone (a
+register whose value is :data:`~crdt.lwwregister.TOMBSTONE`) instead of dropping the key, so a
+stale ``set`` arriving later cannot bring the key back. Tombstones are kept forever.
+
+>>> a = LWWMap().set("a", "milk", 2, 1).set("a", "tea", 1, 1)
+>>> b = LWWMap().delete("b", "milk", 3)    # a newer delete beats the set of "milk"
+>>> a.merge(b).value()
+{'tea': 1}
+>>> a.merge(b) == b.merge(a) == a.merge(b).merge(a)
+True
+>>> b.set_delta("b", "milk", 5, 2) is None  # a set older than the delete: nothing to send
+True
+>>> a.delete_delta("a", "tea", 4)          # the delta is the one tombstoned entry
+LWWMap({'tea': LWWRegister(TOMBSTONE, timestamp=4, replica='a')})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from crdt.base import Crdt, Op
+from crdt.codec import element_sort_key, encode_element, register
+from crdt.errors import DecodeError, InvalidOperationError
+from crdt.gset import check_element, decode_element_checked
+from crdt.lwwregister import TOMBSTONE, LWWRegister, Timestamp, check_timestamp, decode_write
+
+__all__ = ["LWWMap", "LWWMapSet", "LWWMapDelete"]
+
+
+@dataclass(frozen=True, slots=True)
+class LWWMapSet(Op):
+    """Write ``value`` under ``key`` at ``timestamp`` from ``replica`` (op form; idempotent)."""
+
+    key: Any
+    replica: str
+    value: Any
+    timestamp: Timestamp
+
+    def to_data(self) -> Any:
+        return {
+            "set": [
+                encode_element(self.key),
+                self.replica,
+                self.timestamp,
+                encode_element(self.value),
+            ]
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LWWMapDelete(Op):
+    """Tombstone ``key`` at ``timestamp`` from ``replica`` (op form; idempotent)."""
+
+    key: Any
+    replica: str
+    timestamp: Timestamp
+
+    def to_data(self) -> Any:
+        return {"delete": [encode_element(self.key), self.replica, self.timestamp]}
+
+
+@register
+class LWWMap(Crdt[dict[Any, Any]]):
+    """A map of element keys to last-writer-wins entries, deleted ones kept as tombstones."""
+
+    type_name = "LWWMap"
+    operations = ("set", "delete")
+    __slots__ = ("entries",)
+
+    entries: Mapping[Any, LWWRegister]
+
+    def __init__(self, entries: Mapping[Any, LWWRegister] | None = None) -> None:
+        clean: dict[Any, LWWRegister] = {}
+        for key, entry in (entries or {}).items():
+            check_element(self.type_name, "create", key)
+            if type(entry) is not LWWRegister or entry.timestamp is None:
+                raise InvalidOperationError(
+                    self.type_name, "create", "entries must be non-empty LWWRegisters", entry
+                )
+            clean[key] = entry
+        object.__setattr__(self, "entries", clean)
+
+    @classmethod
+    def _of(cls, entries: dict[Any, LWWRegister]) -> LWWMap:
+        lwwmap = object.__new__(cls)
+        object.__setattr__(lwwmap, "entries", entries)
+        return lwwmap
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is LWWMap and self.entries == other.entries
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def _sorted_keys(self) -> list[Any]:
+        return sorted(self.entries, key=element_sort_key)
+
+    def __repr__(self) -> str:
+        return f"LWWMap({ {k: self.entries[k] for k in self._sorted_keys()}!r})"
+
+    def __contains__(self, key: object) -> bool:
+        entry = self.entries.get(key)
+        return entry is not None and not entry.deleted
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        """The live value under ``key``, or ``default`` if it is absent or deleted."""
+        entry = self.entries.get(key)
+        return default if entry is None or entry.deleted else entry.value()
+
+    def value(self) -> dict[Any, Any]:
+        """The live keys and their values, in canonical key order."""
+        live = ((k, self.entries[k]) for k in self._sorted_keys())
+        return {k: entry.value() for k, entry in live if not entry.deleted}
+
+    def merge(self, other: LWWMap) -> LWWMap:
+        self._check_same_type(other, "merge")
+        mine, theirs = self.entries, other.entries
+        if len(theirs) > len(mine):
+            mine, theirs = theirs, mine
+        merged: dict[Any, LWWRegister] | None = None
+        for key, entry in theirs.items():
+            current = mine.get(key)
+            if current is None or entry.wins_over(current):
+                if merged is None:
+                    merged = dict(mine)
+                merged[key] = entry
+        if merged is None:
+            return self if mine is self.entries else other
+        return LWWMap._of(merged)
+
+    # -- writes shared by set and delete ----------------------------------------------------
+
+    def _entry(
+        self, operation: str, key: Any, replica: str, value: Any, timestamp: Timestamp
+    ) -> LWWRegister | None:
+        """The new entry for ``key`` if this write would win there, else ``None``."""
+        check_element(self.type_name, operation, key)
+        if not isinstance(replica, str):
+            raise InvalidOperationError(
+                self.type_name, operation, "replica id must be a string", replica
+            )
+        check_timestamp(self.type_name, operation, timestamp)
+        candidate = LWWRegister._of(value, timestamp, replica)
+        current = self.entries.get(key)
+        if current is not None and not candidate.wins_over(current):
+            return None
+        return candidate
+
+    def _with(self, key: Any, entry: LWWRegister | None) -> LWWMap:
+        if entry is None:
+            return self
+        entries = dict(self.entries)
+        entries[key] = entry
+        return LWWMap._of(entries)
+
+    # -- set: state, delta and op forms --------------------------------------------------------
+
+    def _set_entry(
+        self, replica: str, key: Any, value: Any, timestamp: Timestamp
+    ) -> LWWRegister | None:
+        check_element(self.type_name, "set", value)
+        return self._entry("set", key, replica, value, timestamp)
+
+    def set(self, replica: str, key: Any, value: Any, timestamp: Timestamp) -> LWWMap:
+        return self._with(key, self._set_entry(replica, key, value, timestamp))
+
+    def set_delta(self, replica: str, key: Any, value: Any, timestamp: Timestamp) -> LWWMap | None:
+        entry = self._set_entry(replica, key, value, timestamp)
+        return None if entry is None else LWWMap._of({key: entry})
+
+    def prepare_set(
+        self, replica: str, key: Any, value: Any, timestamp: Timestamp
+    ) -> LWWMapSet | None:
+        if self._set_entry(replica, key, value, timestamp) is None:
+            return None
+        return LWWMapSet(key, replica, value, timestamp)
+
+    # -- delete: state, delta and op forms -----------------------------------------------------
+    # A delete of a key this replica has never seen still writes its tombstone: a concurrent
+    # set with an older timestamp may be on its way, and the delete must win over it.
+
+    def delete(self, replica: str, key: Any, timestamp: Timestamp) -> LWWMap:
+        return self._with(key, self._entry("delete", key, replica, TOMBSTONE, timestamp))
+
+    def delete_delta(self, replica: str, key: Any, timestamp: Timestamp) -> LWWMap | None:
+        entry = self._entry("delete", key, replica, TOMBSTONE, timestamp)
+        return None if entry is None else LWWMap._of({key: entry})
+
+    def prepare_delete(self, replica: str, key: Any, timestamp: Timestamp) -> LWWMapDelete | None:
+        if self._entry("delete", key, replica, TOMBSTONE, timestamp) is None:
+            return None
+        return LWWMapDelete(key, replica, timestamp)
+
+    def effect(self, op: Op) -> LWWMap:
+        if isinstance(op, LWWMapSet):
+            return self.set(op.replica, op.key, op.value, op.timestamp)
+        if isinstance(op, LWWMapDelete):
+            return self.delete(op.replica, op.key, op.timestamp)
+        raise InvalidOperationError(
+            self.type_name, "effect", "expected an LWWMapSet or LWWMapDelete op", op
+        )
+
+    # -- encoding --------------------------------------------------------------------------
+
+    def to_data(self) -> Any:
+        # A list of [key, entry] pairs: keys are elements, not only strings.
+        return [[encode_element(k), self.entries[k].to_data()] for k in self._sorted_keys()]
+
+    @classmethod
+    def from_data(cls, data: Any) -> LWWMap:
+        if not isinstance(data, list) or not all(
+            isinstance(pair, list) and len(pair) == 2 for pair in data
+        ):
+            raise DecodeError(cls.type_name, "expected a list of [key, entry] pairs", data)
+        entries = {
+            decode_element_checked(cls.type_name, key): decode_write(
+                cls.type_name, entry, tombstone=True
+            )
+            for key, entry in data
+        }
+        if len(entries) != len(data):
+            raise DecodeError(cls.type_name, "duplicate keys", data)
+        return cls._of(entries)
+
+    @classmethod
+    def op_from_data(cls, data: Any) -> LWWMapSet | LWWMapDelete:
+        if isinstance(data, dict) and len(data) == 1:
+            ((name, args),) = data.items()
+            size = {"set": 4, "delete": 3}.get(name)
+            if isinstance(args, list) and len(args) == size and isinstance(args[1], str):
+                key = decode_element_checked(cls.type_name, args[0])
+                try:
+                    timestamp = check_timestamp(cls.type_name, "op_from_data", args[2])
+                except InvalidOperationError:
+                    pass
+                else:
+                    if name == "delete":
+                        return LWWMapDelete(key, args[1], timestamp)
+                    value = decode_element_checked(cls.type_name, args[3])
+                    return LWWMapSet(key, args[1], value, timestamp)
+        raise DecodeError(
+            cls.type_name,
+            "expected {set: [key, replica, timestamp, value]} or {delete: [key, replica, ts]}",
+            data,
+        )

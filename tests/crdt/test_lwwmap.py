@@ -1,0 +1,164 @@
+"""LWWMap: laws, delete semantics, errors and decoding."""
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from crdt.codec import decode, encode, to_bytes
+from crdt.errors import DecodeError, InvalidOperationError, TypeMismatchError
+from crdt.lwwmap import LWWMap, LWWMapDelete, LWWMapSet
+from crdt.lwwregister import TOMBSTONE, LWWRegister
+from crdt.testing import CrdtSpec, check_laws, elements
+
+#: The active profile's example count, capped so each law test stays within a few seconds.
+LAW_EXAMPLES = min(settings().max_examples, 100)
+#: Few keys and timestamps, so the same key is written and deleted at tied timestamps.
+keys = st.sampled_from(["x", "y", 0])
+timestamps = st.integers(0, 5)
+
+
+def test_laws() -> None:
+    spec = CrdtSpec(
+        LWWMap,
+        {"set": st.tuples(keys, elements, timestamps), "delete": st.tuples(keys, timestamps)},
+    )
+    check_laws(spec, max_examples=LAW_EXAMPLES)
+
+
+def test_value_holds_the_latest_live_value_of_each_key() -> None:
+    a = LWWMap().set("a", "milk", 1, 1).set("a", "tea", 1, 1)
+    b = LWWMap().set("b", "milk", 2, 2).set("b", ("jam", 0), "x", 1)
+    merged = a.merge(b)
+    assert merged.value() == {"milk": 2, "tea": 1, ("jam", 0): "x"}
+    assert merged == b.merge(a)
+    assert list(merged.value()) == ["milk", "tea", ("jam", 0)]  # canonical key order
+    assert merged.get("milk") == 2 and "tea" in merged and "nope" not in merged
+
+
+def test_a_delete_beats_an_older_set_in_both_merge_orders() -> None:
+    setter = LWWMap().set("a", "milk", 1, 2)
+    deleter = LWWMap().delete("b", "milk", 3)
+    for merged in (setter.merge(deleter), deleter.merge(setter)):
+        assert (
+            merged.value() == {} and "milk" not in merged and merged.get("milk", "gone") == "gone"
+        )
+        assert merged.entries["milk"] == LWWRegister._of(TOMBSTONE, 3, "b")
+
+
+def test_a_delete_loses_to_a_newer_set_in_both_merge_orders() -> None:
+    setter = LWWMap().set("a", "milk", 1, 4)
+    deleter = LWWMap().delete("b", "milk", 3)
+    assert setter.merge(deleter).value() == deleter.merge(setter).value() == {"milk": 1}
+    assert setter.delete("b", "milk", 3) is setter  # local stale delete: a no-op
+    assert setter.delete_delta("b", "milk", 3) is None
+
+
+def test_a_stale_set_after_a_delete_does_not_resurrect_the_key() -> None:
+    x = LWWMap().set("a", "milk", 1, 1).delete("a", "milk", 2)
+    stale = LWWMap().set("c", "milk", 9, 1)  # written before the delete, arriving after it
+    assert x.merge(stale).value() == {}
+    assert x.set("c", "milk", 9, 1) is x
+    assert x.set_delta("c", "milk", 9, 1) is None and x.prepare_set("c", "milk", 9, 1) is None
+    assert x.effect(LWWMapSet("milk", "c", 9, 1)).value() == {}
+    assert x.set("c", "milk", 9, 3).value() == {"milk": 9}  # a newer set does bring it back
+
+
+def test_set_and_delete_at_one_instant_by_one_replica_ends_deleted() -> None:
+    s, d = LWWMap().set("a", "milk", 1, 5), LWWMap().delete("a", "milk", 5)
+    assert s.merge(d).value() == d.merge(s).value() == {}
+
+
+def test_deleting_an_unseen_key_still_writes_a_tombstone() -> None:
+    deleted = LWWMap().delete("a", "milk", 3)
+    assert deleted.value() == {} and deleted.entries["milk"].deleted
+    assert deleted.merge(LWWMap().set("b", "milk", 1, 2)).value() == {}
+
+
+def test_delta_and_op_forms_carry_one_entry() -> None:
+    x = LWWMap().set("a", "milk", 1, 1).set("a", "tea", 1, 1)
+    assert x.set_delta("b", "milk", 2, 2) == LWWMap({"milk": LWWRegister(2, 2, "b")})
+    assert x.prepare_set("b", "milk", 2, 2) == LWWMapSet("milk", "b", 2, 2)
+    assert x.prepare_delete("b", "tea", 2) == LWWMapDelete("tea", "b", 2)
+    assert x.effect(LWWMapDelete("tea", "b", 2)) == x.delete("b", "tea", 2)
+
+
+def test_merge_does_not_change_inputs() -> None:
+    a, b = LWWMap().set("a", "milk", 1, 1), LWWMap().delete("b", "milk", 2)
+    a.merge(b)
+    b.merge(a)
+    assert a.value() == {"milk": 1} and b.entries["milk"].deleted
+
+
+@pytest.mark.parametrize("timestamp", ["noon", None, False, float("nan")])
+def test_a_timestamp_that_is_not_a_finite_number_is_refused(timestamp: object) -> None:
+    with pytest.raises(InvalidOperationError, match=r"LWWMap\.set: timestamp must be") as info:
+        LWWMap().set("a", "milk", 1, timestamp)
+    assert repr(timestamp) in str(info.value)
+    with pytest.raises(InvalidOperationError, match=r"LWWMap\.delete: timestamp must be"):
+        LWWMap().prepare_delete("a", "milk", timestamp)
+
+
+@pytest.mark.parametrize("bad", [["a", "list"], {"a": 1}, TOMBSTONE])
+def test_keys_and_values_must_be_elements(bad: object) -> None:
+    with pytest.raises(InvalidOperationError, match=r"LWWMap\.set: elements must be"):
+        LWWMap().set("a", bad, 1, 1)
+    with pytest.raises(InvalidOperationError, match=r"LWWMap\.set: elements must be"):
+        LWWMap().set("a", "milk", bad, 1)
+    with pytest.raises(InvalidOperationError, match=r"LWWMap\.delete: elements must be"):
+        LWWMap().delete("a", bad, 1)
+
+
+def test_merge_with_another_type_is_refused() -> None:
+    with pytest.raises(TypeMismatchError, match=r"LWWMap\.merge: expected a LWWMap, found LWWReg"):
+        LWWMap().merge(LWWRegister())  # type: ignore[arg-type]
+
+
+def test_effect_of_a_foreign_op_is_refused() -> None:
+    with pytest.raises(InvalidOperationError, match=r"LWWMap\.effect"):
+        LWWMap().effect(object())  # type: ignore[arg-type]
+
+
+def test_encoding_is_canonical_and_round_trips() -> None:
+    x = LWWMap().set("a", 2, "two", 1).delete("b", "milk", 3)
+    assert to_bytes(x) == (
+        b'{"state":[["milk",{"deleted":true,"replica":"b","timestamp":3}],'
+        b'[2,{"replica":"a","timestamp":1,"value":"two"}]],"type":"LWWMap"}'
+    )
+    assert decode(encode(x)) == x
+    for op in (LWWMapSet(("k", 1), "a", None, 2.5), LWWMapDelete(0, "b", 1)):
+        assert LWWMap.op_from_data(op.to_data()) == op
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        {"milk": {"replica": "a", "timestamp": 1, "value": 1}},
+        [["milk"]],
+        [["milk", None]],
+        [[{}, {"replica": "a", "timestamp": 1, "value": 1}]],
+        [["milk", {"replica": "a", "timestamp": 1, "deleted": False}]],
+        [["milk", {"replica": "a", "timestamp": 1}], ["milk", {"replica": "a", "timestamp": 1}]],
+        [["k", {"replica": "a", "timestamp": 1, "value": 1}]] * 2,
+    ],
+)
+def test_malformed_state_raises_decode_error(data: object) -> None:
+    with pytest.raises(DecodeError, match=r"LWWMap\.from_data"):
+        LWWMap.from_data(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        {"set": ["k", "a", 1]},
+        {"delete": ["k", "a", 1, 2]},
+        {"delete": ["k", 1, 1]},
+        {"delete": [{}, "a", 1]},
+        {"set": ["k", "a", "t", 1]},
+        {"put": ["k", "a", 1, 1]},
+    ],
+)
+def test_malformed_op_raises_decode_error(data: object) -> None:
+    with pytest.raises(DecodeError, match=r"LWWMap\.from_data"):
+        LWWMap.op_from_data(data)
