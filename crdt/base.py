@@ -85,15 +85,15 @@ class Crdt(ABC, Generic[V]):
 
     def mutate(self, name: str, replica: str, *args: Any) -> Self:
         """The state form of mutation ``name``: ``x.mutate("add", "a", 1) == x.add("a", 1)``."""
-        return self._mutation("", name, "")(replica, *args)  # type: ignore[no-any-return]
+        return self._mutation("", name, "")(replica, *args)
 
     def mutate_delta(self, name: str, replica: str, *args: Any) -> Self | None:
         """The delta form of mutation ``name``, or ``None`` when it would change nothing."""
-        return self._mutation("", name, "_delta")(replica, *args)  # type: ignore[no-any-return]
+        return self._mutation("", name, "_delta")(replica, *args)
 
     def prepare(self, name: str, replica: str, *args: Any) -> Op | None:
         """The op form of mutation ``name``, or ``None`` when it would change nothing."""
-        return self._mutation("prepare_", name, "")(replica, *args)  # type: ignore[no-any-return]
+        return self._mutation("prepare_", name, "")(replica, *args)
 
     # -- helpers for subclasses ---------------------------------------------------------------
 

@@ -1,0 +1,165 @@
+"""Checks run after the quiet phase: convergence per key, and workload invariants.
+
+Convergence: for every key, every live replica holds an equal state (a replica that never saw
+the key counts as holding the empty value). The result gives, per key, when it converged (the
+time of the last change anywhere, after which all replicas were equal) or, when it did not,
+which replicas hold which value.
+
+Invariants, in the spirit of Maelstrom's checkers, over the updates the replicators recorded:
+
+* counters: acknowledged increments minus attempted decrements <= final value <= attempted
+  increments minus acknowledged decrements (an update that timed out may still have applied);
+* sets: every acknowledged add is present, unless a remove of the element was issued at or
+  after the add (a remove that may have observed it);
+* LWW registers and maps: the final entry is an acknowledged write or one that supersedes it in
+  (timestamp, replica) order — an acknowledged write is never lost to an older one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from sim.checks import CheckResult
+from sim.replication.values import Deletion, fingerprint
+
+if TYPE_CHECKING:
+    from sim.replication.ddata import DistributedData, UpdateRecord
+    from sim.world import World
+
+__all__ = ["convergence_check", "invariant_check", "key_report"]
+
+
+def _show(value: Any) -> Any:
+    if isinstance(value, frozenset | set):
+        return sorted(value, key=repr)
+    if isinstance(value, dict):
+        return {str(k): _show(v) for k, v in sorted(value.items(), key=lambda kv: repr(kv[0]))}
+    if isinstance(value, tuple):
+        return [_show(v) for v in value]
+    return value
+
+
+def key_report(dd: DistributedData, key: str) -> dict[str, Any]:
+    """Whether ``key`` converged across live replicas, when, and who holds what otherwise."""
+    empty = dd.keys[key].type()
+    groups: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    for node, stored in sorted(dd.states(key).items()):
+        state = empty if stored is None else stored
+        print_ = fingerprint(state)
+        groups.setdefault(print_, []).append(node)
+        values[print_] = "deleted" if isinstance(state, Deletion) else _show(state.value())
+    if len(groups) <= 1:
+        value = next(iter(values.values()), None)
+        return {"converged": True, "time": dd.last_change.get(key), "value": value}
+    return {
+        "converged": False,
+        "replicas": [{"nodes": nodes, "value": values[p]} for p, nodes in sorted(groups.items(), key=lambda g: g[1])],
+    }
+
+
+def convergence_check(dd: DistributedData) -> Callable[[World], CheckResult]:
+    def check(world: World) -> CheckResult:
+        report = {key: key_report(dd, key) for key in sorted(dd.keys)}
+        diverged = [k for k, r in report.items() if not r["converged"]]
+        message = f"{len(report) - len(diverged)}/{len(report)} keys converged"
+        if diverged:
+            message += "; diverged: " + ", ".join(diverged)
+        return CheckResult("convergence", not diverged, message, {"keys": report})
+
+    return check
+
+
+# -- invariants ---------------------------------------------------------------------------------
+
+
+def _counter_violation(final: int, updates: list[UpdateRecord]) -> str | None:
+    bounds = {"increment": [0, 0], "decrement": [0, 0]}  # [acknowledged, attempted]
+    for u in updates:
+        for name, args in u.calls:
+            if name in bounds:
+                amount = args[0] if args else 1
+                bounds[name][1] += amount
+                if u.acked:
+                    bounds[name][0] += amount
+    low = bounds["increment"][0] - bounds["decrement"][1]
+    high = bounds["increment"][1] - bounds["decrement"][0]
+    if low <= final <= high:
+        return None
+    return f"final value {final} outside [{low}, {high}] allowed by the acknowledged updates"
+
+
+def _set_violation(final: Any, updates: list[UpdateRecord]) -> str | None:
+    removes: dict[Any, float] = {}
+    for u in updates:
+        for name, args in u.calls:
+            if name == "remove":
+                removes[args[0]] = max(removes.get(args[0], u.time), u.time)
+    lost = []
+    for u in updates:
+        if not u.acked:
+            continue
+        for name, args in u.calls:
+            if name == "add" and args[0] not in final and removes.get(args[0], -1.0) < u.time:
+                lost.append(args[0])
+    if lost:
+        return f"acknowledged adds lost: {sorted(set(lost), key=repr)}"
+    return None
+
+
+def _lww_violation(state: Any, updates: list[UpdateRecord]) -> str | None:
+    ordering = getattr(state, "ordering_key", None)
+    if ordering is None:
+        return None
+    lost = []
+    for u in updates:
+        if not u.acked:
+            continue
+        for name, args in u.calls:
+            if name in ("set", "delete"):
+                written = ordering(u.node, *args)
+                final = ordering(None, *args, final=True)
+                if written is not None and final is not None and final < written:
+                    lost.append(args)
+    if lost:
+        return f"acknowledged writes superseded by older ones: {lost}"
+    return None
+
+
+_COUNTERS = {"GCounter", "PNCounter", "CausalCounter"}
+_SETS = {"GSet", "TwoPSet", "ORSet"}
+_REGISTERS = {"LWWRegister", "LWWMap"}
+
+
+def invariant_check(dd: DistributedData) -> Callable[[World], CheckResult]:
+    def check(world: World) -> CheckResult:
+        by_key: dict[str, list[UpdateRecord]] = {}
+        for u in dd.updates:
+            by_key.setdefault(u.key, []).append(u)
+        checked, violations = [], {}
+        for key in sorted(dd.keys):
+            spec = dd.keys[key]
+            states = [s for s in dd.states(key).values() if s is not None]
+            if not states or isinstance(states[0], Deletion):
+                continue
+            state, updates = states[0], by_key.get(key, [])
+            name = spec.type.type_name
+            problem = None
+            if name in _COUNTERS:
+                problem = _counter_violation(state.value(), updates)
+            elif name in _SETS:
+                problem = _set_violation(state.value(), updates)
+            elif name in _REGISTERS:
+                problem = _lww_violation(state, updates)
+            else:
+                continue
+            checked.append(key)
+            if problem:
+                violations[key] = problem
+        message = f"{len(checked) - len(violations)}/{len(checked)} keys hold their invariants"
+        if violations:
+            message += "; " + "; ".join(f"{k}: {v}" for k, v in violations.items())
+        return CheckResult("invariants", not violations, message, {"checked": checked, "violations": violations})
+
+    return check

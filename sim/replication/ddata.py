@@ -1,0 +1,199 @@
+"""DistributedData: replicators on a set of nodes, their key specs, and what they record.
+
+One :class:`DistributedData` installs a :class:`~sim.replication.replicator.Replicator` on each
+of its nodes, creates the propagation protocols its keys use, registers the quiescence hook
+and the convergence and invariant checks, and records what the checks need: when each key
+last changed where, and which updates were attempted and acknowledged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from crdt import Crdt
+from sim.errors import ConfigError, SimError
+from sim.replication.replicator import Replicator
+from sim.workload import Workload
+
+if TYPE_CHECKING:
+    import random
+
+    from sim.node import Node
+    from sim.replication.protocol import Protocol
+    from sim.world import World
+
+__all__ = ["KeySpec", "DistributedData", "UpdateRecord", "PROTOCOLS", "random_workload"]
+
+
+def _protocols() -> dict[str, type[Protocol]]:
+    from sim.replication.delta_gossip import DeltaGossip
+    from sim.replication.op_broadcast import OpBroadcast
+    from sim.replication.state_gossip import StateGossip
+
+    return {"state": StateGossip, "delta": DeltaGossip, "op": OpBroadcast}
+
+
+PROTOCOLS: tuple[str, ...] = ("state", "delta", "op")
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpec:
+    """The CRDT type of a key and the protocol that propagates it."""
+
+    type: type[Crdt[Any]]
+    protocol: str = "delta"
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.type, type) and issubclass(self.type, Crdt)):
+            raise ConfigError("key type", "must be a CRDT type from the crdt library", self.type)
+        if self.protocol not in PROTOCOLS:
+            raise ConfigError("protocol", f"must be one of {list(PROTOCOLS)}", self.protocol)
+
+
+@dataclass
+class UpdateRecord:
+    """One update issued at a replica: its mutations, and whether it was acknowledged."""
+
+    key: str
+    node: str
+    time: float
+    calls: list[tuple[str, tuple[Any, ...]]]
+    acked: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class DistributedData:
+    """The replicated key-value store over ``nodes``.
+
+    ``protocol_options`` maps a protocol name to its options (see each protocol module).
+    ``durable`` keeps replica states across crashes (in the node's durable store).
+    """
+
+    def __init__(
+        self,
+        world: World,
+        nodes: Sequence[str],
+        keys: Mapping[str, KeySpec] | None = None,
+        *,
+        default_protocol: str = "delta",
+        protocol_options: Mapping[str, Mapping[str, Any]] | None = None,
+        durable: bool = True,
+        notify_every: int = 1,
+        checks: bool = True,
+    ) -> None:
+        self.world = world
+        self.node_ids = sorted(nodes)
+        if len(set(self.node_ids)) != len(self.node_ids):
+            raise ConfigError("replicas", "must name each node once", list(nodes))
+        for node_id in self.node_ids:
+            world.node(node_id)  # unknown nodes fail here, before the run
+        if default_protocol not in PROTOCOLS:
+            raise ConfigError("default_protocol", f"must be one of {list(PROTOCOLS)}", default_protocol)
+        options = {name: dict(opts) for name, opts in (protocol_options or {}).items()}
+        for name in options:
+            if name not in PROTOCOLS:
+                raise ConfigError("protocol_options", f"keys must be among {list(PROTOCOLS)}", name)
+        self.default_protocol = default_protocol
+        self.keys: dict[str, KeySpec] = dict(keys or {})
+        self.durable = durable
+        self.notify_every = notify_every
+        self._replica_set = frozenset(self.node_ids)
+        self._neighbours: dict[str, list[str]] = {}
+        self.last_change: dict[str, float] = {}
+        self.updates: list[UpdateRecord] = []
+        used = sorted({spec.protocol for spec in self.keys.values()} | {default_protocol})
+        classes = _protocols()
+        self.replicators: dict[str, Replicator] = {}
+        for node_id in self.node_ids:
+            replicator = Replicator(world.node(node_id), self)
+            for name in used:
+                replicator.protocols[name] = classes[name](replicator, options.get(name, {}))
+            self.replicators[node_id] = replicator
+        world.add_pending(self.pending)
+        if checks:
+            from sim.replication.convergence import convergence_check, invariant_check
+
+            world.add_check("convergence", convergence_check(self))
+            world.add_check("invariants", invariant_check(self))
+
+    def replicator(self, node_id: str) -> Replicator:
+        try:
+            return self.replicators[node_id]
+        except KeyError:
+            raise SimError(f"node {node_id!r} hosts no replicator; replicas are {self.node_ids}") from None
+
+    def key_spec(self, key: str, type_: type[Crdt[Any]] | None = None) -> KeySpec:
+        """The spec of ``key``; an unknown key is created with the default protocol."""
+        spec = self.keys.get(key)
+        if spec is None:
+            if type_ is None:
+                raise SimError(f"unknown key {key!r}: update it with a type first, or declare it")
+            spec = self.keys[key] = KeySpec(type_, self.default_protocol)
+        elif type_ is not None and type_ is not spec.type:
+            raise SimError(f"key {key!r} holds a {spec.type.type_name}, not a {type_.type_name}")
+        return spec
+
+    def keys_for(self, protocol: str) -> list[str]:
+        return sorted(k for k, spec in self.keys.items() if spec.protocol == protocol)
+
+    def replica_neighbours(self, node_id: str) -> list[str]:
+        """Sorted neighbours of ``node_id`` that host a replicator (cached: topology is fixed)."""
+        cached = self._neighbours.get(node_id)
+        if cached is None:
+            cached = [n for n in self.world.topology.neighbours(node_id) if n in self._replica_set]
+            self._neighbours[node_id] = cached
+        return cached
+
+    def pending(self) -> bool:
+        return any(r.pending() for r in self.replicators.values())
+
+    # -- records for the checks -------------------------------------------------------------
+
+    def note_change(self, key: str, node: str, source: str) -> None:
+        self.last_change[key] = self.world.now
+
+    def record_update(self, key: str, node: str, calls: list[tuple[str, tuple[Any, ...]]]) -> UpdateRecord:
+        record = UpdateRecord(key, node, self.world.now, calls)
+        self.updates.append(record)
+        self.world.trace.record("update", node=node, key=key, ops=[[n, list(a)] for n, a in calls])
+        return record
+
+    def record_ack(self, record: UpdateRecord) -> None:
+        record.acked = True
+
+    def states(self, key: str) -> dict[str, Any]:
+        """The stored value of ``key`` at every replica that is up, by node id."""
+        return {
+            n: r.states.get(key) for n, r in self.replicators.items() if r.node.up
+        }
+
+
+def random_workload(
+    dd: DistributedData,
+    rate: Any,
+    keys: Sequence[str] | None = None,
+    nodes: Sequence[str] | None = None,
+    write: Any = None,
+    mode: str = "poisson",
+) -> Workload:
+    """A workload that updates random keys of ``dd`` with plausible mutations of their types.
+
+    Add it with ``world.add_workload(...)``; it draws from the world's ``"workload"`` stream.
+    """
+    from sim.replication.consistency import Local
+    from sim.replication.mutations import random_mutation
+
+    chosen = sorted(keys or dd.keys)
+    level = write or Local
+
+    def issue(node: Node, _op: str, rng: random.Random) -> None:
+        key = rng.choice(chosen)
+        replicator = dd.replicator(node.id)
+        if replicator.is_deleted(key):
+            return
+        name, args = random_mutation(replicator.current(key), node, rng)  # type: ignore[arg-type]
+        replicator.update(key, dd.keys[key].type, lambda s: getattr(s, name)(*args), write=level)
+
+    return Workload(issue, rate=rate, mix={"update": 1.0}, nodes=nodes or dd.node_ids, mode=mode)

@@ -1,0 +1,60 @@
+"""The interface a propagation protocol offers the replicator on one node."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from sim.node import Node
+    from sim.replication.replicator import Replicator
+    from sim.replication.values import StoredValue
+
+__all__ = ["Protocol", "HEADER_BYTES"]
+
+#: Bytes charged per message for its envelope (kind, ids, sequence numbers).
+HEADER_BYTES = 24
+
+
+class Protocol:
+    """One node's half of a propagation protocol for the keys assigned to it.
+
+    The replicator owns the states; a protocol decides how a local mutation is applied (its
+    state, delta or op form) and how states, deltas or ops travel. Subclasses register their
+    message kinds and periodic tasks in ``__init__``.
+    """
+
+    name: ClassVar[str]
+
+    def __init__(self, replicator: Replicator, options: dict[str, Any]) -> None:
+        self.replicator = replicator
+        self.node: Node = replicator.node
+        self.options = options
+
+    def local_update(self, key: str, name: str, args: tuple[Any, ...]) -> None:
+        """Apply mutation ``name`` at this replica and arrange for it to spread."""
+        raise NotImplementedError
+
+    def local_delete(self, key: str) -> None:
+        """Delete ``key`` here (the marker then spreads like a state)."""
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Called at world start and after every restart (volatile state is gone)."""
+
+    def crash(self) -> None:
+        """Called when the node crashes."""
+
+    def pending(self) -> bool:
+        """True while this node still has something to send for the protocol."""
+        return False
+
+    def peers(self) -> list[str]:
+        """Sorted replica neighbours: the nodes this protocol talks to directly."""
+        return self.replicator.group.replica_neighbours(self.node.id)
+
+    def send(self, dst: str, kind: str, payload: Any, size: int) -> None:
+        self.node.send(dst, kind, payload, HEADER_BYTES + size)
+
+    def store(self, key: str, value: StoredValue, source: str) -> bool:
+        """Join ``value`` into the replica's state for ``key``; True if it changed."""
+        return self.replicator.receive(key, value, source)

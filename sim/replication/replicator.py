@@ -1,0 +1,366 @@
+"""The replicator on one node: a replicated key-value store of CRDTs (Akka's Replicator).
+
+>>> from crdt import GCounter
+>>> from sim.world import World
+>>> from sim.replication import DistributedData, KeySpec, Majority
+>>> w = World(seed=7)
+>>> nodes = w.add_nodes("dc", 3)
+>>> w.connect(nodes, "complete")
+>>> dd = DistributedData(w, nodes, {"hits": KeySpec(GCounter, "delta")})
+>>> req = dd.replicator("dc-1").update("hits", GCounter, lambda c: c.increment(2), write=Majority())
+>>> result = w.run(duration="1s")
+>>> req.result.ok, [dd.replicator(n).value("hits") for n in nodes]
+(True, [2, 2, 2])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from crdt import Crdt
+from sim.errors import SimError
+from sim.replication.consistency import Consistency, Local
+from sim.replication.protocol import HEADER_BYTES
+from sim.replication.values import Deletion, StoredValue, join, value_size
+
+if TYPE_CHECKING:
+    from sim.network import Message
+    from sim.node import Node
+    from sim.replication.ddata import DistributedData
+    from sim.replication.protocol import Protocol
+
+__all__ = [
+    "Changed",
+    "Deleted",
+    "KeyDeletedError",
+    "ReadResult",
+    "Replicator",
+    "Request",
+    "UpdateResult",
+]
+
+
+class KeyDeletedError(SimError):
+    """An update or read of a key that was deleted; deletion is permanent."""
+
+    def __init__(self, key: str, node: str) -> None:
+        super().__init__(f"node {node}: key {key!r} was deleted and cannot be updated again")
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateResult:
+    key: str
+    ok: bool
+    #: "" on success; "timeout" when too few replicas acknowledged in time (the update may
+    #: still have been applied locally and spread later, as in Akka)
+    reason: str = ""
+    replicas: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    key: str
+    ok: bool
+    state: Crdt[Any] | None = None
+    reason: str = ""
+
+    def value(self) -> Any:
+        return None if self.state is None else self.state.value()
+
+
+@dataclass(frozen=True, slots=True)
+class Changed:
+    key: str
+    state: Crdt[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    key: str
+
+
+@dataclass
+class Request:
+    """A read or write in progress; ``result`` is set once it completes."""
+
+    kind: str
+    key: str
+    required: int
+    answered: list[str] = field(default_factory=list)
+    state: StoredValue | None = None
+    result: UpdateResult | ReadResult | None = None
+    callbacks: list[Callable[[Any], None]] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return self.result is not None
+
+    def on_done(self, callback: Callable[[Any], None]) -> None:
+        if self.result is not None:
+            callback(self.result)
+        else:
+            self.callbacks.append(callback)
+
+    def finish(self, result: UpdateResult | ReadResult) -> None:
+        if self.result is None:
+            self.result = result
+            for callback in self.callbacks:
+                callback(result)
+
+
+class _Recorder:
+    """Stands in for a CRDT inside ``modify``: records mutations, replica id bound."""
+
+    def __init__(self, operations: tuple[str, ...]) -> None:
+        self._operations = operations
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    def __getattr__(self, name: str) -> Callable[..., _Recorder]:
+        if name.startswith("_") or name not in self._operations:
+            raise AttributeError(f"no mutation {name!r}; expected one of {list(self._operations)}")
+
+        def record(*args: Any) -> _Recorder:
+            self.calls.append((name, args))
+            return self
+
+        return record
+
+
+class Replicator:
+    """The ``ddata`` component of one node. Create them with :class:`DistributedData`."""
+
+    def __init__(self, node: Node, group: DistributedData) -> None:
+        self.node = node
+        self.group = group
+        self.protocols: dict[str, Protocol] = {}
+        self._subscribers: dict[str, list[Callable[[Changed | Deleted], None]]] = {}
+        self._changed: dict[str, None] = {}
+        self._requests: dict[int, Request] = {}
+        self._next_request = 0
+        node.add_component("ddata", self)
+        node.on_message("ddata.write", self._on_write)
+        node.on_message("ddata.write_ack", self._on_write_ack)
+        node.on_message("ddata.read", self._on_read)
+        node.on_message("ddata.read_reply", self._on_read_reply)
+        node.on_start(self._start)
+        node.on_crash(self._crash)
+        node.every(group.notify_every, self._notify)
+
+    # -- state ------------------------------------------------------------------------------
+
+    @property
+    def states(self) -> dict[str, StoredValue]:
+        """Key -> stored value at this replica (durable or volatile, as configured)."""
+        store = self.node.durable if self.group.durable else self.node.volatile
+        return store.setdefault("ddata", {})
+
+    @property
+    def replica_id(self) -> str:
+        """The id this replica mutates under.
+
+        With volatile state a restarted node has forgotten the dots and sequence numbers it
+        used, so each incarnation takes a fresh id rather than reuse them.
+        """
+        if self.group.durable or self.node.incarnation == 0:
+            return self.node.id
+        return f"{self.node.id}#{self.node.incarnation}"
+
+    def state(self, key: str) -> Crdt[Any] | None:
+        """The CRDT held for ``key`` here; None if absent or deleted."""
+        value = self.states.get(key)
+        return None if value is None or isinstance(value, Deletion) else value
+
+    def value(self, key: str) -> Any:
+        state = self.state(key)
+        return None if state is None else state.value()
+
+    def is_deleted(self, key: str) -> bool:
+        return isinstance(self.states.get(key), Deletion)
+
+    def empty(self, key: str) -> Crdt[Any]:
+        return self.group.key_spec(key).type()
+
+    def current(self, key: str) -> StoredValue:
+        """The stored value for ``key``, or an empty one of its type."""
+        value = self.states.get(key)
+        return self.empty(key) if value is None else value
+
+    def receive(self, key: str, value: StoredValue, source: str) -> bool:
+        """Join a value that arrived from ``source``; True if the local state changed."""
+        old = self.states.get(key)
+        new = value if old is None else join(old, value)
+        if old is not None and (new is old or new == old):
+            return False
+        self._changed_to(key, new, source)
+        return True
+
+    def replace(self, key: str, new: StoredValue, source: str) -> None:
+        """Store ``new`` as the state of ``key`` (a protocol's local effect or merge)."""
+        self._changed_to(key, new, source)
+
+    def _changed_to(self, key: str, new: StoredValue, source: str) -> None:
+        self.states[key] = new
+        self._changed[key] = None
+        self.group.note_change(key, self.node.id, source)
+
+    # -- the user API -----------------------------------------------------------------------
+
+    def update(
+        self,
+        key: str,
+        type_: type[Crdt[Any]],
+        modify: Callable[[Any], Any],
+        write: Consistency = Local,
+    ) -> Request:
+        """Apply ``modify`` to the value of ``key`` here, then replicate with ``write``.
+
+        ``modify`` receives a stand-in whose mutation methods omit the replica id:
+        ``lambda cart: cart.add("milk")`` calls ``ORSet.add(<this node>, "milk")``.
+        """
+        spec = self.group.key_spec(key, type_)
+        if self.is_deleted(key):
+            raise KeyDeletedError(key, self.node.id)
+        recorder = _Recorder(spec.type.operations)
+        modify(recorder)
+        protocol = self.protocols[spec.protocol]
+        for name, args in recorder.calls:
+            protocol.local_update(key, name, args)
+        update = self.group.record_update(key, self.node.id, recorder.calls)
+        request = self._replicate_write(key, write)
+        request.on_done(lambda result: self.group.record_ack(update) if result.ok else None)
+        return request
+
+    def delete(self, key: str, write: Consistency = Local) -> Request:
+        """Delete ``key`` everywhere, permanently."""
+        spec = self.group.key_spec(key)
+        if not self.is_deleted(key):
+            self.protocols[spec.protocol].local_delete(key)
+        return self._replicate_write(key, write)
+
+    def get(self, key: str, read: Consistency = Local) -> Request:
+        """Read ``key``, merging the answers of as many replicas as ``read`` asks for."""
+        self.group.key_spec(key)
+        request = self._new_request("read", key, read)
+        request.state = self.states.get(key)
+        self._fan_out(request, read, "ddata.read", lambda: {"key": key}, 0)
+        self._maybe_finish(request)
+        return request
+
+    def subscribe(self, key: str, callback: Callable[[Changed | Deleted], None]) -> None:
+        """Call ``callback`` with Changed/Deleted notices, at most once per notify interval."""
+        self._subscribers.setdefault(key, []).append(callback)
+
+    def unsubscribe(self, key: str, callback: Callable[[Changed | Deleted], None]) -> None:
+        callbacks = self._subscribers.get(key, [])
+        if callback in callbacks:
+            callbacks.remove(callback)
+
+    # -- consistency ------------------------------------------------------------------------
+
+    def _new_request(self, kind: str, key: str, level: Consistency) -> Request:
+        self._next_request += 1
+        request = Request(kind, key, level.required(len(self.group.node_ids)), [self.node.id])
+        self._requests[self._next_request] = request
+        return request
+
+    def _fan_out(
+        self, request: Request, level: Consistency, kind: str, payload: Callable[[], dict[str, Any]], size: int
+    ) -> None:
+        if request.required <= 1:
+            return
+        request_id = self._next_request
+        for peer in self.group.node_ids:
+            if peer != self.node.id:
+                self.node.send(peer, kind, {"id": request_id, **payload()}, HEADER_BYTES + size)
+        self.node.after(level.timeout, lambda: self._time_out(request_id))
+
+    def _replicate_write(self, key: str, write: Consistency) -> Request:
+        request = self._new_request("write", key, write)
+        value = self.states.get(key)
+        if value is not None and request.required > 1:
+            self._fan_out(request, write, "ddata.write", lambda: {"key": key, "value": value}, value_size(value))
+        self._maybe_finish(request)
+        return request
+
+    def _maybe_finish(self, request: Request) -> None:
+        if len(request.answered) < request.required:
+            return
+        replicas = tuple(request.answered)
+        if request.kind == "write":
+            request.finish(UpdateResult(request.key, True, "", replicas))
+        else:
+            if request.state is not None and request.required > 1:
+                self.receive(request.key, request.state, self.node.id)  # read repair
+            state = request.state
+            request.finish(ReadResult(request.key, True, None if isinstance(state, Deletion) else state))
+
+    def _time_out(self, request_id: int) -> None:
+        request = self._requests.pop(request_id, None)
+        if request is None or request.done:
+            return
+        if request.kind == "write":
+            request.finish(UpdateResult(request.key, False, "timeout", tuple(request.answered)))
+        else:
+            request.finish(ReadResult(request.key, False, None, "timeout"))
+
+    def _on_write(self, msg: Message) -> None:
+        self.receive(msg.payload["key"], msg.payload["value"], msg.src)
+        self.node.send(msg.src, "ddata.write_ack", {"id": msg.payload["id"]}, HEADER_BYTES)
+
+    def _on_write_ack(self, msg: Message) -> None:
+        self._answer(msg.payload["id"], msg.src, None)
+
+    def _on_read(self, msg: Message) -> None:
+        value = self.states.get(msg.payload["key"])
+        size = 0 if value is None else value_size(value)
+        self.node.send(msg.src, "ddata.read_reply", {"id": msg.payload["id"], "value": value}, HEADER_BYTES + size)
+
+    def _on_read_reply(self, msg: Message) -> None:
+        self._answer(msg.payload["id"], msg.src, msg.payload["value"])
+
+    def _answer(self, request_id: int, src: str, value: StoredValue | None) -> None:
+        request = self._requests.get(request_id)
+        if request is None or request.done or src in request.answered:
+            return
+        request.answered.append(src)
+        if value is not None:
+            request.state = value if request.state is None else join(request.state, value)
+        self._maybe_finish(request)
+        if request.done:
+            del self._requests[request_id]
+
+    # -- notifications and lifecycle --------------------------------------------------------
+
+    def _notify(self) -> None:
+        if not self._changed:
+            return
+        changed, self._changed = self._changed, {}
+        for key in sorted(changed):
+            callbacks = self._subscribers.get(key)
+            if not callbacks:
+                continue
+            value = self.states.get(key)
+            notice: Changed | Deleted = Deleted(key) if isinstance(value, Deletion) else Changed(key, value)  # type: ignore[arg-type]
+            for callback in list(callbacks):
+                callback(notice)
+
+    def _start(self) -> None:
+        self._changed = {}
+        for protocol in self.protocols.values():
+            protocol.start()
+
+    def _crash(self) -> None:
+        for request in self._requests.values():
+            request.finish(
+                UpdateResult(request.key, False, "crashed")
+                if request.kind == "write"
+                else ReadResult(request.key, False, None, "crashed")
+            )
+        self._requests = {}
+        for protocol in self.protocols.values():
+            protocol.crash()
+
+    def pending(self) -> bool:
+        return self.node.up and any(p.pending() for p in self.protocols.values())

@@ -1,0 +1,62 @@
+"""What a replicator stores per key: a CRDT value, or the permanent deletion marker.
+
+A deleted key stays deleted: the marker wins every join, so a delete is itself a CRDT (a
+one-way flag per key) and replicates like any other state.
+
+>>> from crdt import GCounter
+>>> join(GCounter({"a": 1}), DELETED) is DELETED
+True
+>>> encode_value(DELETED)
+{'deleted': True}
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Final
+
+from crdt import Crdt
+from crdt.codec import canonical_json, decode, encode
+
+__all__ = ["DELETED", "Deletion", "StoredValue", "join", "encode_value", "decode_value", "fingerprint", "value_size"]
+
+
+class Deletion:
+    """The singleton marker of a deleted key."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "DELETED"
+
+
+DELETED: Final = Deletion()
+StoredValue = Crdt[Any] | Deletion
+
+
+def join(a: StoredValue, b: StoredValue) -> StoredValue:
+    if isinstance(a, Deletion) or isinstance(b, Deletion):
+        return DELETED
+    return a.merge(b)
+
+
+def encode_value(value: StoredValue) -> dict[str, Any]:
+    return {"deleted": True} if isinstance(value, Deletion) else encode(value)
+
+
+def decode_value(data: Any) -> StoredValue:
+    return DELETED if data == {"deleted": True} else decode(data)
+
+
+def _canonical(value: StoredValue) -> bytes:
+    return canonical_json(encode_value(value)).encode()
+
+
+def fingerprint(value: StoredValue) -> str:
+    """A short digest of the canonical encoding: equal values, equal fingerprints."""
+    return hashlib.sha256(_canonical(value)).hexdigest()[:16]
+
+
+def value_size(value: StoredValue) -> int:
+    """Bytes of the canonical encoding: what a message carrying the value costs."""
+    return len(_canonical(value))
