@@ -49,7 +49,7 @@ from crdt.codec import canonical_json, encode_element, register
 from crdt.errors import DecodeError, InvalidOperationError
 from crdt.gset import check_element, decode_element_checked
 
-__all__ = ["LWWRegister", "LWWWrite", "TOMBSTONE", "check_timestamp"]
+__all__ = ["LWWRegister", "LWWWrite", "TOMBSTONE", "Timestamp", "check_timestamp", "decode_write"]
 
 Timestamp = int | float
 
