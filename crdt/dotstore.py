@@ -50,6 +50,7 @@ __all__ = [
     "decode_dots",
     "decode_dot",
     "dots_repr",
+    "context_repr",
 ]
 
 V = TypeVar("V")
