@@ -1,0 +1,54 @@
+"""Replicated event sourcing: several replicas of one entity accept writes concurrently.
+
+* :mod:`~sim.eventsourcing.journal` – the event envelope, the journal interface, in memory;
+* :mod:`~sim.eventsourcing.sqlite_journal` – a SQLite file per node (WAL), survives crashes;
+* :mod:`~sim.eventsourcing.entity` – the replicated entity, its replicas and replication;
+* :mod:`~sim.eventsourcing.resolvers` – last-writer-wins, custom merge and CRDT-backed states;
+* :mod:`~sim.eventsourcing.checks` – the convergence check run after the quiet phase.
+"""
+
+from sim.eventsourcing.checks import entity_check
+from sim.eventsourcing.entity import Behavior, CommandResult, EntityReplica, EventContext, ReplicatedEntity
+from sim.eventsourcing.errors import (
+    EventHandlerError,
+    EventSourcingError,
+    JournalError,
+    UnencodablePayloadError,
+    UnknownReplicaError,
+)
+from sim.eventsourcing.journal import (
+    EventEnvelope,
+    InMemoryJournal,
+    Journal,
+    JournalProvider,
+    Snapshot,
+    in_memory_journals,
+)
+from sim.eventsourcing.resolvers import CrdtState, CustomMerge, LastWriterWins, Stamped
+from sim.eventsourcing.sqlite_journal import SqliteJournal, sqlite_journals
+
+__all__ = [
+    "Behavior",
+    "CommandResult",
+    "CrdtState",
+    "CustomMerge",
+    "EntityReplica",
+    "EventContext",
+    "EventEnvelope",
+    "EventHandlerError",
+    "EventSourcingError",
+    "InMemoryJournal",
+    "Journal",
+    "JournalError",
+    "JournalProvider",
+    "LastWriterWins",
+    "ReplicatedEntity",
+    "Snapshot",
+    "SqliteJournal",
+    "Stamped",
+    "UnencodablePayloadError",
+    "UnknownReplicaError",
+    "entity_check",
+    "in_memory_journals",
+    "sqlite_journals",
+]
