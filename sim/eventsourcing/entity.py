@@ -50,6 +50,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from crdt.base import Crdt
 from crdt.clocks import VersionVector
 from sim.checks import CheckResult
 from sim.errors import ConfigError
@@ -103,12 +104,15 @@ class Behavior:
     ``command_handler(state, command)`` returns the event payloads to persist (JSON data; an
     empty list or None persists nothing); raising rejects the command.
     ``event_handler(state, payload, context)`` returns the new state; it must depend only on its
-    arguments (it runs again on every replica and during re-folds).
+    arguments (it runs again on every replica and during re-folds). With ``with_replica`` the
+    command handler also gets the id of the replica running it.
     """
 
     initial: Any
-    command_handler: Callable[[Any, Any], Sequence[Any] | None]
+    command_handler: Callable[..., Sequence[Any] | None]
     event_handler: Callable[[Any, Any, EventContext], Any]
+    #: call ``command_handler(state, command, replica_id)`` (e.g. to prepare a CRDT operation)
+    with_replica: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +133,13 @@ class CommandResult:
 
 
 ResultCallback = Callable[[CommandResult], None]
+
+
+def fresh(value: Any) -> Any:
+    """A copy a handler may mutate; immutable CRDT values are shared (they cannot be copied)."""
+    if value is None or isinstance(value, Crdt | str | int | float | bool | frozenset):
+        return value
+    return copy.deepcopy(value)
 
 
 class EntityReplica:
@@ -174,7 +185,7 @@ class EntityReplica:
     def _start(self) -> None:
         self._reset()
         self.journal = self.entity.journals(self.node)
-        self.state = copy.deepcopy(self.entity.behavior.initial)
+        self.state = fresh(self.entity.behavior.initial)
         stored = self.journal.read(self.pid)
         for event in stored:
             self.seen[event.origin] = max(self.seen.get(event.origin, 0), event.origin_seq)
@@ -220,15 +231,15 @@ class EntityReplica:
             self._checkpoints.pop()
         if self._checkpoints:
             index, saved, version = self._checkpoints[-1]
-            state = copy.deepcopy(saved)
+            state = fresh(saved)
         else:
-            index, state, version = 0, copy.deepcopy(self.entity.behavior.initial), VersionVector()
+            index, state, version = 0, fresh(self.entity.behavior.initial), VersionVector()
         self.state, self.version = self._fold(index, state, version)
 
     def _fold(self, index: int, state: Any, version: VersionVector) -> tuple[Any, VersionVector]:
         for i in range(index, len(self.events)):
             if i % CHECKPOINT_EVERY == 0 and (not self._checkpoints or self._checkpoints[-1][0] < i):
-                self._checkpoints.append((i, copy.deepcopy(state), version))
+                self._checkpoints.append((i, fresh(state), version))
             state, version = self._apply(state, version, self.events[i])
         return state, version
 
@@ -267,7 +278,8 @@ class EntityReplica:
     def _process(self, command: Any, on_result: ResultCallback | None) -> CommandResult | None:
         behavior = self.entity.behavior
         try:
-            payloads = list(behavior.command_handler(copy.deepcopy(self.state), command) or ())
+            args = (fresh(self.state), command, self.id) if behavior.with_replica else (fresh(self.state), command)
+            payloads = list(behavior.command_handler(*args) or ())
         except Exception as err:
             return self.entity._finish(CommandResult(
                 self.id, command, False, reason=f"command rejected: {type(err).__name__}: {err}", error=err),
@@ -285,7 +297,7 @@ class EntityReplica:
         # handler cannot apply, must leave nothing in the journal.
         try:
             self.journal_or_fail().encode_all(envelopes)
-            state, vv = copy.deepcopy(self.state), self.version
+            state, vv = fresh(self.state), self.version
             for env in envelopes:
                 state, vv = self._apply(state, vv, env)
         except (JournalError, EventHandlerError) as err:
@@ -392,7 +404,7 @@ class EntityReplica:
 
     def fold_from_journal(self) -> Any:
         """The state recomputed from scratch from the journal (checks use it)."""
-        state, version = copy.deepcopy(self.entity.behavior.initial), VersionVector()
+        state, version = fresh(self.entity.behavior.initial), VersionVector()
         for event in sorted(self.journal_or_fail().read(self.pid), key=lambda e: e.order_key):
             state, version = self._apply(state, version, event)
         return state

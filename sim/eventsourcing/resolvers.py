@@ -133,5 +133,6 @@ class CrdtState:
     def __call__(self, state: Crdt[Any], payload: Any, ctx: EventContext) -> Crdt[Any]:
         return state.effect(self.crdt_type.op_from_data(payload))
 
-    def behavior(self, command_handler: Callable[[Any, Any], Sequence[Any] | None]) -> Behavior:
-        return Behavior(self.initial, command_handler, self)
+    def behavior(self, command_handler: Callable[[Any, Any, str], Sequence[Any] | None]) -> Behavior:
+        """A behaviour whose ``command_handler(state, command, replica)`` knows its replica id."""
+        return Behavior(self.initial, command_handler, self, with_replica=True)
