@@ -16,6 +16,7 @@ True
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from crdt.base import Crdt, Op
@@ -104,7 +105,8 @@ def size(value: Crdt[Any] | Op, type_name: str | None = None) -> int:
 
 # -- elements: the members of sets and keys of maps ---------------------------------------------
 # Elements are JSON scalars or tuples of elements (tuples encode as lists and decode back to
-# tuples, so they stay hashable).
+# tuples, so they stay hashable). Python treats 1, 1.0 and True as one dict key, so sets and
+# maps do too; mixing them in one collection makes which spelling is kept depend on merge order.
 
 _SCALARS = (str, int, float, bool, type(None))
 
@@ -113,8 +115,8 @@ def encode_element(element: Any) -> Any:
     if isinstance(element, tuple):
         return [encode_element(e) for e in element]
     if isinstance(element, _SCALARS):
-        if isinstance(element, float) and element != element:
-            raise DecodeError("codec", "NaN cannot be an element (it is not equal to itself)", element)
+        if isinstance(element, float) and not math.isfinite(element):
+            raise DecodeError("codec", "elements must be finite numbers (JSON has no NaN or infinity)", element)
         return element
     raise DecodeError("codec", "elements must be str, int, float, bool, None or tuples of them", element)
 

@@ -6,7 +6,7 @@ replica a: {'eggs', 'milk'}...
 
 from __future__ import annotations
 
-from crdt import GCounter
+from crdt import GCounter, ORSet
 
 
 def _show(value: object) -> str:
@@ -17,8 +17,6 @@ def _show(value: object) -> str:
 
 def diverge_and_merge() -> str:
     """Two replicas update a cart and a counter independently, then exchange states."""
-    from crdt.orset import ORSet
-
     cart_a = ORSet().add("a", "milk").add("a", "eggs")
     cart_b = cart_a.remove("b", "eggs").add("b", "tea")  # b starts from a's state
     cart_a = cart_a.add("a", "eggs")  # concurrent re-add: add wins over b's remove

@@ -22,7 +22,10 @@ def test_ruff_passes() -> None:
 
 
 def test_crdt_imports_neither_simpy_nor_the_simulator() -> None:
-    code = "import crdt, crdt.testing, sys; print(sorted(m for m in sys.modules if m.split('.')[0] in {'simpy', 'sim'}))"
+    code = (
+        "import crdt, crdt.testing, sys;"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'simpy', 'sim'}))"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
