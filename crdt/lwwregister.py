@@ -187,7 +187,7 @@ class LWWRegister(Crdt[Any]):
         _check_replica(self.type_name, "set", replica)
         check_element(self.type_name, "set", value)
         check_timestamp(self.type_name, "set", timestamp)
-        candidate = LWWRegister._of(value, timestamp, replica)
+        candidate = self._of(value, timestamp, replica)
         return candidate if candidate.wins_over(self) else None
 
     def set(self, replica: str, value: Any, timestamp: Timestamp) -> LWWRegister:
@@ -222,7 +222,8 @@ class LWWRegister(Crdt[Any]):
     def from_data(cls, data: Any) -> LWWRegister:
         if data is None:
             return cls()
-        return decode_write(cls.type_name, data, tombstone=False)
+        decoded = decode_write(cls.type_name, data, tombstone=False)
+        return cls._of(decoded.stored, decoded.timestamp, decoded.replica)
 
     @classmethod
     def op_from_data(cls, data: Any) -> LWWWrite:

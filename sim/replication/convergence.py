@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from crdt import CausalCounter, GCounter, GSet, LWWMap, LWWRegister, ORSet, PNCounter, TwoPSet
+from crdt.lwwregister import TOMBSTONE
 from sim.checks import CheckResult
 from sim.replication.values import Deletion, fingerprint
 
@@ -109,27 +111,38 @@ def _set_violation(final: Any, updates: list[UpdateRecord]) -> str | None:
 
 
 def _lww_violation(state: Any, updates: list[UpdateRecord]) -> str | None:
-    ordering = getattr(state, "ordering_key", None)
-    if ordering is None:
-        return None
+    # An acknowledged write is lost when it ranks above the final entry in the register's own
+    # (timestamp, replica, ...) order: then nothing that superseded it can explain its absence.
     lost = []
     for u in updates:
         if not u.acked:
             continue
         for name, args in u.calls:
-            if name in ("set", "delete"):
-                written = ordering(u.node, *args)
-                final = ordering(None, *args, final=True)
-                if written is not None and final is not None and final < written:
-                    lost.append(args)
+            if isinstance(state, LWWRegister):
+                value, stamp = args
+                written, final = LWWRegister._of(value, stamp, u.replica), state
+                what: list[Any] = [value, stamp]
+            else:
+                key, stamp = args[0], args[-1]
+                value = TOMBSTONE if name == "delete" else args[1]
+                written, final = LWWRegister._of(value, stamp, u.replica), state.entries.get(key, LWWRegister())
+                what = [name, *args]
+            if written.wins_over(final):
+                lost.append(what)
     if lost:
-        return f"acknowledged writes superseded by older ones: {lost}"
+        return f"acknowledged writes lost to older ones: {lost}"
     return None
 
 
-_COUNTERS = {"GCounter", "PNCounter", "CausalCounter"}
-_SETS = {"GSet", "TwoPSet", "ORSet"}
-_REGISTERS = {"LWWRegister", "LWWMap"}
+def _invariant_for(state: Any) -> Callable[[Any, list[UpdateRecord]], str | None] | None:
+    """The invariant of ``state``'s type (a user's subclass is checked like its library type)."""
+    if isinstance(state, GCounter | PNCounter | CausalCounter):
+        return lambda s, updates: _counter_violation(s.value(), updates)
+    if isinstance(state, GSet | TwoPSet | ORSet):
+        return lambda s, updates: _set_violation(s.value(), updates)
+    if isinstance(state, LWWRegister | LWWMap):
+        return _lww_violation
+    return None
 
 
 def invariant_check(dd: DistributedData) -> Callable[[World], CheckResult]:
@@ -139,21 +152,13 @@ def invariant_check(dd: DistributedData) -> Callable[[World], CheckResult]:
             by_key.setdefault(u.key, []).append(u)
         checked, violations = [], {}
         for key in sorted(dd.keys):
-            spec = dd.keys[key]
             states = [s for s in dd.states(key).values() if s is not None]
             if not states or isinstance(states[0], Deletion):
                 continue
-            state, updates = states[0], by_key.get(key, [])
-            name = spec.type.type_name
-            problem = None
-            if name in _COUNTERS:
-                problem = _counter_violation(state.value(), updates)
-            elif name in _SETS:
-                problem = _set_violation(state.value(), updates)
-            elif name in _REGISTERS:
-                problem = _lww_violation(state, updates)
-            else:
-                continue
+            invariant = _invariant_for(states[0])
+            if invariant is None:
+                continue  # flags, multi-value registers and maps of CRDTs: convergence only
+            problem = invariant(states[0], by_key.get(key, []))
             checked.append(key)
             if problem:
                 violations[key] = problem

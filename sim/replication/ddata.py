@@ -9,7 +9,7 @@ last changed where, and which updates were attempted and acknowledged.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from crdt import Crdt
@@ -58,10 +58,11 @@ class UpdateRecord:
 
     key: str
     node: str
+    #: the id the mutation was made under (the node id, or a fresh one after a volatile restart)
+    replica: str
     time: float
     calls: list[tuple[str, tuple[Any, ...]]]
     acked: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class DistributedData:
@@ -155,7 +156,7 @@ class DistributedData:
         self.last_change[key] = self.world.now
 
     def record_update(self, key: str, node: str, calls: list[tuple[str, tuple[Any, ...]]]) -> UpdateRecord:
-        record = UpdateRecord(key, node, self.world.now, calls)
+        record = UpdateRecord(key, node, self.replicator(node).replica_id, self.world.now, calls)
         self.updates.append(record)
         self.world.trace.record("update", node=node, key=key, ops=[[n, list(a)] for n, a in calls])
         return record

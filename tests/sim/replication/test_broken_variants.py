@@ -11,6 +11,7 @@ from cluster import failed, faulty_cluster, run_faulty
 
 from crdt import GCounter
 from crdt.codec import register
+from crdt.lwwregister import LWWRegister
 from crdt.orset import ORSet
 from sim.replication import KeySpec
 
@@ -28,11 +29,22 @@ class SummingCounter(GCounter):
         return self._of({k: self.get(k) + other.get(k) for k in keys})
 
 
+@register
+class FirstWriterWins(LWWRegister):
+    """Broken: keeps the oldest write. Still a join (so replicas agree), but it loses writes."""
+
+    type_name = "FirstWriterWins"
+
+    def merge(self, other: LWWRegister) -> LWWRegister:  # type: ignore[override]
+        return self if other.wins_over(self) or other._rank is None else other
+
+
 BROKEN: list[tuple[str, dict[str, KeySpec], dict[str, dict[str, Any]]]] = [
     ("op broadcast without retransmission", {"k": KeySpec(ORSet, "op")}, {"op": {"reliable": False}}),
     ("delta gossip ignoring the causal condition", {"k": KeySpec(ORSet, "delta")}, {"delta": {"causal": False}}),
     ("non-idempotent merge under state gossip", {"k": KeySpec(SummingCounter, "state")}, {}),
     ("non-idempotent merge under delta gossip", {"k": KeySpec(SummingCounter, "delta")}, {}),
+    ("first-writer-wins register", {"k": KeySpec(FirstWriterWins, "state")}, {}),
 ]
 
 
@@ -51,6 +63,14 @@ def test_correct_protocols_pass_the_same_scenarios(protocol: str, seed: int) -> 
     world, _ = faulty_cluster({"k": KeySpec(ORSet, protocol)}, seed)
     result = run_faulty(world)
     assert result.ok, [c.message for c in result.checks]
+
+
+def test_lost_lww_writes_are_named_by_the_invariant_check() -> None:
+    world, _ = faulty_cluster({"k": KeySpec(FirstWriterWins, "state")}, 1)
+    result = run_faulty(world)
+    checks = {c.name: c for c in result.checks}
+    assert checks["convergence"].ok  # the replicas agree...
+    assert "acknowledged writes lost" in checks["invariants"].details["violations"]["k"]  # ...on a wrong value
 
 
 def test_lost_adds_are_named_by_the_invariant_check() -> None:

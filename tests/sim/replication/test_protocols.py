@@ -33,6 +33,10 @@ def test_every_type_converges_under_every_protocol(crdt_type: type, protocol: st
     states = [dd.replicator(n).state("k") for n in dd.node_ids]
     assert states[0] is not None and states.count(states[0]) == 3
     assert len(dd.updates) > 30  # the workload really ran
+    invariants = next(c for c in result.checks if c.name == "invariants")
+    assert "other" in invariants.details["checked"]
+    has_invariant = crdt_type in (GCounter, PNCounter, CausalCounter, GSet, TwoPSet, ORSet, LWWRegister, LWWMap)
+    assert ("k" in invariants.details["checked"]) == has_invariant
     dropped = result.metrics["dropped"]
     assert dropped["loss"] > 0 and dropped["partition"] > 0  # the faults really happened
 
