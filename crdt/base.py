@@ -56,6 +56,16 @@ class Crdt(ABC, Generic[V]):
     def value(self) -> V:
         """The plain Python value this state stands for."""
 
+    def difference(self, delta: Self) -> Self | None:
+        """The part of ``delta`` that ``self`` lacks: ``None`` if ``self`` already has all of it.
+
+        ``self.merge(self.difference(d)) == self.merge(d)`` always holds. The default is the
+        whole delta or nothing; types with a cheap join decomposition return only the parts
+        that inflate ``self`` (the RR optimisation of delta propagation drops the rest).
+        """
+        self._check_same_type(delta, "difference")
+        return None if self.merge(delta) == self else delta
+
     @abstractmethod
     def effect(self, op: Op) -> Self:
         """Apply an operation prepared at some replica (op-based propagation)."""

@@ -100,6 +100,11 @@ class GCounter(Crdt[int]):
                 merged[replica] = count
         return self._of(merged)
 
+    def difference(self, delta: GCounter) -> GCounter | None:
+        self._check_same_type(delta, "difference")
+        ahead = {r: c for r, c in delta.counts.items() if c > self.counts.get(r, 0)}
+        return self._of(ahead) if ahead else None
+
     # -- increment: state, delta and op forms --------------------------------------------------
 
     def increment(self, replica: str, amount: int = 1) -> GCounter:

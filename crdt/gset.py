@@ -132,6 +132,11 @@ class GSet(Crdt[frozenset[Any]]):
             return self
         return GSet._of(self.elements | other.elements)
 
+    def difference(self, delta: GSet) -> GSet | None:
+        self._check_same_type(delta, "difference")
+        missing = delta.elements - self.elements
+        return self._of(missing) if missing else None
+
     # -- add: state, delta and op forms --------------------------------------------------------
 
     def add(self, replica: str, element: Any) -> GSet:

@@ -132,6 +132,15 @@ class LWWMap(Crdt[dict[Any, Any]]):
             return self if mine is self.entries else other
         return LWWMap._of(merged)
 
+    def difference(self, delta: LWWMap) -> LWWMap | None:
+        self._check_same_type(delta, "difference")
+        newer = {
+            key: entry
+            for key, entry in delta.entries.items()
+            if (current := self.entries.get(key)) is None or entry.wins_over(current)
+        }
+        return self._of(newer) if newer else None
+
     # -- writes shared by set and delete ----------------------------------------------------
 
     def _entry(

@@ -180,6 +180,10 @@ class LWWRegister(Crdt[Any]):
         self._check_same_type(other, "merge")
         return other if other.wins_over(self) else self
 
+    def difference(self, delta: LWWRegister) -> LWWRegister | None:
+        self._check_same_type(delta, "difference")
+        return delta if delta.wins_over(self) else None
+
     # -- set: state, delta and op forms --------------------------------------------------------
 
     def _write(self, replica: str, value: Any, timestamp: Timestamp) -> LWWRegister | None:
@@ -223,7 +227,7 @@ class LWWRegister(Crdt[Any]):
         if data is None:
             return cls()
         decoded = decode_write(cls.type_name, data, tombstone=False)
-        return cls._of(decoded.stored, decoded.timestamp, decoded.replica)
+        return decoded if cls is LWWRegister else cls._of(decoded.stored, data["timestamp"], data["replica"])
 
     @classmethod
     def op_from_data(cls, data: Any) -> LWWWrite:

@@ -85,6 +85,13 @@ class PNCounter(Crdt[int]):
         self._check_same_type(other, "merge")
         return PNCounter._of(self.p.merge(other.p), self.n.merge(other.n))
 
+    def difference(self, delta: PNCounter) -> PNCounter | None:
+        self._check_same_type(delta, "difference")
+        p, n = self.p.difference(delta.p), self.n.difference(delta.n)
+        if p is None and n is None:
+            return None
+        return PNCounter._of(p or GCounter(), n or GCounter())
+
     # -- increment: state, delta and op forms --------------------------------------------------
 
     def increment(self, replica: str, amount: int = 1) -> PNCounter:

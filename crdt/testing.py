@@ -5,7 +5,7 @@ each mutation) and call :func:`check_laws`. It generates random histories at sev
 (so the states checked are *reachable*, not arbitrary), and checks:
 
 * state form: merge is idempotent, commutative and associative, never changes its inputs, and
-  the encoding round-trips;
+  the encoding round-trips; ``x.merge(x.difference(y)) == x.merge(y)``;
 * delta form: ``x.merge(x.m_delta(...)) == x.m(...)`` for every mutation; deltas delivered in
   any order, with duplicates, converge;
 * op form: ``x.effect(x.prepare_m(...)) == x.m(...)``; every delivery order that respects
@@ -90,6 +90,12 @@ def _check_state_laws(spec: CrdtSpec) -> Callable[[], None]:
         _same(x.merge(y), y.merge(x), "merge is not commutative")
         _same(x.merge(y).merge(z), x.merge(y.merge(z)), "merge is not associative")
         assert [encode(v) for v in (x, y, z)] == before, "merge changed one of its inputs"
+        missing = x.difference(y)
+        if missing is None:
+            _same(x.merge(y), x, "difference(y) is None but merging y changes x")
+        else:
+            _same(x.merge(missing), x.merge(y), "x.merge(x.difference(y)) != x.merge(y)")
+            assert x.merge(missing) != x, "difference returned a part that changes nothing"
         for v in (x, y, z):
             _same(type(v).from_data(v.to_data()), v, "encoding does not round-trip")
             assert type(v).from_data(v.to_data()).value() == v.value()

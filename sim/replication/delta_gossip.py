@@ -15,8 +15,10 @@ addressed to an old epoch of the receiver is refused and answered with a request
 state, and acknowledgements for an old epoch of the sender are ignored.
 
 Options (Enes et al., ICDE 2019): ``bp`` (default true) never sends a delta back to the
-neighbour it came from; ``rr`` (default true) drops a received delta that adds nothing to the
-local state instead of buffering it. ``every`` is the sync period in ticks (default 1).
+neighbour it came from; ``rr`` (default true) buffers only the parts of a received delta group
+that are new to the local state (``Crdt.difference``, exact for types with a cheap join
+decomposition), where classic delta propagation buffers the whole group whenever any of it is
+new. ``every`` is the sync period in ticks (default 1).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from sim.errors import ConfigError
 from sim.replication.protocol import HEADER_BYTES, Protocol
-from sim.replication.values import DELETED, StoredValue, join, value_size
+from sim.replication.values import DELETED, StoredValue, difference, join, value_size
 
 if TYPE_CHECKING:
     from sim.network import Message
@@ -137,11 +139,20 @@ class DeltaGossip(Protocol):
             # Addressed to an earlier incarnation of ours: we may lack what precedes it.
             self._ack(msg.src, payload["epoch"], -1)
             return
-        for key in sorted(payload["deltas"]):
-            delta = payload["deltas"][key]
-            changed = self.store(key, delta, msg.src)
-            if changed or not self.rr:
-                self._buffer(key, delta, msg.src)
+        group: dict[str, StoredValue] = payload["deltas"]
+        states = self.replicator.states
+        inflating = {}
+        for key in sorted(group):
+            part = difference(states.get(key), group[key])
+            if part is not None:
+                inflating[key] = part
+        for key, part in inflating.items():
+            self.store(key, part, msg.src)
+        # Classic delta propagation buffers a received group whole when any of it is new; RR
+        # buffers only the parts that were new here, so redundant state stops travelling.
+        forward = inflating if self.rr else (group if inflating else {})
+        for key in sorted(forward):
+            self._buffer(key, forward[key], msg.src)
         self._ack(msg.src, payload["epoch"], payload["seq"])
 
     def _ack(self, peer: str, their_epoch: int, seq: int) -> None:

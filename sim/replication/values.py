@@ -18,7 +18,17 @@ from typing import Any, Final
 from crdt import Crdt
 from crdt.codec import canonical_json, decode, encode
 
-__all__ = ["DELETED", "Deletion", "StoredValue", "join", "encode_value", "decode_value", "fingerprint", "value_size"]
+__all__ = [
+    "DELETED",
+    "Deletion",
+    "StoredValue",
+    "join",
+    "difference",
+    "encode_value",
+    "decode_value",
+    "fingerprint",
+    "value_size",
+]
 
 
 class Deletion:
@@ -40,6 +50,15 @@ def join(a: StoredValue, b: StoredValue) -> StoredValue:
     return a.merge(b)
 
 
+def difference(current: StoredValue | None, incoming: StoredValue) -> StoredValue | None:
+    """The part of ``incoming`` that ``current`` lacks, or None (see ``Crdt.difference``)."""
+    if current is None or isinstance(incoming, Deletion):
+        return None if isinstance(current, Deletion) else incoming
+    if isinstance(current, Deletion):
+        return None
+    return current.difference(incoming)
+
+
 def encode_value(value: StoredValue) -> dict[str, Any]:
     return {"deleted": True} if isinstance(value, Deletion) else encode(value)
 
@@ -48,8 +67,22 @@ def decode_value(data: Any) -> StoredValue:
     return DELETED if data == {"deleted": True} else decode(data)
 
 
+_ENCODED: dict[int, tuple[StoredValue, bytes]] = {}
+_ENCODED_LIMIT = 4096
+
+
 def _canonical(value: StoredValue) -> bytes:
-    return canonical_json(encode_value(value)).encode()
+    # Values are immutable and one state is often sent to several peers and fingerprinted
+    # again, so its encoding is kept for a while. The entry holds the value itself, so its id
+    # cannot be reused by another object while cached.
+    cached = _ENCODED.get(id(value))
+    if cached is not None and cached[0] is value:
+        return cached[1]
+    raw = canonical_json(encode_value(value)).encode()
+    if len(_ENCODED) >= _ENCODED_LIMIT:
+        del _ENCODED[next(iter(_ENCODED))]
+    _ENCODED[id(value)] = (value, raw)
+    return raw
 
 
 def fingerprint(value: StoredValue) -> str:

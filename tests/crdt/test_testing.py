@@ -32,6 +32,13 @@ class OffByOneDelta(GCounter):
         return self._of({replica: amount}) if amount else None
 
 
+class ForgetfulDifference(GCounter):
+    """Broken: claims it already has every delta, so RR would drop new state."""
+
+    def difference(self, delta: GCounter) -> GCounter | None:
+        return None
+
+
 class LostOp(GCounter):
     """Broken: its op effect ignores every increment but the first unit."""
 
@@ -45,6 +52,7 @@ class LostOp(GCounter):
         (SummingCounter, "not idempotent"),
         (LeftBiasedCounter, "not commutative"),
         (OffByOneDelta, r"x.merge\(increment_delta\) != increment\(x\)"),
+        (ForgetfulDifference, "difference\\(y\\) is None but merging y changes x"),
         (LostOp, r"effect\(prepare_increment\(x\)\) != increment\(x\)"),
     ],
 )
