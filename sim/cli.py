@@ -1,33 +1,159 @@
 """The ``crdtsim`` command line.
 
-Subcommands are small functions; each returns the process exit code (0 ok, 1 a check failed,
-2 bad input). Benchmarks live in :mod:`sim.benchmarks`, one module per name.
+Each subcommand returns the process exit code: 0 when every check holds, 1 when a check fails,
+2 for bad input (a clear message on stderr, never a traceback).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
+import os
 import pkgutil
+import shutil
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 import sim.benchmarks
+from sim.errors import SimError
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+DEFAULT_SCENARIO = "quickstart"
+
+
+def _fail(message: str) -> int:
+    print(f"crdtsim: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def bundled() -> dict[str, Path]:
+    """Bundled scenarios by name."""
+    return {p.stem: p for p in sorted(SCENARIOS.glob("*.yaml"))}
+
+
+def _scenario_path(name_or_path: str | None) -> Path:
+    if name_or_path is None:
+        return bundled()[DEFAULT_SCENARIO]
+    path = Path(name_or_path)
+    if path.exists() or path.suffix in (".yaml", ".yml"):
+        return path
+    if name_or_path in bundled():
+        return bundled()[name_or_path]
+    raise SimError(f"no scenario file or bundled scenario named {name_or_path!r} (see `crdtsim list`)")
+
+
+def _progress(run: Any, enabled: bool) -> Callable[[], None]:
+    """Show simulated time on a progress bar while the run goes; returns a closer."""
+    if not enabled:
+        return lambda: None
+    from tqdm import tqdm
+
+    from sim.units import parse_duration
+
+    world = run.world
+    total = parse_duration(run.scenario.get("duration", "5s"), "duration")
+    bar = tqdm(total=round(total, 3), unit="sim s", leave=False, file=sys.stderr)
+    step = max(world.tick, total / 100)
+
+    def tick() -> None:
+        bar.n = round(min(world.now, total), 3)
+        bar.refresh()
+        if world.now < total:
+            world.schedule(step, tick)
+
+    world.schedule(0.0, tick)
+    return bar.close
+
+
+def _write_atomically(out: Path, files: dict[str, Callable[[Path], None]]) -> None:
+    """Write every file into a fresh directory first, then move them into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".crdtsim-", dir=out))
+    try:
+        for name, write in files.items():
+            write(staging / name)
+        for name in files:
+            os.replace(staging / name, out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from sim.report import render, summary
+    from sim.scenario import Scenario, build
+
+    try:
+        scenario = Scenario.from_yaml(_scenario_path(args.scenario))
+        run = build(scenario, seed=args.seed, out=args.out, trace="full" if (args.trace or args.plots) else None)
+    except SimError as error:
+        return _fail(str(error))
+    close = _progress(run, not args.quiet and sys.stderr.isatty())
+    try:
+        run.run()
+    finally:
+        close()
+    report = summary(run)
+    if args.out is not None:
+        files: dict[str, Callable[[Path], None]] = {
+            "summary.json": lambda p: _write_json(p, report),
+        }
+        if args.trace:
+            files["trace.jsonl"] = run.world.trace.to_jsonl
+            files["trace.chrome.json"] = run.world.trace.to_chrome
+        if args.plots:
+            from sim.plots import write_all
+
+            files.update(write_all(run))
+        _write_atomically(Path(args.out), files)
+    print(json.dumps(report, indent=2, sort_keys=True) if args.json else render(report))
+    return EXIT_OK if report["ok"] else EXIT_CHECK_FAILED
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from sim.scenario import Scenario, build
+
+    status = EXIT_OK
+    for name in args.scenarios:
+        try:
+            build(Scenario.from_yaml(_scenario_path(name)))
+            print(f"{name}: ok")
+        except SimError as error:
+            status = _fail(str(error))
+    return status
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from sim.scenario import Scenario
+
+    for name, path in bundled().items():
+        description = Scenario.from_yaml(path).get("description", "").strip().splitlines()
+        print(f"{name:<24} {description[0] if description else ''}")
+    return EXIT_OK
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from sim.scenario import SCENARIO_SCHEMA
+
+    print(json.dumps(SCENARIO_SCHEMA, indent=2))
+    return EXIT_OK
 
 
 def _bench_names() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules(sim.benchmarks.__path__))
+    return sorted(m.name for m in pkgutil.iter_modules(sim.benchmarks.__path__) if m.name != "timing")
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     if args.name not in _bench_names():
-        print(
-            f"crdtsim bench: unknown benchmark {args.name!r}; expected one of {_bench_names()}",
-            file=sys.stderr,
-        )
-        return EXIT_BAD_INPUT
+        return _fail(f"unknown benchmark {args.name!r}; expected one of {_bench_names()}")
     module = importlib.import_module(f"sim.benchmarks.{args.name}")
     return int(module.main(args.rest))
 
@@ -46,19 +172,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="two replicas diverge and merge")
-    demo.set_defaults(func=_cmd_demo)
+    run = sub.add_parser("run", help="run a scenario (default: the bundled quickstart)")
+    run.add_argument("scenario", nargs="?", help="a scenario file, or the name of a bundled scenario")
+    run.add_argument("--seed", type=int, help="override the scenario's seed")
+    run.add_argument("--out", help="directory for summary.json, the trace and plots")
+    run.add_argument("--json", action="store_true", help="print the machine-readable summary")
+    run.add_argument("--plots", action="store_true", help="write plots (PNG) into --out")
+    run.add_argument("--trace", action="store_true", help="write the trace (JSON Lines and Chrome trace) into --out")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=_cmd_run)
+
+    validate = sub.add_parser("validate", help="check scenario files without running them")
+    validate.add_argument("scenarios", nargs="+")
+    validate.set_defaults(func=_cmd_validate)
+
+    sub.add_parser("list", help="the bundled scenarios").set_defaults(func=_cmd_list)
+    sub.add_parser("schema", help="print the JSON Schema of scenario files").set_defaults(func=_cmd_schema)
 
     bench = sub.add_parser("bench", help="run a benchmark: " + ", ".join(_bench_names()))
     bench.add_argument("name", help="which benchmark")
     bench.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the benchmark")
     bench.set_defaults(func=_cmd_bench)
+
+    sub.add_parser("demo", help="two replicas diverge and merge, without a network").set_defaults(func=_cmd_demo)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    if args.command == "run" and (args.plots or args.trace) and args.out is None:
+        return _fail("--plots and --trace write files: give --out DIR")
+    try:
+        return int(args.func(args))
+    except BrokenPipeError:
+        # The reader went away (``crdtsim list | head``): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from crdt import Crdt
 from sim.errors import ConfigError, SimError
 from sim.replication.replicator import Replicator
+from sim.replication.values import StoredValue, fingerprint
 from sim.workload import Workload
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ class DistributedData:
         durable: bool = True,
         notify_every: int = 1,
         checks: bool = True,
+        history: bool = False,
     ) -> None:
         self.world = world
         self.node_ids = sorted(nodes)
@@ -103,6 +105,8 @@ class DistributedData:
         self._replica_set = frozenset(self.node_ids)
         self._neighbours: dict[str, list[str]] = {}
         self.last_change: dict[str, float] = {}
+        #: with ``history=True``: (time, key, node, fingerprint of the new state) per change
+        self.history: list[tuple[float, str, str, str]] | None = [] if history else None
         self.updates: list[UpdateRecord] = []
         used = sorted({spec.protocol for spec in self.keys.values()} | {default_protocol})
         classes = _protocols()
@@ -152,8 +156,10 @@ class DistributedData:
 
     # -- records for the checks -------------------------------------------------------------
 
-    def note_change(self, key: str, node: str, source: str) -> None:
+    def note_change(self, key: str, node: str, value: StoredValue) -> None:
         self.last_change[key] = self.world.now
+        if self.history is not None:
+            self.history.append((self.world.now, key, node, fingerprint(value)))
 
     def record_update(self, key: str, node: str, calls: list[tuple[str, tuple[Any, ...]]]) -> UpdateRecord:
         record = UpdateRecord(key, node, self.replicator(node).replica_id, self.world.now, calls)

@@ -203,7 +203,7 @@ class Replicator:
     def _changed_to(self, key: str, new: StoredValue, source: str) -> None:
         self.states[key] = new
         self._changed[key] = None
-        self.group.note_change(key, self.node.id, source)
+        self.group.note_change(key, self.node.id, new)
 
     # -- the user API -----------------------------------------------------------------------
 

@@ -1,0 +1,8 @@
+"""Scenarios: YAML (or Python dicts) describing a world, its data, workload, faults and checks."""
+
+from sim.scenario.build import ScenarioRun, build, run_scenario
+from sim.scenario.errors import ScenarioError
+from sim.scenario.load import Scenario
+from sim.scenario.schema import SCENARIO_SCHEMA
+
+__all__ = ["Scenario", "ScenarioError", "ScenarioRun", "SCENARIO_SCHEMA", "build", "run_scenario"]

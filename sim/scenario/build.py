@@ -1,0 +1,256 @@
+"""From a validated :class:`Scenario` to a :class:`World` ready to run, and running it.
+
+>>> from sim.scenario import Scenario, run_scenario
+>>> s = Scenario.from_dict({"seed": 3, "zones": {"dc": 3}, "topology": [{"zone": "dc", "kind": "complete"}],
+...                         "data": {"keys": {"hits": "GCounter"}}, "workload": {"rate": "20/s"}})
+>>> run = run_scenario(s)
+>>> run.result.ok, run.values("hits")[0] == run.values("hits")[1]
+(True, True)
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crdt.codec import type_named
+from sim.errors import SimError
+from sim.eventsourcing import Behavior, ReplicatedEntity, in_memory_journals, sqlite_journals
+from sim.faults import FaultSchedule, fault_from_spec, random_schedule
+from sim.replication import DistributedData, KeySpec
+from sim.replication.consistency import All, Consistency, Local, Majority, To
+from sim.replication.ddata import random_workload
+from sim.replication.mutations import random_mutation
+from sim.runloop import RunResult
+from sim.scenario.load import Scenario
+from sim.units import parse_duration
+from sim.workload import Workload
+from sim.world import World
+
+if TYPE_CHECKING:
+    import random
+
+    from sim.node import Node
+
+__all__ = ["ScenarioRun", "build", "run_scenario", "COUNTER"]
+
+#: the replicated event-sourced counter: commands are amounts, events are increments
+COUNTER = Behavior(
+    initial=0,
+    command_handler=lambda state, amount: [{"inc": amount}],
+    event_handler=lambda state, event, ctx: state + event["inc"],
+)
+
+
+@dataclass
+class ScenarioRun:
+    """A built (and, after :meth:`run`, finished) scenario."""
+
+    scenario: Scenario
+    world: World
+    data: DistributedData | None = None
+    entities: list[ReplicatedEntity] = field(default_factory=list)
+    result: RunResult | None = None
+    workdir: Path | None = None
+
+    def run(self) -> RunResult:
+        s = self.scenario
+        self.result = self.world.run(
+            duration=s.get("duration", "5s"), warmup=s.get("warmup", 0.0), quiet_max=s.get("quiet_max", 1000)
+        )
+        return self.result
+
+    def values(self, key: str) -> list[Any]:
+        """The value of ``key`` at every replica, in node order."""
+        if self.data is None:
+            raise SimError("this scenario has no replicated data")
+        return [self.data.replicator(n).value(key) for n in self.data.node_ids]
+
+
+def _nodes(scenario: Scenario, world: World) -> None:
+    for zone, spec in scenario.get("zones").items():
+        with scenario.at("zones", zone):
+            if isinstance(spec, int):
+                world.add_nodes(zone, spec)
+            else:
+                for node_id in spec:
+                    world.add_node(node_id, zone)
+
+
+def _topology(scenario: Scenario, world: World) -> None:
+    connections = scenario.get("topology")
+    if connections is None:  # by default every zone is a complete graph
+        connections = [{"zone": zone, "kind": "complete"} for zone in scenario.get("zones")]
+    for index, c in enumerate(connections):
+        with scenario.at("topology", index):
+            channel = c.get("channel")
+            if "zone" in c or "nodes" in c:
+                target = c.get("zone", c.get("nodes"))
+                if isinstance(target, str) and not world.topology.has_zone(target):
+                    raise scenario.error(("topology", index, "zone"), f"a zone among {list(scenario.get('zones'))}",
+                                         target)
+                world.connect(target, c["kind"], channel, **c.get("params", {}))
+            elif "edges" in c:
+                world.add_edges([(a, b) for a, b in c["edges"]], channel)
+            else:
+                world.connect_zones(c["between"][0], c["between"][1], channel)
+
+
+def _links(scenario: Scenario, world: World) -> None:
+    links = scenario.get("links", {})
+    if "default" in links:
+        with scenario.at("links", "default"):
+            world.set_default_link(links["default"])
+    for name, model in links.get("channels", {}).items():
+        with scenario.at("links", "channels", name):
+            world.define_channel(name, model)
+    for index, entry in enumerate(links.get("zones", [])):
+        with scenario.at("links", "zones", index):
+            world.set_zone_link(entry["between"][0], entry["between"][1], entry["model"])
+    for index, entry in enumerate(links.get("nodes", [])):
+        with scenario.at("links", "nodes", index):
+            world.set_link(entry["between"][0], entry["between"][1], entry["model"])
+
+
+def consistency(spec: Any) -> Consistency:
+    """``local`` / ``majority`` / ``all`` / ``{to: N}`` / ``{majority: {...}}`` -> a level."""
+    if spec in (None, "local"):
+        return Local
+    if spec == "majority":
+        return Majority()
+    if spec == "all":
+        return All()
+    if "to" in spec:
+        return To(spec["to"], parse_duration(spec.get("timeout", 1.0), "timeout"))
+    if "majority" in spec:
+        m = spec["majority"]
+        return Majority(parse_duration(m.get("timeout", 1.0), "timeout"), m.get("min_cap", 0))
+    return All(parse_duration(spec["all"].get("timeout", 1.0), "timeout"))
+
+
+def _data(scenario: Scenario, world: World) -> DistributedData | None:
+    spec = scenario.get("data")
+    if spec is None:
+        return None
+    default = spec.get("protocol", "delta")
+    keys = {}
+    for key, key_spec in spec["keys"].items():
+        type_name = key_spec if isinstance(key_spec, str) else key_spec["type"]
+        protocol = default if isinstance(key_spec, str) else key_spec.get("protocol", default)
+        keys[key] = KeySpec(type_named(type_name), protocol)
+    with scenario.at("data"):
+        return DistributedData(
+            world,
+            spec.get("nodes", world.node_ids),
+            keys,
+            default_protocol=default,
+            protocol_options=spec.get("options"),
+            durable=spec.get("durable", True),
+            notify_every=spec.get("notify_every", 1),
+            checks=True,
+            history=world.trace.mode == "full",
+        )
+
+
+def _update_once(dd: DistributedData, key: str, node_id: str) -> None:
+    replicator, node = dd.replicator(node_id), dd.world.node(node_id)
+    name, args = random_mutation(replicator.current(key), node, dd.world.rng(f"once:{node_id}"))  # type: ignore[arg-type]
+    replicator.update(key, dd.keys[key].type, lambda s: getattr(s, name)(*args))
+
+
+def _workload(scenario: Scenario, world: World, dd: DistributedData | None) -> None:
+    spec = scenario.get("workload")
+    if spec is None:
+        return
+    if dd is None:
+        raise scenario.error(("workload",), "a 'data' section for the workload to update", "none")
+    keys = spec.get("keys", sorted(dd.keys))
+    for index, key in enumerate(keys):
+        if key not in dd.keys:
+            raise scenario.error(("workload", "keys", index), f"a key among {sorted(dd.keys)}", key)
+    nodes = spec.get("nodes", dd.node_ids)
+    for index, node in enumerate(nodes):
+        if node not in dd.node_ids:
+            raise scenario.error(("workload", "nodes", index), "a node hosting the data", node)
+    with scenario.at("workload"):
+        if spec.get("once", False):
+            for node_id in nodes:
+                for key in keys:
+                    world.schedule(0.0, partial(_update_once, dd, key, node_id))
+            return
+        world.add_workload(random_workload(dd, spec.get("rate", "10/s"), keys, nodes, consistency(spec.get("write")),
+                                           spec.get("mode", "poisson")))
+
+
+def _faults(scenario: Scenario, world: World) -> None:
+    faults = []
+    for index, spec in enumerate(scenario.get("faults", [])):
+        with scenario.at("faults", index):
+            faults.append(fault_from_spec(spec))
+    nemesis = scenario.get("nemesis")
+    if nemesis is not None:
+        with scenario.at("nemesis"):
+            faults.extend(random_schedule(world, scenario.get("duration", "5s"), **nemesis))
+    if faults:
+        with scenario.at("faults"):
+            world.set_faults(FaultSchedule(faults))
+
+
+def _increment(entity: ReplicatedEntity, node: Node, op: str, rng: random.Random) -> None:
+    entity.command(node.id, 1)
+
+
+def _entities(scenario: Scenario, world: World, workdir: Path | None) -> list[ReplicatedEntity]:
+    entities = []
+    for index, spec in enumerate(scenario.get("entities", [])):
+        with scenario.at("entities", index):
+            replicas = spec.get("replicas", world.node_ids)
+            if spec.get("journal", "memory") == "sqlite":
+                if workdir is None:
+                    raise scenario.error(("entities", index, "journal"), "an output directory for SQLite", "none")
+                journals = sqlite_journals(workdir / spec["id"])
+            else:
+                journals = in_memory_journals()
+            entity = ReplicatedEntity(world, replicas, spec["id"], COUNTER, journals=journals)
+            world.add_workload(Workload(
+                partial(_increment, entity),
+                rate=spec.get("rate", "10/s"), nodes=replicas, stream=f"commands:{spec['id']}",
+            ))
+            entities.append(entity)
+    return entities
+
+
+def build(scenario: Scenario, seed: int | None = None, out: str | Path | None = None,
+          trace: str | None = None) -> ScenarioRun:
+    """Build the world of ``scenario`` (validating everything before the run)."""
+    if seed is not None:
+        scenario = scenario.with_seed(seed)
+    with scenario.at("tick"):
+        world = World(seed=scenario.seed, tick=scenario.get("tick", "100ms"),
+                      trace=trace or scenario.get("trace", "digest"))
+    workdir = Path(out) if out is not None else None
+    if scenario.get("entities") and any(e.get("journal") == "sqlite" for e in scenario.get("entities")):
+        workdir = workdir or Path(tempfile.mkdtemp(prefix="crdtsim-"))
+    _nodes(scenario, world)
+    _topology(scenario, world)
+    _links(scenario, world)
+    dd = _data(scenario, world)
+    entities = _entities(scenario, world, workdir)
+    _workload(scenario, world, dd)
+    _faults(scenario, world)
+    checks = scenario.get("checks", {})
+    world.checks = [(n, c) for n, c in world.checks if checks.get(n, True)]
+    with scenario.at("topology"):
+        world.validate(parse_duration(scenario.get("duration", "5s"), "duration"))
+    return ScenarioRun(scenario, world, dd, entities, workdir=workdir)
+
+
+def run_scenario(scenario: Scenario, seed: int | None = None, out: str | Path | None = None,
+                 trace: str | None = None) -> ScenarioRun:
+    """Build and run ``scenario``; the finished :class:`ScenarioRun` holds the result."""
+    run = build(scenario, seed, out, trace)
+    run.run()
+    return run

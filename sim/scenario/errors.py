@@ -1,0 +1,27 @@
+"""The error a user sees for a bad scenario: where it is and what was expected."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sim.errors import SimError
+
+__all__ = ["ScenarioError", "format_path"]
+
+
+def format_path(path: tuple[str | int, ...]) -> str:
+    """``("faults", 2, "at")`` -> ``faults[2].at``; the empty path is the document."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(document)"
+
+
+class ScenarioError(SimError):
+    """A scenario that cannot run: ``file:line: yaml.path: expected …, found …``."""
+
+    def __init__(self, file: str, line: int | None, path: tuple[str | int, ...], expected: str, found: Any) -> None:
+        self.file, self.line, self.path, self.expected, self.found = file, line, path, expected, found
+        where = f"{file}:{line}" if line is not None else file
+        shown = found if isinstance(found, str) and found.startswith("<") else repr(found)
+        super().__init__(f"{where}: {format_path(path)}: expected {expected}, found {shown:.200}")
