@@ -3,12 +3,13 @@
 * :mod:`~sim.eventsourcing.journal` – the event envelope, the journal interface, in memory;
 * :mod:`~sim.eventsourcing.sqlite_journal` – a SQLite file per node (WAL), survives crashes;
 * :mod:`~sim.eventsourcing.entity` – the replicated entity, its replicas and replication;
+* :mod:`~sim.eventsourcing.pruning` – retiring a replica, pruning its version-vector entry;
 * :mod:`~sim.eventsourcing.resolvers` – last-writer-wins, custom merge and CRDT-backed states;
 * :mod:`~sim.eventsourcing.checks` – the convergence check run after the quiet phase.
 """
 
 from sim.eventsourcing.checks import entity_check
-from sim.eventsourcing.entity import Behavior, CommandResult, EntityReplica, EventContext, ReplicatedEntity
+from sim.eventsourcing.entity import RETIRE, Behavior, CommandResult, EntityReplica, EventContext, ReplicatedEntity
 from sim.eventsourcing.errors import (
     EventHandlerError,
     EventSourcingError,
@@ -24,10 +25,12 @@ from sim.eventsourcing.journal import (
     Snapshot,
     in_memory_journals,
 )
+from sim.eventsourcing.pruning import PruneBook
 from sim.eventsourcing.resolvers import CrdtState, CustomMerge, LastWriterWins, Stamped
 from sim.eventsourcing.sqlite_journal import SqliteJournal, sqlite_journals
 
 __all__ = [
+    "RETIRE",
     "Behavior",
     "CommandResult",
     "CrdtState",
@@ -42,6 +45,7 @@ __all__ = [
     "JournalError",
     "JournalProvider",
     "LastWriterWins",
+    "PruneBook",
     "ReplicatedEntity",
     "Snapshot",
     "SqliteJournal",
