@@ -165,6 +165,28 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    import dataclasses
+    import time
+
+    from sim.sweep import parse_seeds, sweep
+
+    started = time.perf_counter()
+    try:
+        seeds = parse_seeds(args.seeds)
+        path = _scenario_path(args.scenario)
+        result = sweep(path, seeds, workers=args.workers, dask=args.dask,
+                       progress=not args.quiet and sys.stderr.isatty())
+    except SimError as error:
+        return _fail(str(error))
+    result = dataclasses.replace(result, scenario=args.scenario)  # re-run commands as the user typed it
+    print(json.dumps(result.to_json(), indent=2, sort_keys=True) if args.json else result.render())
+    if not args.quiet:
+        where = f"Dask at {args.dask}" if args.dask else f"{args.workers or os.cpu_count()} worker processes"
+        print(f"{len(seeds)} seeds in {time.perf_counter() - started:.1f}s on {where}", file=sys.stderr)
+    return EXIT_OK if result.ok else EXIT_CHECK_FAILED
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crdtsim",
@@ -195,6 +217,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=_cmd_bench)
 
     sub.add_parser("demo", help="two replicas diverge and merge, without a network").set_defaults(func=_cmd_demo)
+
+    sweep = sub.add_parser("sweep", help="run a scenario under many seeds in parallel; report the failing seeds")
+    sweep.add_argument("scenario", help="a scenario file, or the name of a bundled scenario")
+    sweep.add_argument("--seeds", required=True, help="seeds to run: 1-500, 1,5,9 or 1-10,20-30")
+    where = sweep.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, help="worker processes (default: one per CPU)")
+    where.add_argument("--dask", metavar="ADDRESS", help="run on the Dask cluster whose scheduler is at tcp://host:port")
+    sweep.add_argument("--json", action="store_true", help="print the machine-readable result")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar and no timing line")
+    sweep.set_defaults(func=_cmd_sweep)
     return parser
 
 
