@@ -65,6 +65,8 @@ class Node:
         self._start_hooks: list[Callable[[], None]] = []
         self._crash_hooks: list[Callable[[], None]] = []
         self._components: dict[str, Any] = {}
+        #: dst -> send function of the link, filled in by the network when the link opens
+        self._out: dict[str, Callable[[str, Any, int], bool]] = {}
         # local = base_local + (1 + drift) * (now - base_t)
         self._clock_base_t = 0.0
         self._clock_base_local = 0.0
@@ -112,7 +114,10 @@ class Node:
 
     def send(self, dst: str, kind: str, payload: Any = None, size: int = 0) -> bool:
         """Send a message to ``dst``; True if it was scheduled for delivery (not dropped)."""
-        return self.world.network.send(self.id, dst, kind, payload, size)
+        send = self._out.get(dst)
+        if send is None:
+            return self.world.network.send(self.id, dst, kind, payload, size)
+        return send(kind, payload, size)
 
     def neighbours(self) -> list[str]:
         """Sorted ids of the nodes this node can send to."""

@@ -138,3 +138,29 @@ def test_sending_outside_the_topology_is_an_error() -> None:
     w.connect("z", "line")
     with pytest.raises(SimError, match="no channel"):
         w.node("z-1").send("z-3", "m")
+
+
+def test_in_flight_counts_scheduled_copies_until_delivered_or_dropped() -> None:
+    world, got = pair({"latency": "10ms", "loss": 0.2, "duplicate": 0.3}, trace="off")
+    net = world.network
+    sent = [world.node("a").send("b", "m", i) for i in range(200)]
+    scheduled = sum(sent) + world.metrics.duplicated
+    assert net.in_flight == scheduled
+    world.env.run(until=0.5)
+    assert net.in_flight == 0 and len(got) == scheduled
+
+
+def test_model_change_after_the_link_opened_takes_effect() -> None:
+    world, got = pair({"latency": "10ms"})
+    arrivals: list[float] = []
+    world.node("b")._handlers["m"] = lambda m: arrivals.append(world.now)
+    world.node("a").send("b", "m")
+    world.env.run(until=1.0)
+    world.set_link("a", "b", {"latency": "100ms", "fifo": True})
+    world.node("a").send("b", "m")
+    world.network.send("a", "b", "m")
+    world.env.run(until=2.0)
+    world.set_default_link({"latency": "1ms"})  # a per-link override still wins
+    world.node("a").send("b", "m")
+    world.env.run(until=3.0)
+    assert arrivals == pytest.approx([0.01, 1.1, 1.1, 2.1])
