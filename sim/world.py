@@ -33,16 +33,27 @@ from sim.workload import Workload
 if TYPE_CHECKING:
     from sim.runloop import RunResult
 
-__all__ = ["World"]
+__all__ = ["GC_AUTO_NODES", "GC_MODES", "World"]
+
+GC_MODES: tuple[str, ...] = ("auto", "on", "off")
+#: with gc="auto", worlds of at least this many nodes run with the cyclic GC disabled
+GC_AUTO_NODES = 1000
 
 
 class World:
     """A simulated distributed system. Build it, then call :meth:`run` once."""
 
     def __init__(self, seed: int = 0, tick: Any = "100ms", trace: str = "digest",
-                 default_link: LinkModel | Mapping[str, Any] | None = None) -> None:
+                 default_link: LinkModel | Mapping[str, Any] | None = None,
+                 gc: str = "auto") -> None:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ConfigError("seed", "must be an integer", seed)
+        if gc not in GC_MODES:
+            raise ConfigError("gc", f"must be one of {list(GC_MODES)}", gc)
+        #: Python's cyclic garbage collector during :meth:`run`: "on" leaves it alone, "off"
+        #: disables it for the run (and restores it after), "auto" is "off" for worlds of at
+        #: least ``GC_AUTO_NODES`` nodes. See docs/engine.md.
+        self.gc = gc
         self.seed = seed
         self.tick = parse_duration(tick, "tick")
         if self.tick <= 0:
@@ -237,6 +248,10 @@ class World:
 
         return run(self, duration=duration, warmup=warmup, quiet_max=quiet_max,
                    require_connected=require_connected)
+
+    def gc_disabled_during_run(self) -> bool:
+        """Whether :meth:`run` disables Python's cyclic GC (see ``gc`` in the constructor)."""
+        return self.gc == "off" or (self.gc == "auto" and len(self._nodes) >= GC_AUTO_NODES)
 
     def random(self, name: str) -> random.Random:
         """Alias of ``world.rng(name)``."""
