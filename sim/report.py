@@ -60,6 +60,7 @@ def summary(run: ScenarioRun) -> dict[str, Any]:
         "time": {phase: [round(a, 9), round(b, 9)] for phase, (a, b) in result.phases.items()},
         "messages": {"total": metrics["sent"], "by_protocol": messages},
         "bytes": {"total": metrics["bytes_sent"], "by_protocol": volume},
+        "requests": dict(sorted(run.data.requests.items())) if run.data is not None else {},
         "dropped": metrics["dropped"],
         "duplicated": metrics["duplicated"],
         "invariants": None if invariants is None else {
@@ -94,6 +95,8 @@ def render(s: dict[str, Any]) -> str:
     lines.append(f"{'total':<10} {s['messages']['total']:>10,} {s['bytes']['total']:>14,}")
     dropped = ", ".join(f"{cause} {n:,}" for cause, n in s["dropped"].items()) or "none"
     lines.append(f"dropped: {dropped}; duplicated {s['duplicated']:,}")
+    if s["requests"]:
+        lines.append("requests: " + ", ".join(f"{name.replace('_', ' ')} {n:,}" for name, n in s["requests"].items()))
     lines.append("")
     for check in s["checks"]:
         lines.append(f"[{'ok' if check['ok'] else 'FAIL'}] {check['name']}: {check['message']}")

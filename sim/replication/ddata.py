@@ -108,6 +108,8 @@ class DistributedData:
         #: with ``history=True``: (time, key, node, fingerprint of the new state) per change
         self.history: list[tuple[float, str, str, str]] | None = [] if history else None
         self.updates: list[UpdateRecord] = []
+        #: outcomes of the workload's requests: "writes_ok", "writes_failed", "reads_ok", …
+        self.requests: dict[str, int] = {}
         used = sorted({spec.protocol for spec in self.keys.values()} | {default_protocol})
         classes = _protocols()
         self.replicators: dict[str, Replicator] = {}
@@ -152,7 +154,15 @@ class DistributedData:
         return cached
 
     def pending(self) -> bool:
-        return any(r.pending() for r in self.replicators.values())
+        if any(r.pending() for r in self.replicators.values()):
+            return True
+        # Gossip cannot know when everyone has heard; the simulator can, and keeps ticking.
+        return any(self._differs(key) for key in self.keys_for("state"))
+
+    def _differs(self, key: str) -> bool:
+        prints = {fingerprint(v) for v in self.states(key).values() if v is not None}
+        holders = sum(1 for v in self.states(key).values() if v is not None)
+        return len(prints) > 1 or (0 < holders < sum(1 for r in self.replicators.values() if r.node.up))
 
     # -- records for the checks -------------------------------------------------------------
 
@@ -166,6 +176,10 @@ class DistributedData:
         self.updates.append(record)
         self.world.trace.record("update", node=node, key=key, ops=[[n, list(a)] for n, a in calls])
         return record
+
+    def count(self, kind: str, ok: bool) -> None:
+        name = f"{kind}_{'ok' if ok else 'failed'}"
+        self.requests[name] = self.requests.get(name, 0) + 1
 
     def record_ack(self, record: UpdateRecord) -> None:
         record.acked = True
@@ -184,23 +198,35 @@ def random_workload(
     nodes: Sequence[str] | None = None,
     write: Any = None,
     mode: str = "poisson",
+    reads: float = 0.0,
+    read: Any = None,
 ) -> Workload:
     """A workload that updates random keys of ``dd`` with plausible mutations of their types.
 
-    Add it with ``world.add_workload(...)``; it draws from the world's ``"workload"`` stream.
+    A fraction ``reads`` of the operations are reads at consistency ``read`` instead. Add it
+    with ``world.add_workload(...)``; it draws from the world's ``"workload"`` stream.
     """
     from sim.replication.consistency import Local
     from sim.replication.mutations import random_mutation
 
     chosen = sorted(keys or dd.keys)
-    level = write or Local
+    write_level, read_level = write or Local, read or Local
 
-    def issue(node: Node, _op: str, rng: random.Random) -> None:
+    def update(node: Node, _op: str, rng: random.Random) -> None:
         key = rng.choice(chosen)
         replicator = dd.replicator(node.id)
         if replicator.is_deleted(key):
             return
         name, args = random_mutation(replicator.current(key), node, rng)  # type: ignore[arg-type]
-        replicator.update(key, dd.keys[key].type, lambda s: getattr(s, name)(*args), write=level)
+        request = replicator.update(key, dd.keys[key].type, lambda s: getattr(s, name)(*args), write=write_level)
+        request.on_done(lambda result: dd.count("writes", result.ok))
 
-    return Workload(issue, rate=rate, mix={"update": 1.0}, nodes=nodes or dd.node_ids, mode=mode)
+    def get(node: Node, _op: str, rng: random.Random) -> None:
+        request = dd.replicator(node.id).get(rng.choice(chosen), read=read_level)
+        request.on_done(lambda result: dd.count("reads", result.ok))
+
+    def issue(node: Node, op: str, rng: random.Random) -> None:
+        (get if op == "read" else update)(node, op, rng)
+
+    mix = {"update": 1.0 - reads, "read": reads} if reads else {"update": 1.0}
+    return Workload(issue, rate=rate, mix=mix, nodes=nodes or dd.node_ids, mode=mode)

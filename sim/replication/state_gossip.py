@@ -1,20 +1,26 @@
-"""State-based anti-entropy gossip with a digest exchange first (as Akka's Replicator does).
+"""State-based gossip with a digest exchange first (as Akka's Replicator does).
 
-Every ``every`` ticks a node picks up to ``fanout`` replica neighbours (from its own random
-stream) among those not known to hold its current states, and:
+A node that has news gossips every ``every`` ticks with up to ``fanout`` replica neighbours
+picked uniformly from its own random stream:
 
-* ``push``: sends the full states of all its keys;
+* ``push``: sends the full states of all its keys; the peer answers with its summary only;
 * ``pull``: sends a digest (a fingerprint per key); the peer answers with its states for the
   keys that differ;
 * ``push-pull`` (default): as pull, and the peer also asks for the initiator's states of those
   keys, which the initiator sends.
 
-Every message carries the sender's *summary* (a fingerprint over all its keys), so each side
-learns which peers already agree with it and stops gossiping to them: once all replicas agree
-and know it, the protocol sends nothing and the network goes quiet. No acknowledgements are
-needed: a lost message is simply repeated at the next round.
+Every message carries the sender's *summary* (a fingerprint over all its keys). A node has news
+while its state changed or a peer disagreed with it, until ``confirm`` exchanges in a row found
+a peer holding the same summary (rumour mongering with feedback, Demers et al.); then it stops
+initiating, and a background round every ``background`` rounds (anti-entropy) catches any node
+the rumour missed. No acknowledgements are needed: a lost message is repeated at the next round.
 
-Options: ``every`` (ticks, default 1), ``fanout`` (default 1), ``mode``.
+Rumour mongering can end with a few replicas the news has not reached yet, so for keys under
+this protocol the replicator group also reports work pending while its live replicas still
+differ: the quiet phase keeps ticking (and background rounds keep running) until they agree.
+
+Options: ``every`` (ticks, default 1), ``fanout`` (default 1), ``mode``, ``confirm`` (default 2),
+``background`` (rounds, default 10; 0 turns it off).
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["StateGossip"]
 
 MODES = ("push", "pull", "push-pull")
-_OPTIONS = {"every", "fanout", "mode"}
+_OPTIONS = {"every", "fanout", "mode", "confirm", "background"}
 
 
 class StateGossip(Protocol):
@@ -50,9 +56,16 @@ class StateGossip(Protocol):
         self.fanout = options.get("fanout", 1)
         if isinstance(self.fanout, bool) or not isinstance(self.fanout, int) or self.fanout < 1:
             raise ConfigError("state protocol fanout", "must be an integer >= 1", self.fanout)
+        self.confirm = options.get("confirm", 2)
+        self.background = options.get("background", 10)
+        for name, value in (("confirm", self.confirm), ("background", self.background)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"state protocol {name}", "must be an integer >= 0", value)
         self.rng = self.node.world.rng(f"gossip:{self.node.id}")
-        # peer -> the summary it last told us; peers holding our summary are skipped
-        self.known: dict[str, str] = {}
+        # exchanges in a row whose peer held our summary; below ``confirm``, we have news
+        self.agreed = 0
+        self.rounds = 0
+        self._summary_now = ""
         self._fingerprints: dict[str, tuple[StoredValue, str]] = {}
         self.node.on_message("state.digest", self._on_digest)
         self.node.on_message("state.gossip", self._on_gossip)
@@ -93,53 +106,65 @@ class StateGossip(Protocol):
     # -- the round ----------------------------------------------------------------------------
 
     def _round(self) -> None:
+        self.rounds += 1
         digest = self._digest()
         if not digest:
             return
         summary = self._summary(digest)
-        behind = [p for p in self.peers() if self.known.get(p) != summary]
-        if not behind:
+        if summary != self._summary_now:
+            self._summary_now, self.agreed = summary, 0
+        if self.agreed >= self.confirm and not (self.background and self.rounds % self.background == 0):
             return
-        chosen = self.rng.sample(behind, min(self.fanout, len(behind)))
-        for peer in sorted(chosen):
+        peers = self.peers()
+        if not peers:
+            return
+        for peer in sorted(self.rng.sample(peers, min(self.fanout, len(peers)))):
             if self.mode == "push":
-                self._send_states(peer, list(digest), summary, want=[])
+                self._send_states(peer, list(digest), summary, want=[], reply=True)
             else:
                 size = sum(len(k) + len(v) + 6 for k, v in digest.items()) + len(summary)
                 self.send(peer, "state.digest", {"digest": digest, "summary": summary}, size)
 
-    def _send_states(self, peer: str, keys: list[str], summary: str, want: list[str]) -> None:
+    def _heard(self, their_summary: str) -> None:
+        """Count an exchange towards confirming our summary (or reset on disagreement)."""
+        mine = self._summary(self._digest())
+        if mine != self._summary_now:
+            self._summary_now, self.agreed = mine, 0
+        self.agreed = self.agreed + 1 if their_summary == mine else 0
+
+    def _send_states(self, peer: str, keys: list[str], summary: str, want: list[str], reply: bool = False) -> None:
         states = {k: self.replicator.states[k] for k in keys if k in self.replicator.states}
         size = sum(len(k) + value_size(v) for k, v in states.items()) + sum(len(k) for k in want) + len(summary)
-        self.send(peer, "state.gossip", {"states": states, "want": want, "summary": summary}, size)
+        self.send(peer, "state.gossip", {"states": states, "want": want, "summary": summary, "reply": reply}, size)
 
     def _on_digest(self, msg: Message) -> None:
         theirs: dict[str, str] = msg.payload["digest"]
-        self.known[msg.src] = msg.payload["summary"]
         mine = self._digest()
         differ = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
         give = [k for k in differ if k in mine]
         want = [k for k in differ if k in theirs] if self.mode == "push-pull" else []
         # Always answer, even when nothing differs: the answer tells the peer we agree.
         self._send_states(msg.src, give, self._summary(mine), want)
+        self._heard(msg.payload["summary"])
 
     def _on_gossip(self, msg: Message) -> None:
         for key in sorted(msg.payload["states"]):
             self.store(key, msg.payload["states"][key], msg.src)
         summary = self._summary(self._digest())
-        self.known[msg.src] = msg.payload["summary"]
-        if msg.payload["want"]:
+        self._heard(msg.payload["summary"])
+        if msg.payload["want"] or msg.payload["reply"]:
+            # Send what was asked for. A push is answered with our summary, so the pusher
+            # learns when we agree and stops pushing (without it, push would never go quiet).
             self._send_states(msg.src, msg.payload["want"], summary, want=[])
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        self.known = {}
+        self.agreed = 0
+        self._summary_now = ""
         self._fingerprints = {}
 
     def pending(self) -> bool:
-        digest = self._digest()
-        if not digest:
+        if not self.replicator.states:
             return False
-        summary = self._summary(digest)
-        return any(self.known.get(p) != summary for p in self.peers())
+        return self.agreed < self.confirm or self._summary(self._digest()) != self._summary_now

@@ -181,8 +181,10 @@ def _workload(scenario: Scenario, world: World, dd: DistributedData | None) -> N
                 for key in keys:
                     world.schedule(0.0, partial(_update_once, dd, key, node_id))
             return
-        world.add_workload(random_workload(dd, spec.get("rate", "10/s"), keys, nodes, consistency(spec.get("write")),
-                                           spec.get("mode", "poisson")))
+        world.add_workload(random_workload(
+            dd, spec.get("rate", "10/s"), keys, nodes, consistency(spec.get("write")), spec.get("mode", "poisson"),
+            reads=spec.get("reads", 0.0), read=consistency(spec.get("read")),
+        ))
 
 
 def _faults(scenario: Scenario, world: World) -> None:

@@ -149,6 +149,8 @@ SCENARIO_SCHEMA: dict[str, Any] = {
                 "keys": _NAMES,
                 "nodes": _NAMES,
                 "write": _CONSISTENCY,
+                "read": _CONSISTENCY,
+                "reads": {**_PROBABILITY, "description": "the fraction of operations that are reads"},
                 "once": {"type": "boolean", "description": "each node makes one update at t=0, instead of a rate"},
             }),
             "faults": {"type": "array", "items": _FAULT},
