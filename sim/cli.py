@@ -101,6 +101,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         run.run()
     finally:
         close()
+        run.cleanup()
     report = summary(run)
     if args.out is not None:
         files: dict[str, Callable[[Path], None]] = {

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from functools import partial
@@ -55,6 +56,8 @@ class ScenarioRun:
     entities: list[ReplicatedEntity] = field(default_factory=list)
     result: RunResult | None = None
     workdir: Path | None = None
+    #: True when ``workdir`` is a temporary directory of this run's own (see :meth:`cleanup`)
+    temporary: bool = False
 
     def run(self) -> RunResult:
         s = self.scenario
@@ -62,6 +65,17 @@ class ScenarioRun:
             duration=s.get("duration", "5s"), warmup=s.get("warmup", 0.0), quiet_max=s.get("quiet_max", 1000)
         )
         return self.result
+
+    def cleanup(self) -> None:
+        """Remove the temporary directory (SQLite journals) a run without ``out`` made."""
+        if self.temporary and self.workdir is not None:
+            for entity in self.entities:
+                for node_id in entity.replicas:
+                    journal = entity.replica(node_id).journal
+                    if journal is not None:
+                        journal.close()
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
 
     def values(self, key: str) -> list[Any]:
         """The value of ``key`` at every replica, in node order."""
@@ -233,9 +247,9 @@ def build(scenario: Scenario, seed: int | None = None, out: str | Path | None = 
     with scenario.at("tick"):
         world = World(seed=scenario.seed, tick=scenario.get("tick", "100ms"),
                       trace=trace or scenario.get("trace", "digest"))
-    workdir = Path(out) if out is not None else None
-    if scenario.get("entities") and any(e.get("journal") == "sqlite" for e in scenario.get("entities")):
-        workdir = workdir or Path(tempfile.mkdtemp(prefix="crdtsim-"))
+    workdir, temporary = (Path(out) if out is not None else None), False
+    if workdir is None and any(e.get("journal") == "sqlite" for e in scenario.get("entities", [])):
+        workdir, temporary = Path(tempfile.mkdtemp(prefix="crdtsim-")), True
     _nodes(scenario, world)
     _topology(scenario, world)
     _links(scenario, world)
@@ -247,12 +261,15 @@ def build(scenario: Scenario, seed: int | None = None, out: str | Path | None = 
     world.checks = [(n, c) for n, c in world.checks if checks.get(n, True)]
     with scenario.at("topology"):
         world.validate(parse_duration(scenario.get("duration", "5s"), "duration"))
-    return ScenarioRun(scenario, world, dd, entities, workdir=workdir)
+    return ScenarioRun(scenario, world, dd, entities, workdir=workdir, temporary=temporary)
 
 
 def run_scenario(scenario: Scenario, seed: int | None = None, out: str | Path | None = None,
                  trace: str | None = None) -> ScenarioRun:
     """Build and run ``scenario``; the finished :class:`ScenarioRun` holds the result."""
     run = build(scenario, seed, out, trace)
-    run.run()
+    try:
+        run.run()
+    finally:
+        run.cleanup()
     return run
