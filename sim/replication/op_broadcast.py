@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from crdt import VersionVector
 from crdt.base import Op
 from crdt.codec import size as op_size
-from sim.errors import ConfigError
 from sim.replication.protocol import Protocol
 from sim.replication.values import DELETED
 
@@ -36,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["OpBroadcast", "OpRecord"]
 
-_OPTIONS = {"retransmit", "reliable"}
+_OPTIONS = frozenset({"retransmit", "reliable"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +61,10 @@ class OpRecord:
 
 class OpBroadcast(Protocol):
     name: ClassVar[str] = "op"
+    option_names: ClassVar[frozenset[str]] = _OPTIONS
 
     def __init__(self, replicator: Replicator, options: dict[str, Any]) -> None:
         super().__init__(replicator, options)
-        unknown = sorted(set(options) - _OPTIONS)
-        if unknown:
-            raise ConfigError("op protocol option", f"must be among {sorted(_OPTIONS)}", unknown[0])
         self.reliable = bool(options.get("reliable", True))
         # neighbour -> records sent to it and not yet acknowledged (insertion ordered)
         self.outbox: dict[str, dict[tuple[str, int], OpRecord]] = {}

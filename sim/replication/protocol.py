@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from sim.errors import ConfigError
+
 if TYPE_CHECKING:
     from sim.node import Node
     from sim.replication.replicator import Replicator
@@ -24,11 +26,22 @@ class Protocol:
     """
 
     name: ClassVar[str]
+    #: the option names this protocol accepts; any other is a configuration error
+    option_names: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, replicator: Replicator, options: dict[str, Any]) -> None:
+        unknown = sorted(set(options) - self.option_names)
+        if unknown:
+            raise ConfigError(f"{self.name} protocol option", f"must be among {sorted(self.option_names)}", unknown[0])
         self.replicator = replicator
         self.node: Node = replicator.node
         self.options = options
+
+    def int_option(self, name: str, default: int, minimum: int) -> int:
+        value = self.options.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ConfigError(f"{self.name} protocol {name}", f"must be an integer >= {minimum}", value)
+        return value
 
     def local_update(self, key: str, name: str, args: tuple[Any, ...]) -> None:
         """Apply mutation ``name`` at this replica and arrange for it to spread."""

@@ -39,28 +39,21 @@ if TYPE_CHECKING:
 __all__ = ["StateGossip"]
 
 MODES = ("push", "pull", "push-pull")
-_OPTIONS = {"every", "fanout", "mode", "confirm", "background"}
+_OPTIONS = frozenset({"every", "fanout", "mode", "confirm", "background"})
 
 
 class StateGossip(Protocol):
     name: ClassVar[str] = "state"
+    option_names: ClassVar[frozenset[str]] = _OPTIONS
 
     def __init__(self, replicator: Replicator, options: dict[str, Any]) -> None:
         super().__init__(replicator, options)
-        unknown = sorted(set(options) - _OPTIONS)
-        if unknown:
-            raise ConfigError("state protocol option", f"must be among {sorted(_OPTIONS)}", unknown[0])
         self.mode = options.get("mode", "push-pull")
         if self.mode not in MODES:
             raise ConfigError("state protocol mode", f"must be one of {list(MODES)}", self.mode)
-        self.fanout = options.get("fanout", 1)
-        if isinstance(self.fanout, bool) or not isinstance(self.fanout, int) or self.fanout < 1:
-            raise ConfigError("state protocol fanout", "must be an integer >= 1", self.fanout)
-        self.confirm = options.get("confirm", 2)
-        self.background = options.get("background", 10)
-        for name, value in (("confirm", self.confirm), ("background", self.background)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(f"state protocol {name}", "must be an integer >= 0", value)
+        self.fanout = self.int_option("fanout", 1, minimum=1)
+        self.confirm = self.int_option("confirm", 2, minimum=0)
+        self.background = self.int_option("background", 10, minimum=0)
         self.rng = self.node.world.rng(f"gossip:{self.node.id}")
         # exchanges in a row whose peer held our summary; below ``confirm``, we have news
         self.agreed = 0
