@@ -30,9 +30,13 @@ def test_crdt_imports_neither_simpy_nor_the_simulator() -> None:
     assert result.stdout.strip() == "[]"
 
 
-def test_every_public_crdt_name_is_exported_once() -> None:
+def test_every_public_name_is_exported_once() -> None:
     import crdt
+    import sim
+    import sim.replication
+    import sim.scenario
 
-    assert len(crdt.__all__) == len(set(crdt.__all__))
-    for name in crdt.__all__:
-        assert hasattr(crdt, name), name
+    for package in (crdt, sim, sim.replication, sim.scenario):
+        assert len(package.__all__) == len(set(package.__all__)), package.__name__
+        for name in package.__all__:
+            assert hasattr(package, name), f"{package.__name__}.{name}"
