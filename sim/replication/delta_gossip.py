@@ -57,6 +57,10 @@ class DeltaGossip(Protocol):
         self.sent_upto: dict[str, int] = {}
         self.node.on_message("delta.sync", self._on_sync)
         self.node.on_message("delta.ack", self._on_ack)
+        self.node.on_message("delta.hello", self._on_hello)
+        # after a restart: peers that have not answered our hello yet (they may not know we
+        # restarted, and have nothing new to send, so without it nobody would tell us anything)
+        self.ungreeted: set[str] | None = None
         self.node.every(options.get("every", 1), self._round)
 
     # -- local changes ------------------------------------------------------------------------
@@ -81,14 +85,16 @@ class DeltaGossip(Protocol):
 
     def _round(self) -> None:
         for peer in self.peers():
+            if self.ungreeted is not None and peer in self.ungreeted:
+                self.send(peer, "delta.hello", {"epoch": self.epoch}, 4)
             self._sync(peer)
 
-    def _sync(self, peer: str) -> None:
+    def _sync(self, peer: str, always: bool = False) -> None:
         ack = self.acks.get(peer, _UNKNOWN)
         start = (self.sent_upto.get(peer, 0) if not self.causal else (ack[1] if ack else 0))
         oldest = min(self.buffer, default=self.counter)
         if ack is _UNKNOWN and self.causal:
-            if not self.replicator.states:
+            if not self.replicator.states and not always:
                 return
             payload = {key: self.replicator.states[key] for key in self._keys()}
             full, receiver_epoch = True, None
@@ -130,8 +136,16 @@ class DeltaGossip(Protocol):
 
     # -- receiving ----------------------------------------------------------------------------
 
+    def _on_hello(self, msg: Message) -> None:
+        # A restarted peer: it may have lost everything, so it gets our full state, even empty
+        # (the answer is also what tells it we heard).
+        self.acks[msg.src] = _UNKNOWN
+        self._sync(msg.src, always=True)
+
     def _on_sync(self, msg: Message) -> None:
         payload = msg.payload
+        if self.ungreeted is not None:
+            self.ungreeted.discard(msg.src)
         if not payload["full"] and payload["to_epoch"] != self.epoch and self.causal:
             # Addressed to an earlier incarnation of ours: we may lack what precedes it.
             self._ack(msg.src, payload["epoch"], -1)
@@ -184,8 +198,11 @@ class DeltaGossip(Protocol):
         self.buffer = {}
         self.acks = {}
         self.sent_upto = {}
+        self.ungreeted = set(self.peers()) if self.node.incarnation > 0 else None
 
     def pending(self) -> bool:
+        if self.ungreeted:
+            return True
         if not self.causal:
             return any(self.sent_upto.get(p, 0) < self.counter for p in self.peers())
         for peer in self.peers():

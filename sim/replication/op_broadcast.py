@@ -69,6 +69,7 @@ class OpBroadcast(Protocol):
         # neighbour -> records sent to it and not yet acknowledged (insertion ordered)
         self.outbox: dict[str, dict[tuple[str, int], OpRecord]] = {}
         self.waiting: dict[tuple[str, int], OpRecord] = {}
+        self.unsynced: set[str] = set()
         self.node.on_message("op.msg", self._on_msg)
         self.node.on_message("op.ack", self._on_ack)
         self.node.on_message("op.sync", self._on_sync)
@@ -158,6 +159,8 @@ class OpBroadcast(Protocol):
             box.pop(tuple(msg.payload), None)
 
     def _retransmit(self) -> None:
+        for peer in sorted(self.unsynced):
+            self._send_sync(peer, reply=True)
         for peer in sorted(self.outbox):
             for record in list(self.outbox[peer].values()):
                 self.send(peer, "op.msg", record, record.size())
@@ -166,18 +169,24 @@ class OpBroadcast(Protocol):
 
     def _on_sync(self, msg: Message) -> None:
         theirs: VersionVector = msg.payload["vc"]
+        self.unsynced.discard(msg.src)
         for _, record in sorted(self._durable["log"].items()):
             if theirs.get(record.origin) < record.seq:
                 self._send_record(msg.src, record)
         if msg.payload["reply"]:
-            self.send(msg.src, "op.sync", {"vc": self.delivered, "reply": False}, 16 * len(self.delivered.entries))
+            self._send_sync(msg.src, reply=False)
+
+    def _send_sync(self, peer: str, reply: bool) -> None:
+        self.send(peer, "op.sync", {"vc": self.delivered, "reply": reply}, 16 * len(self.delivered.entries))
 
     def start(self) -> None:
         self.outbox = {}
         self.waiting = {}
-        if self.node.incarnation > 0:  # a restart: catch up with the neighbours
-            for peer in self.peers():
-                self.send(peer, "op.sync", {"vc": self.delivered, "reply": True}, 16 * len(self.delivered.entries))
+        # After a restart, exchange version vectors with every neighbour (repeated with the
+        # retransmissions until each answers): each side then sends what the other lacks.
+        self.unsynced = set(self.peers()) if self.node.incarnation > 0 else set()
+        for peer in sorted(self.unsynced):
+            self._send_sync(peer, reply=True)
 
     def pending(self) -> bool:
-        return bool(self.waiting) or any(self.outbox.values())
+        return bool(self.waiting) or bool(self.unsynced) or any(self.outbox.values())
