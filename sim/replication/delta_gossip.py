@@ -94,7 +94,7 @@ class DeltaGossip(Protocol):
         start = (self.sent_upto.get(peer, 0) if not self.causal else (ack[1] if ack else 0))
         oldest = min(self.buffer, default=self.counter)
         if ack is _UNKNOWN and self.causal:
-            if not self.replicator.states and not always:
+            if not self._keys() and not always:
                 return
             payload = {key: self.replicator.states[key] for key in self._keys()}
             full, receiver_epoch = True, None
@@ -208,7 +208,7 @@ class DeltaGossip(Protocol):
         for peer in self.peers():
             ack = self.acks.get(peer, _UNKNOWN)
             if ack is _UNKNOWN:
-                if self.replicator.states:
+                if self._keys():
                     return True
             elif ack[1] < self.counter:
                 return True

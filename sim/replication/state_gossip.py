@@ -158,6 +158,7 @@ class StateGossip(Protocol):
         self._fingerprints = {}
 
     def pending(self) -> bool:
-        if not self.replicator.states:
+        digest = self._digest()
+        if not digest:
             return False
-        return self.agreed < self.confirm or self._summary(self._digest()) != self._summary_now
+        return self.agreed < self.confirm or self._summary(digest) != self._summary_now

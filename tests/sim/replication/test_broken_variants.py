@@ -74,7 +74,11 @@ def test_lost_lww_writes_are_named_by_the_invariant_check() -> None:
 
 
 def test_lost_adds_are_named_by_the_invariant_check() -> None:
-    world, _ = faulty_cluster({"k": KeySpec(ORSet, "op")}, 2, {"op": {"reliable": False}})
-    result = run_faulty(world)
-    invariants = next(c for c in result.checks if c.name == "invariants")
-    assert not invariants.ok and "acknowledged adds lost" in invariants.details["violations"]["k"]
+    # Without retransmission some seeds lose an acknowledged add outright (others only diverge).
+    violations = []
+    for seed in range(1, 11):
+        world, _ = faulty_cluster({"k": KeySpec(ORSet, "op")}, seed, {"op": {"reliable": False}})
+        invariants = next(c for c in run_faulty(world).checks if c.name == "invariants")
+        if not invariants.ok:
+            violations.append(invariants.details["violations"]["k"])
+    assert violations and all(v.startswith("acknowledged adds lost: [") for v in violations)
