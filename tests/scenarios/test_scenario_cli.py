@@ -93,3 +93,15 @@ def test_the_same_scenario_gives_the_same_digest_under_any_hash_seed() -> None:
         ).stdout
         digests.add(json.loads(out)["trace_digest"])
     assert len(digests) == 1
+
+
+def test_the_scenario_example_in_the_readme_runs_and_holds() -> None:
+    import re
+
+    from sim.scenario import Scenario, run_scenario
+
+    blocks = re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert blocks
+    for block in blocks:
+        run = run_scenario(Scenario.from_yaml_text(block, "README.md"))
+        assert run.result is not None and run.result.ok
