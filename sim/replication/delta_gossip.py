@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sim.replication.protocol import HEADER_BYTES, Protocol
+from sim.replication.protocol import HEADER_BYTES, Calls, Protocol
 from sim.replication.values import DELETED, StoredValue, difference, join, value_size
 
 if TYPE_CHECKING:
@@ -65,13 +65,17 @@ class DeltaGossip(Protocol):
 
     # -- local changes ------------------------------------------------------------------------
 
-    def local_update(self, key: str, name: str, args: tuple[Any, ...]) -> None:
-        current = self.replicator.current(key)
-        delta = current.mutate_delta(name, self.replicator.replica_id, *args)  # type: ignore[union-attr]
-        if delta is None:
+    def local_update(self, key: str, calls: Calls) -> None:
+        state, group = self.replicator.current(key), None
+        for name, args in calls:
+            delta = state.mutate_delta(name, self.replicator.replica_id, *args)  # type: ignore[union-attr]
+            if delta is not None:
+                state = join(state, delta)
+                group = delta if group is None else join(group, delta)
+        if group is None:
             return  # nothing changed: nothing to send
-        self.replicator.replace(key, join(current, delta), self.node.id)
-        self._buffer(key, delta, self.node.id)
+        self.replicator.replace(key, state, self.node.id)
+        self._buffer(key, group, self.node.id)
 
     def local_delete(self, key: str) -> None:
         self.replicator.replace(key, DELETED, self.node.id)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from crdt import VersionVector
 from crdt.base import Op
 from crdt.codec import size as op_size
-from sim.replication.protocol import Protocol
+from sim.replication.protocol import Calls, Protocol
 from sim.replication.values import DELETED
 
 if TYPE_CHECKING:
@@ -40,13 +40,13 @@ _OPTIONS = frozenset({"retransmit", "reliable"})
 
 @dataclass(frozen=True, slots=True)
 class OpRecord:
-    """One broadcast operation; ``op`` None means the key was deleted."""
+    """One broadcast update: its operations in order; no operations means the key was deleted."""
 
     origin: str
     seq: int
     deps: VersionVector
     key: str
-    op: Op | None
+    ops: tuple[Op, ...]
     type_name: str
 
     @property
@@ -54,7 +54,7 @@ class OpRecord:
         return (self.origin, self.seq)
 
     def size(self) -> int:
-        body = 2 if self.op is None else op_size(self.op, self.type_name)
+        body = 2 + sum(op_size(op, self.type_name) for op in self.ops)
         deps = sum(len(r) + 4 for r, _ in self.deps)
         return len(self.origin) + 6 + deps + len(self.key) + body
 
@@ -88,19 +88,23 @@ class OpBroadcast(Protocol):
 
     # -- local changes ------------------------------------------------------------------------
 
-    def local_update(self, key: str, name: str, args: tuple[Any, ...]) -> None:
-        current = self.replicator.current(key)
-        op = current.prepare(name, self.replicator.replica_id, *args)  # type: ignore[union-attr]
-        if op is None:
-            return
-        self._originate(key, op, current.type_name)  # type: ignore[union-attr]
+    def local_update(self, key: str, calls: Calls) -> None:
+        # Each op is prepared on the state the previous one produced, as the source sees them.
+        state, ops = self.replicator.current(key), []
+        for name, args in calls:
+            op = state.prepare(name, self.replicator.replica_id, *args)  # type: ignore[union-attr]
+            if op is not None:
+                state = state.effect(op)  # type: ignore[union-attr]
+                ops.append(op)
+        if ops:
+            self._originate(key, tuple(ops), state.type_name)  # type: ignore[union-attr]
 
     def local_delete(self, key: str) -> None:
-        self._originate(key, None, self.replicator.group.key_spec(key).type.type_name)
+        self._originate(key, (), self.replicator.group.key_spec(key).type.type_name)
 
-    def _originate(self, key: str, op: Op | None, type_name: str) -> None:
+    def _originate(self, key: str, ops: tuple[Op, ...], type_name: str) -> None:
         vc, origin = self.delivered, self.replicator.replica_id
-        record = OpRecord(origin, vc.get(origin) + 1, vc, key, op, type_name)
+        record = OpRecord(origin, vc.get(origin) + 1, vc, key, ops, type_name)
         self._deliver(record)
         self._forward(record, came_from=None)
 
@@ -114,12 +118,14 @@ class OpBroadcast(Protocol):
 
     def _deliver(self, record: OpRecord) -> None:
         durable = self._durable
-        if record.op is None:
+        if not record.ops:
             self.replicator.replace(record.key, DELETED, record.origin)
         else:
-            current = self.replicator.current(record.key)
-            if current is not DELETED:
-                self.replicator.replace(record.key, current.effect(record.op), record.origin)  # type: ignore[union-attr]
+            state = self.replicator.current(record.key)
+            if state is not DELETED:
+                for op in record.ops:
+                    state = state.effect(op)  # type: ignore[union-attr]
+                self.replicator.replace(record.key, state, record.origin)
         durable["vc"] = durable["vc"].merge(VersionVector({record.origin: record.seq}))
         durable["log"][record.id] = record
 

@@ -11,7 +11,10 @@ if TYPE_CHECKING:
     from sim.replication.replicator import Replicator
     from sim.replication.values import StoredValue
 
-__all__ = ["Protocol", "HEADER_BYTES"]
+__all__ = ["Protocol", "HEADER_BYTES", "Calls"]
+
+#: the mutations of one update: (name, arguments after the replica id)
+Calls = list[tuple[str, tuple[Any, ...]]]
 
 #: Bytes charged per message for its envelope (kind, ids, sequence numbers).
 HEADER_BYTES = 24
@@ -43,8 +46,9 @@ class Protocol:
             raise ConfigError(f"{self.name} protocol {name}", f"must be an integer >= {minimum}", value)
         return value
 
-    def local_update(self, key: str, name: str, args: tuple[Any, ...]) -> None:
-        """Apply mutation ``name`` at this replica and arrange for it to spread."""
+    def local_update(self, key: str, calls: Calls) -> None:
+        """Apply one update's mutations ``[(name, args), ...]`` here and arrange for them to
+        spread together (one delta, one broadcast record: an update is one message)."""
         raise NotImplementedError
 
     def local_delete(self, key: str) -> None:

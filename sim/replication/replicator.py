@@ -225,8 +225,8 @@ class Replicator:
         recorder = _Recorder(spec.type.operations)
         modify(recorder)
         protocol = self.protocols[spec.protocol]
-        for name, args in recorder.calls:
-            protocol.local_update(key, name, args)
+        if recorder.calls:
+            protocol.local_update(key, recorder.calls)
         update = self.group.record_update(key, self.node.id, recorder.calls)
         request = self._replicate_write(key, write)
         request.on_done(lambda result: self.group.record_ack(update) if result.ok else None)

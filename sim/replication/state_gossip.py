@@ -29,7 +29,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sim.errors import ConfigError
-from sim.replication.protocol import Protocol
+from sim.replication.protocol import Calls, Protocol
 from sim.replication.values import DELETED, StoredValue, fingerprint, value_size
 
 if TYPE_CHECKING:
@@ -66,9 +66,11 @@ class StateGossip(Protocol):
 
     # -- local changes ------------------------------------------------------------------------
 
-    def local_update(self, key: str, name: str, args: tuple[Any, ...]) -> None:
-        current = self.replicator.current(key)
-        self.replicator.replace(key, current.mutate(name, self.replicator.replica_id, *args), self.node.id)  # type: ignore[union-attr]
+    def local_update(self, key: str, calls: Calls) -> None:
+        state = self.replicator.current(key)
+        for name, args in calls:
+            state = state.mutate(name, self.replicator.replica_id, *args)  # type: ignore[union-attr]
+        self.replicator.replace(key, state, self.node.id)
 
     def local_delete(self, key: str) -> None:
         self.replicator.replace(key, DELETED, self.node.id)
