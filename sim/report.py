@@ -48,7 +48,9 @@ def summary(run: ScenarioRun) -> dict[str, Any]:
                          "time": report.get("time"), "value": report.get("value")}
     times = [k["time"] for k in keys.values() if k["time"] is not None]
     invariants = checks.get("invariants")
+    app = {"app": run.app.summary()} if getattr(run, "app", None) is not None else {}
     return {
+        **app,
         "scenario": run.scenario.name,
         "seed": result.seed,
         "ok": result.ok,
@@ -97,6 +99,10 @@ def render(s: dict[str, Any]) -> str:
     lines.append(f"dropped: {dropped}; duplicated {s['duplicated']:,}")
     if s["requests"]:
         lines.append("requests: " + ", ".join(f"{name.replace('_', ' ')} {n:,}" for name, n in s["requests"].items()))
+    if "app" in s:
+        runs = sum(s["app"]["computations"].values())
+        lines.append(f"app: {runs:,} computation runs; " + ", ".join(
+            f"{name.replace('_', ' ')} {n:,}" for name, n in s["app"]["counters"].items()))
     lines.append("")
     for check in s["checks"]:
         lines.append(f"[{'ok' if check['ok'] else 'FAIL'}] {check['name']}: {check['message']}")

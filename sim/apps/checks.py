@@ -61,3 +61,30 @@ def leak_check(runtime: AppRuntime) -> Any:
         return CheckResult("app.leaks", not leaks, message, {"leaks": leaks[:10], "count": len(leaks)})
 
     return check
+
+
+def work_for_disconnected(events: Iterable[TraceEvent]) -> list[dict[str, Any]]:
+    """Computations a provider ran for a subscriber that was not connected to it at the time."""
+    subscribed: set[tuple[str, str]] = set()
+    bad = []
+    for e in events:
+        f = e.fields
+        if e.kind == "app.subscribe":
+            subscribed.add((f["node"], f["subscriber"]))
+        elif e.kind == "app.unsubscribe":
+            subscribed.discard((f["node"], f["subscriber"]))
+        elif e.kind == "app.compute" and f["subscriber"] not in (None, f["node"]):
+            if (f["node"], f["subscriber"]) not in subscribed:
+                bad.append({"t": e.t, "node": f["node"], "subscriber": f["subscriber"], "comp": f["comp"]})
+    return bad
+
+
+def on_demand_check(runtime: AppRuntime) -> Any:
+    def check(world: World) -> CheckResult:
+        bad = work_for_disconnected(world.trace.events)
+        runs = sum(runtime.runs_for.values())
+        message = f"{len(bad)} runs for disconnected nodes" if bad else f"all {runs} per-subscriber runs were for " \
+                  "connected nodes"
+        return CheckResult("app.on_demand", not bad, message, {"bad": bad[:10]})
+
+    return check

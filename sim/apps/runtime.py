@@ -434,9 +434,11 @@ class AppRuntime:
                 self.nodes[node_id].providers[channel.from_zone] = providers[i % len(providers)]
         world.add_check("app.effects", self._effects_check)
         if leak_check and world.trace.mode == "full":
-            from sim.apps.checks import leak_check as make
+            from sim.apps.checks import leak_check as leaks
+            from sim.apps.checks import on_demand_check
 
-            world.add_check("app.leaks", make(self))
+            world.add_check("app.leaks", leaks(self))
+            world.add_check("app.on_demand", on_demand_check(self))
 
     def _above(self, zone: str, seen: frozenset[str] = frozenset()) -> set[str]:
         out: set[str] = set()

@@ -58,6 +58,8 @@ class ScenarioRun:
     workdir: Path | None = None
     #: True when ``workdir`` is a temporary directory of this run's own (see :meth:`cleanup`)
     temporary: bool = False
+    #: the running application model, when the scenario has an ``app`` section
+    app: Any = None
 
     def run(self) -> RunResult:
         s = self.scenario
@@ -246,7 +248,7 @@ def build(scenario: Scenario, seed: int | None = None, out: str | Path | None = 
         scenario = scenario.with_seed(seed)
     with scenario.at("tick"):
         world = World(seed=scenario.seed, tick=scenario.get("tick", "100ms"),
-                      trace=trace or scenario.get("trace", "digest"))
+                      trace=trace or scenario.get("trace", "full" if scenario.get("app") else "digest"))
     workdir, temporary = (Path(out) if out is not None else None), False
     if workdir is None and any(e.get("journal") == "sqlite" for e in scenario.get("entities", [])):
         workdir, temporary = Path(tempfile.mkdtemp(prefix="crdtsim-")), True
@@ -256,12 +258,17 @@ def build(scenario: Scenario, seed: int | None = None, out: str | Path | None = 
     dd = _data(scenario, world)
     entities = _entities(scenario, world, workdir)
     _workload(scenario, world, dd)
+    app = None
+    if scenario.get("app") is not None:
+        from sim.apps.scenario import build_app
+
+        app = build_app(scenario, world)
     _faults(scenario, world)
     checks = scenario.get("checks", {})
     world.checks = [(n, c) for n, c in world.checks if checks.get(n, True)]
     with scenario.at("topology"):
         world.validate(parse_duration(scenario.get("duration", "5s"), "duration"))
-    return ScenarioRun(scenario, world, dd, entities, workdir=workdir, temporary=temporary)
+    return ScenarioRun(scenario, world, dd, entities, workdir=workdir, temporary=temporary, app=app)
 
 
 def run_scenario(scenario: Scenario, seed: int | None = None, out: str | Path | None = None,

@@ -167,6 +167,7 @@ SCENARIO_SCHEMA: dict[str, Any] = {
                 "journal": {"enum": ["memory", "sqlite"]},
                 "rate": _RATE,
             }, ["id", "example"])},
+            "app": {"type": "object", "description": "an application model (see docs/apps.md); checked by sim.apps"},
             "checks": _object({
                 "convergence": {"type": "boolean"},
                 "invariants": {"type": "boolean"},

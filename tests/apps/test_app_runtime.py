@@ -30,7 +30,7 @@ def test_todos_reach_only_their_users_client() -> None:
     assert titles == {"client-1": ["milk"], "client-2": ["bread"], "client-3": []}
     assert app.node("server-1").value("user_count") == 2
     assert app.node("client-1").value("ui")["summary"] == (("done", 0), ("open", 1))
-    assert [c.name for c in result.checks] == ["app.effects", "app.leaks"]
+    assert [c.name for c in result.checks] == ["app.effects", "app.leaks", "app.on_demand"]
 
 
 def test_same_seed_same_digest() -> None:

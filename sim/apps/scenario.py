@@ -1,0 +1,109 @@
+"""The ``app`` section of a scenario: which app, its users, workload, sessions and attacks.
+
+.. code-block:: yaml
+
+    app:
+      spec: todo                 # a bundled app; or inline `zones`/`channels` with `registry: todo`
+      variant: {filter_rule: filter_todos_broken}
+      workload: {rate: 4/s}
+      todos: [{at: 0.5s, node: client-1, title: milk}]
+      sessions: [{at: 1s, disconnect: client-2}, {at: 3s, reconnect: client-2}]
+      attacks: [{at: 1s, node: client-3, forge: u1}, {at: 1.2s, node: client-3, replay: client-1}]
+      session_ttl: 2s
+      on_incompatible: raise     # or reject: count and drop incompatible effects
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sim.apps.runtime import AppRuntime
+from sim.apps.session import forge
+from sim.apps.spec import AppSpec
+from sim.apps.todo import TODO, add_todo, todo_guards, todo_spec, todo_workload
+from sim.errors import ConfigError
+from sim.units import parse_duration
+
+if TYPE_CHECKING:
+    from sim.scenario.load import Scenario
+    from sim.world import World
+
+__all__ = ["build_app", "APPS", "REGISTRIES"]
+
+APPS = {"todo": todo_spec}
+REGISTRIES = {"todo": TODO}
+_KEYS = {"spec", "registry", "zones", "channels", "variant", "users", "workload", "todos", "sessions", "attacks",
+         "session_ttl", "on_incompatible", "channel"}
+
+
+def _spec(app: dict[str, Any]) -> AppSpec:
+    if "zones" in app:
+        name = app.get("registry", "todo")
+        if name not in REGISTRIES:
+            raise ConfigError("registry", f"must be one of {sorted(REGISTRIES)}", name)
+        return AppSpec.from_dict(app, REGISTRIES[name], name=app.get("spec", name))
+    name = app.get("spec", "todo")
+    if name not in APPS:
+        raise ConfigError("spec", f"must be one of {sorted(APPS)} (or give zones and channels)", name)
+    return APPS[name](**app.get("variant", {}))
+
+
+def build_app(scenario: Scenario, world: World) -> AppRuntime:
+    app = scenario.get("app")
+    for key in app:
+        if key not in _KEYS:
+            raise scenario.error(("app", key), f"a known key (one of {sorted(_KEYS)})", key)
+    with scenario.at("app"):
+        spec = _spec(app)
+    for zone in spec.zones:
+        if not world.topology.has_zone(zone):
+            raise scenario.error(("app",), f"zones to include the app zone {zone!r}", sorted(scenario.get("zones")))
+    with scenario.at("app", "channel"):
+        for name in sorted({c.type for c in spec.channels}):
+            if not world.network.has_channel(name):
+                world.define_channel(name, app.get("channel", {"latency": {"exponential": {"mean": "10ms",
+                                                                                            "min": "2ms"}}}))
+    for c in spec.channels:
+        world.connect_zones(c.from_zone, c.to_zone, c.type)
+    on_incompatible = app.get("on_incompatible", "raise")
+    if on_incompatible not in ("raise", "reject"):
+        raise scenario.error(("app", "on_incompatible"), "one of 'raise', 'reject'", on_incompatible)
+    with scenario.at("app", "session_ttl"):
+        ttl = parse_duration(app.get("session_ttl", 3600.0), "session_ttl")
+    runtime = AppRuntime(world, spec, users=app.get("users"), strict=on_incompatible == "raise", session_ttl=ttl,
+                         guards=todo_guards() if spec.registry is TODO else {})
+    if "workload" in app:
+        with scenario.at("app", "workload"):
+            world.add_workload(todo_workload(runtime, app["workload"].get("rate", "2/s"),
+                                             app["workload"].get("nodes")))
+    for i, t in enumerate(app.get("todos", [])):
+        with scenario.at("app", "todos", i):
+            runtime.node(t["node"])
+            world.schedule(parse_duration(t["at"], "at"),
+                           lambda t=t: None if add_todo(runtime, t["node"], t["title"]) else None)  # type: ignore[misc]
+    for i, s in enumerate(app.get("sessions", [])):
+        with scenario.at("app", "sessions", i):
+            node = s.get("disconnect", s.get("reconnect"))
+            runtime.node(node)
+            action = runtime.disconnect if "disconnect" in s else runtime.reconnect
+            world.schedule(parse_duration(s["at"], "at"), lambda a=action, n=node: a(n))  # type: ignore[misc]
+    for i, a in enumerate(app.get("attacks", [])):
+        with scenario.at("app", "attacks", i):
+            runtime.node(a["node"])
+            world.schedule(parse_duration(a["at"], "at"), lambda a=a: _attack(runtime, a))  # type: ignore[misc]
+    return runtime
+
+
+def _attack(runtime: AppRuntime, attack: dict[str, Any]) -> None:
+    node = runtime.node(attack["node"])
+    if not node.node.up:
+        return
+    zone = runtime.spec.providers_of(node.zone)[0]
+    if "forge" in attack:
+        claims = {"user": attack["forge"], "node": node.id, "issuer": node.providers[zone],
+                  "exp": runtime.world.now + 60.0}
+        node.connect(zone, forge(claims))
+    elif "replay" in attack:
+        stolen = runtime.node(attack["replay"]).session
+        if stolen is not None:
+            node.connect(zone, stolen)
