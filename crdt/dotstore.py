@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Self, TypeVar
 
 from crdt.base import Crdt, Op
-from crdt.clocks import CausalContext, Dot, VersionVector
+from crdt.clocks import CausalContext, Dot
 from crdt.errors import DecodeError, InvalidOperationError
 
 __all__ = [
@@ -66,33 +66,8 @@ def context_of(dots: Iterable[Dot]) -> CausalContext:
 
 
 def next_dot(context: CausalContext, replica: str) -> tuple[Dot, CausalContext]:
-    """``replica``'s next dot and ``context`` with it added, on a fast path for the common case.
-
-    The new dot is contiguous with ``replica``'s prefix, so unless the cloud holds a later dot
-    of ``replica`` (which would now fold into the vector) only the vector changes. The result
-    equals ``context.add(dot)``; it is built without the dataclass constructors because this
-    runs on every state-form mutation.
-    """
-    entries = context.vv.entries
-    counter = entries.get(replica, 0) + 1
-    dot = _new_tuple(Dot, (replica, counter))
-    cloud = context.cloud
-    if cloud and any(d.replica == replica for d in cloud):
-        return dot, context.add(dot)
-    counts = dict(entries)
-    counts[replica] = counter
-    vv = _new(VersionVector)
-    _set_vv_entries(vv, counts)
-    extended = _new(CausalContext)
-    _set_ctx_vv(extended, vv)
-    _set_ctx_cloud(extended, cloud)
-    return dot, extended
-
-
-_new_tuple = tuple.__new__
-_set_vv_entries = VersionVector.__dict__["entries"].__set__
-_set_ctx_vv = CausalContext.__dict__["vv"].__set__
-_set_ctx_cloud = CausalContext.__dict__["cloud"].__set__
+    """``replica``'s next dot and ``context`` with it added (see ``CausalContext.advance``)."""
+    return context.advance(replica)
 
 
 def seen_by(context: CausalContext) -> Callable[[Dot], bool]:
