@@ -48,15 +48,19 @@ class OpRecord:
     key: str
     ops: tuple[Op, ...]
     type_name: str
+    #: bytes on the wire, computed once (a record is sent to every neighbour and retransmitted)
+    nbytes: int = 0
 
     @property
     def id(self) -> tuple[str, int]:
         return (self.origin, self.seq)
 
-    def size(self) -> int:
-        body = 2 + sum(op_size(op, self.type_name) for op in self.ops)
-        deps = sum(len(r) + 4 for r, _ in self.deps)
-        return len(self.origin) + 6 + deps + len(self.key) + body
+    @classmethod
+    def create(cls, origin: str, seq: int, deps: VersionVector, key: str, ops: tuple[Op, ...], type_name: str
+               ) -> OpRecord:
+        body = 2 + sum(op_size(op, type_name) for op in ops)
+        size = len(origin) + 6 + sum(len(r) + 4 for r, _ in deps) + len(key) + body
+        return cls(origin, seq, deps, key, ops, type_name, size)
 
 
 class OpBroadcast(Protocol):
@@ -104,7 +108,7 @@ class OpBroadcast(Protocol):
 
     def _originate(self, key: str, ops: tuple[Op, ...], type_name: str) -> None:
         vc, origin = self.delivered, self.replicator.replica_id
-        record = OpRecord(origin, vc.get(origin) + 1, vc, key, ops, type_name)
+        record = OpRecord.create(origin, vc.get(origin) + 1, vc, key, ops, type_name)
         self._deliver(record)
         self._forward(record, came_from=None)
 
@@ -137,7 +141,7 @@ class OpBroadcast(Protocol):
     def _send_record(self, peer: str, record: OpRecord) -> None:
         if self.reliable:
             self.outbox.setdefault(peer, {})[record.id] = record
-        self.send(peer, "op.msg", record, record.size())
+        self.send(peer, "op.msg", record, record.nbytes)
 
     def _on_msg(self, msg: Message) -> None:
         record: OpRecord = msg.payload
@@ -169,7 +173,7 @@ class OpBroadcast(Protocol):
             self._send_sync(peer, reply=True)
         for peer in sorted(self.outbox):
             for record in list(self.outbox[peer].values()):
-                self.send(peer, "op.msg", record, record.size())
+                self.send(peer, "op.msg", record, record.nbytes)
 
     # -- restart: catch up with neighbours ----------------------------------------------------
 
