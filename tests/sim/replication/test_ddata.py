@@ -133,3 +133,19 @@ def test_new_keys_are_created_on_first_update_with_the_default_protocol() -> Non
     assert dd.keys["visits"] == KeySpec(GCounter, "state")
     world.run(duration="1s")
     assert [dd.replicator(n).value("visits") for n in dd.node_ids] == [3, 3, 3]
+
+
+def test_values_can_be_maps_of_nested_crdts() -> None:
+    from crdt import ORMap
+
+    world = World(seed=4, tick="100ms", default_link={"latency": "10ms"})
+    nodes = world.add_nodes("dc", 3)
+    world.connect(nodes, "complete")
+    dd = DistributedData(world, nodes, {"cart": KeySpec(ORMap, "delta")})
+    dd.replicator("dc-1").update("cart", ORMap, lambda m: m.update("milk", "CausalCounter", "increment", 2))
+    dd.replicator("dc-2").update("cart", ORMap, lambda m: m.update("eggs", "CausalCounter", "increment", 6))
+    world.schedule(0.5, lambda: dd.replicator("dc-3").update("cart", ORMap, lambda m: m.remove("eggs")))
+    world.schedule(0.5, lambda: dd.replicator("dc-1").update(
+        "cart", ORMap, lambda m: m.update("milk", "CausalCounter", "increment", 1)))
+    assert world.run(duration="1s").ok
+    assert [dd.replicator(n).value("cart") for n in nodes] == [{"milk": 3}] * 3

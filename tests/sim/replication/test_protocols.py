@@ -13,13 +13,14 @@ from crdt.gset import GSet
 from crdt.lwwmap import LWWMap
 from crdt.lwwregister import LWWRegister
 from crdt.mvregister import MVRegister
+from crdt.ormap import ORMap
 from crdt.orset import ORSet
 from crdt.pncounter import PNCounter
 from crdt.twopset import TwoPSet
 from sim.replication import KeySpec
 from sim.replication.convergence import key_report
 
-TYPES = [GCounter, PNCounter, GSet, TwoPSet, ORSet, LWWRegister, MVRegister, LWWMap, EWFlag, DWFlag, CausalCounter]
+TYPES = [GCounter, PNCounter, GSet, TwoPSet, ORSet, LWWRegister, MVRegister, LWWMap, EWFlag, DWFlag, CausalCounter, ORMap]
 PROTOCOLS = ["state", "delta", "op"]
 
 
