@@ -11,6 +11,7 @@
       attacks: [{at: 1s, node: client-3, forge: u1}, {at: 1.2s, node: client-3, replay: client-1}]
       session_ttl: 2s
       on_incompatible: raise     # or reject: count and drop incompatible effects
+      storage: {client: sqlite}  # RAM in front of a durable store per node (sqlite or memory)
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ from typing import TYPE_CHECKING, Any
 from sim.apps.runtime import AppRuntime
 from sim.apps.session import forge
 from sim.apps.spec import AppSpec
+from sim.apps.storage import build_stores
 from sim.apps.todo import TODO, add_todo, todo_guards, todo_spec, todo_workload
 from sim.errors import ConfigError
 from sim.units import parse_duration
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from sim.scenario.load import Scenario
     from sim.world import World
 
@@ -33,7 +37,7 @@ __all__ = ["build_app", "APPS", "REGISTRIES"]
 APPS = {"todo": todo_spec}
 REGISTRIES = {"todo": TODO}
 _KEYS = {"spec", "registry", "zones", "channels", "variant", "users", "workload", "todos", "sessions", "attacks",
-         "session_ttl", "on_incompatible", "channel"}
+         "session_ttl", "on_incompatible", "channel", "storage"}
 
 
 def _spec(app: dict[str, Any]) -> AppSpec:
@@ -48,7 +52,7 @@ def _spec(app: dict[str, Any]) -> AppSpec:
     return APPS[name](**app.get("variant", {}))
 
 
-def build_app(scenario: Scenario, world: World) -> AppRuntime:
+def build_app(scenario: Scenario, world: World, workdir: Path | None = None) -> AppRuntime:
     app = scenario.get("app")
     for key in app:
         if key not in _KEYS:
@@ -70,8 +74,10 @@ def build_app(scenario: Scenario, world: World) -> AppRuntime:
         raise scenario.error(("app", "on_incompatible"), "one of 'raise', 'reject'", on_incompatible)
     with scenario.at("app", "session_ttl"):
         ttl = parse_duration(app.get("session_ttl", 3600.0), "session_ttl")
+    with scenario.at("app", "storage"):
+        stores = build_stores(app.get("storage", {}), spec, world, workdir)
     runtime = AppRuntime(world, spec, users=app.get("users"), strict=on_incompatible == "raise", session_ttl=ttl,
-                         guards=todo_guards() if spec.registry is TODO else {})
+                         guards=todo_guards() if spec.registry is TODO else {}, stores=stores)
     if "workload" in app:
         with scenario.at("app", "workload"):
             world.add_workload(todo_workload(runtime, app["workload"].get("rate", "2/s"),

@@ -136,6 +136,8 @@ def todo_guards() -> dict[str, Any]:
 
 def add_todo(runtime: AppRuntime, node_id: str, title: str, done: bool = False) -> bool:
     node = runtime.node(node_id)
+    if not node.node.up:
+        return False
     user = node.user
     n = sum(1 for k in node.value("edits") if str(k).startswith(f"{user}/")) + 1
     return runtime.inject_local_mutation(node_id, "/client/edits", "set", f"{user}/{n}",

@@ -69,7 +69,10 @@ class ScenarioRun:
         return self.result
 
     def cleanup(self) -> None:
-        """Remove the temporary directory (SQLite journals) a run without ``out`` made."""
+        """Close the app's stores; remove the temporary directory (SQLite files) a run without ``out`` made."""
+        if self.app is not None:
+            for store in self.app.stores.values():
+                store.close_all()
         if self.temporary and self.workdir is not None:
             for entity in self.entities:
                 for node_id in entity.replicas:
@@ -250,7 +253,8 @@ def build(scenario: Scenario, seed: int | None = None, out: str | Path | None = 
         world = World(seed=scenario.seed, tick=scenario.get("tick", "100ms"),
                       trace=trace or scenario.get("trace", "full" if scenario.get("app") else "digest"))
     workdir, temporary = (Path(out) if out is not None else None), False
-    if workdir is None and any(e.get("journal") == "sqlite" for e in scenario.get("entities", [])):
+    app_sqlite = "sqlite" in dict((scenario.get("app") or {}).get("storage", {})).values()
+    if workdir is None and (app_sqlite or any(e.get("journal") == "sqlite" for e in scenario.get("entities", []))):
         workdir, temporary = Path(tempfile.mkdtemp(prefix="crdtsim-")), True
     _nodes(scenario, world)
     _topology(scenario, world)
@@ -262,7 +266,7 @@ def build(scenario: Scenario, seed: int | None = None, out: str | Path | None = 
     if scenario.get("app") is not None:
         from sim.apps.scenario import build_app
 
-        app = build_app(scenario, world)
+        app = build_app(scenario, world, workdir)
     _faults(scenario, world)
     checks = scenario.get("checks", {})
     world.checks = [(n, c) for n, c in world.checks if checks.get(n, True)]
