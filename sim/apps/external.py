@@ -1,0 +1,273 @@
+"""Computations in another language: an external program speaking JSON lines (challenge 3).
+
+An :class:`External` is a computation function like any other (register it in a
+:class:`~sim.apps.spec.Registry`), but the work is done by a program, by default
+``node sim/apps/external/todo.js <function>``:
+
+* **one long-lived process per computation per run**, started at the computation's first run
+  and stopped when the run's checks run (the ``app.external`` check); a run that raises stops
+  them too, and a finalizer kills any left over when the runtime goes away or Python exits;
+* **one JSON line each way**: the request ``{"id", "computation", "function", "node", "event":
+  {"node", "user", "cause"}, "inputs": {name: value}}`` carries the event and the values of the
+  declared ``inputs`` (states of the computer's node: objects as JSON objects, arrays as
+  lists, maps as objects); the reply is ``{"id", "effects": [{"path", "op", ...}]}`` with ops
+  ``{"op": "set", "value"}`` (LWWRegister), ``{"op": "set", "key", "value"}`` (LWWMap) and
+  ``{"op": "add", "value"}`` (GSet), each optionally with ``"node"``, or ``{"id", "error"}``;
+* the call is **synchronous** from the simulation's view: simulated time does not move while
+  the program works, so wall time never changes a run and the same seed gives the same digest;
+* a reply slower than ``timeout`` wall seconds, the program's exit, an error reply or a
+  malformed line raise :class:`ExternalComputationError`, which names the computation and the
+  program and stops the run (like an incompatible effect in strict mode).
+
+The todo registry gains ``filter_todos_for_user_js`` and ``calculate_user_count_js``:
+``todo_spec(filter_rule="filter_todos_for_user_js", user_count="calculate_user_count_js")``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import shlex
+import subprocess
+import time
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crdt import GSet, LWWMap, LWWRegister
+from sim.apps.spec import is_object, obj
+from sim.apps.todo import TODO
+from sim.checks import CheckResult
+from sim.errors import SimError
+
+if TYPE_CHECKING:
+    from sim.apps.runtime import AppNode, AppRuntime, Effect, Event
+    from sim.world import World
+
+__all__ = ["External", "ExternalComputationError", "SCRIPTS", "to_json", "from_json"]
+
+SCRIPTS = Path(__file__).parent / "external"
+DEFAULT_TIMEOUT = 10.0
+
+
+class ExternalComputationError(SimError):
+    """An external program failed: timed out, exited, replied an error or malformed output."""
+
+    def __init__(self, computation: str, program: str, reason: str) -> None:
+        super().__init__(f"external computation {computation} (program {program}) failed: {reason}")
+        self.computation, self.program, self.reason = computation, program, reason
+
+
+def to_json(value: Any) -> Any:
+    """An app value as plain JSON: objects -> dicts, arrays and sets -> lists, maps -> dicts."""
+    if isinstance(value, tuple):
+        if value and is_object(value):
+            return {k: to_json(v) for k, v in value}
+        return [to_json(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, frozenset | set):
+        return sorted((to_json(v) for v in value), key=repr)
+    return value
+
+
+def from_json(value: Any) -> Any:
+    """Plain JSON as an app value: dicts -> objects (sorted pairs), lists -> arrays (tuples)."""
+    if isinstance(value, dict):
+        return obj(**{k: from_json(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(from_json(v) for v in value)
+    return value
+
+
+class _Process:
+    """One running program; ``call`` writes a line and waits for one line back."""
+
+    def __init__(self, argv: Sequence[str], computation: str, timeout: float) -> None:
+        self.argv, self.computation, self.timeout = list(argv), computation, timeout
+        self.program = shlex.join(self.argv)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.buffer = b""
+        self.calls = 0
+
+    def fail(self, reason: str) -> ExternalComputationError:
+        return ExternalComputationError(self.computation, self.program, reason)
+
+    def start(self) -> subprocess.Popen[bytes]:
+        if self.proc is None:
+            try:
+                self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                             stderr=subprocess.PIPE)
+            except OSError as err:
+                raise self.fail(f"could not start: {err}") from None
+            assert self.proc.stdout is not None
+            os.set_blocking(self.proc.stdout.fileno(), False)
+        return self.proc
+
+    def call(self, request: dict[str, Any]) -> dict[str, Any]:
+        proc = self.start()
+        assert proc.stdin is not None and proc.stdout is not None
+        self.calls += 1
+        try:
+            proc.stdin.write(json.dumps(request, sort_keys=True, separators=(",", ":")).encode() + b"\n")
+            proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise self.fail(self._exited()) from None
+        line = self._readline(proc)
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            raise self.fail(f"malformed output {line[:80]!r}") from None
+        if not isinstance(reply, dict) or reply.get("id") != request["id"]:
+            raise self.fail(f"malformed reply {line[:80]!r} (expected an object with id {request['id']})")
+        if "error" in reply:
+            raise self.fail(f"error reply: {reply['error']}")
+        return reply
+
+    def _readline(self, proc: subprocess.Popen[bytes]) -> str:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + self.timeout
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            while b"\n" not in self.buffer:
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):
+                    if time.monotonic() >= deadline:
+                        raise self.fail(f"no reply within {self.timeout:g} wall seconds")
+                    continue
+                chunk = proc.stdout.read()
+                if chunk == b"":
+                    raise self.fail(self._exited())
+                self.buffer += chunk or b""
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line.decode(errors="replace")
+
+    def _exited(self) -> str:
+        assert self.proc is not None
+        try:
+            code = self.proc.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            return "closed its output"
+        err = self.proc.stderr.read().decode(errors="replace").strip() if self.proc.stderr else ""
+        return f"exited with status {code}" + (f": {err[-200:]}" if err else "")
+
+    def close(self) -> None:
+        _stop(self.proc)
+        self.proc = None
+
+
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        proc.wait(timeout=1.0)
+    except (OSError, subprocess.TimeoutExpired):
+        proc.kill()
+        proc.wait()
+
+
+def _stop_all(procs: dict[str, _Process]) -> None:
+    for p in procs.values():
+        p.close()
+
+
+class _Pool:
+    """The external processes of one runtime (one per computation path)."""
+
+    def __init__(self, runtime: AppRuntime) -> None:
+        self.procs: dict[str, _Process] = {}
+        self.finalizer = weakref.finalize(runtime, _stop_all, self.procs)
+        runtime.world.add_check("app.external", self.check)
+
+    def get(self, comp: str, argv: Sequence[str], timeout: float) -> _Process:
+        if comp not in self.procs:
+            self.procs[comp] = _Process(argv, comp, timeout)
+        return self.procs[comp]
+
+    def close(self) -> None:
+        _stop_all(self.procs)
+
+    def check(self, world: World) -> CheckResult:
+        self.close()  # the run is over: no program is left running
+        calls = {c: p.calls for c, p in sorted(self.procs.items())}
+        return CheckResult("app.external", True, f"{sum(calls.values())} calls to {len(calls)} external programs, "
+                           "all stopped", {"calls": calls})
+
+
+_POOLS: weakref.WeakKeyDictionary[Any, _Pool] = weakref.WeakKeyDictionary()
+
+
+def pool_for(runtime: AppRuntime) -> _Pool:
+    if runtime not in _POOLS:
+        _POOLS[runtime] = _Pool(runtime)
+    return _POOLS[runtime]
+
+
+class External:
+    """A computation done by ``argv`` (default ``node <script> <function>``) over JSON lines.
+
+    ``inputs`` names the states of the computer's node sent with each request.
+    """
+
+    def __init__(self, function: str, inputs: Sequence[str] = (), script: str | Path | None = None,
+                 timeout: float = DEFAULT_TIMEOUT, argv: Sequence[str] | None = None) -> None:
+        self.function, self.inputs, self.timeout = function, tuple(inputs), timeout
+        self.argv = list(argv) if argv is not None else ["node", str(script or SCRIPTS / "todo.js"), function]
+
+    def path_on(self, node: AppNode) -> str:
+        """The path of the computation this function runs as on ``node``."""
+        for name in sorted(node.spec.computations(node.zone)):
+            path = f"/{node.zone}/{name}"
+            if node.runtime.function(path) is self:
+                return path
+        raise SimError(f"external function {self.function} is no computation of zone {node.zone}")
+
+    def __call__(self, node: AppNode, event: Event) -> list[Effect]:
+        comp = self.path_on(node)
+        pool = pool_for(node.runtime)
+        proc = pool.get(comp, self.argv, self.timeout)
+        request = {"id": proc.calls + 1, "computation": comp, "function": self.function, "node": node.id,
+                   "event": {"node": event.node, "user": event.user, "cause": event.cause},
+                   "inputs": {name: to_json(node.value(name)) for name in self.inputs}}
+        try:
+            reply = proc.call(request)
+            return [self._effect(node, event, e, proc) for e in _effects(reply, proc)]
+        except ExternalComputationError:
+            pool.close()
+            raise
+
+    def _effect(self, node: AppNode, event: Event, e: Any, proc: _Process) -> Effect:
+        from sim.apps.runtime import Effect
+
+        if not isinstance(e, dict) or not isinstance(e.get("path"), str):
+            raise proc.fail(f"malformed effect {e!r:.80}")
+        try:
+            crdt = node.spec.state(e["path"]).crdt
+        except SimError:
+            raise proc.fail(f"effect to unknown path {e['path']!r}") from None
+        op, value, ts = e.get("op"), from_json(e.get("value")), node.timestamp()
+        msg: Any
+        if crdt == "LWWRegister" and op == "set":
+            msg = LWWRegister().prepare_set(node.id, value, ts)
+        elif crdt == "LWWMap" and op == "set" and "key" in e:
+            msg = LWWMap().set(node.id, from_json(e["key"]), value, ts)
+        elif crdt == "GSet" and op == "add":
+            msg = GSet().prepare_add(node.id, value)
+        else:
+            raise proc.fail(f"unsupported op {op!r} for {e['path']} (a {crdt})")
+        return Effect(e["path"], msg, e.get("node", event.node))
+
+
+def _effects(reply: dict[str, Any], proc: _Process) -> list[Any]:
+    effects = reply.get("effects")
+    if not isinstance(effects, list):
+        raise proc.fail(f"malformed reply: effects must be a list, found {effects!r:.80}")
+    return effects
+
+
+TODO.register("filter_todos_for_user_js")(External("filter_todos_for_user", inputs=("todos",)))
+TODO.register("calculate_user_count_js")(External("calculate_user_count", inputs=("all_todos",)))

@@ -1,0 +1,82 @@
+"""Challenge 3: a computation done by a Node.js program over JSON lines."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sim.apps import launch
+from sim.apps.external import External, ExternalComputationError, from_json, pool_for, to_json
+from sim.apps.todo import TODO, add_todo, todo_spec, todo_workload
+from sim.world import World
+
+pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node (Node.js) is not installed")
+
+JS = {"filter_rule": "filter_todos_for_user_js", "user_count": "calculate_user_count_js"}
+
+
+def _run(seed: int = 3, **variant: str) -> tuple[World, Any]:
+    world = World(seed=seed, trace="full")
+    app = launch(world, todo_spec(**variant), {"db": 1, "server": 2, "client": 3})
+    world.add_workload(todo_workload(app, "10/s"))
+    world.run(duration="1s")
+    return world, app
+
+
+def test_json_round_trip_of_app_values() -> None:
+    value = (("done", False), ("tags", ("a", "b")), ("title", "milk"))
+    assert to_json(value) == {"done": False, "tags": ["a", "b"], "title": "milk"}
+    assert from_json(to_json(value)) == value
+
+
+@pytest.mark.parametrize("seed", [3, 8])
+def test_results_equal_the_python_computations_and_the_runs_are_deterministic(seed: int) -> None:
+    py_world, py = _run(seed)
+    js_world, js = _run(seed, **JS)
+    again, _ = _run(seed, **JS)
+    for node in py.zone_nodes("client"):
+        assert js.node(node).value("my_todos") == py.node(node).value("my_todos")
+    assert js.node("server-2").value("user_count") == py.node("server-2").value("user_count") >= 2
+    # the same trace event for event; the JS run only adds its app.external check
+    events = [(e.t, e.kind, e.fields) for e in js_world.trace.events]
+    assert [e for e in events if e[2].get("name") != "app.external"] == \
+        [(e.t, e.kind, e.fields) for e in py_world.trace.events]
+    assert js.runs["/server/filter_todos_for_user"] == py.runs["/server/filter_todos_for_user"] > 0
+    assert js_world.trace.digest() == again.trace.digest()
+    procs = pool_for(js).procs
+    assert set(procs) == {"/server/filter_todos_for_user", "/db/calculate_user_count"}
+    assert all(p.proc is None for p in procs.values())  # stopped at the end of the run
+
+
+BAD = {
+    "error": "lines.on('line', (l) => console.log(JSON.stringify({id: JSON.parse(l).id, error: 'no todos for you'})));",
+    "exit": "process.stderr.write('segfault-ish\\n'); process.exit(3);",
+    "malformed": "lines.on('line', () => console.log('this is not json'));",
+    "hang": "lines.on('line', () => {});",
+}
+REASON = {"error": "error reply: no todos for you", "exit": "exited with status 3: segfault-ish",
+          "malformed": "malformed output 'this is not json'", "hang": "no reply within 0.5 wall seconds"}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD))
+def test_a_failing_program_stops_the_run_naming_computation_and_program(
+        kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    script = tmp_path / f"{kind}.js"
+    script.write_text("const lines = require('readline').createInterface({input: process.stdin});\n" + BAD[kind])
+    monkeypatch.setitem(TODO.functions, "filter_todos_for_user_js",
+                        External("filter_todos_for_user", ("todos",), script=script, timeout=0.5))
+    world = World(seed=1, trace="full")
+    app = launch(world, todo_spec(filter_rule="filter_todos_for_user_js"), {"db": 1, "server": 1, "client": 2})
+    app.at(0.2, lambda: add_todo(app, "client-1", "milk"))
+    start = time.monotonic()
+    with pytest.raises(ExternalComputationError) as err:
+        world.run(duration="1s")
+    assert time.monotonic() - start < 5
+    assert err.value.computation == "/server/filter_todos_for_user"
+    assert str(err.value).startswith(f"external computation /server/filter_todos_for_user (program node {script} "
+                                     f"filter_todos_for_user) failed: {REASON[kind]}")
+    assert all(p.proc is None for p in pool_for(app).procs.values())  # nothing left running
