@@ -103,6 +103,10 @@ def render(s: dict[str, Any]) -> str:
         runs = sum(s["app"]["computations"].values())
         lines.append(f"app: {runs:,} computation runs; " + ", ".join(
             f"{name.replace('_', ' ')} {n:,}" for name, n in s["app"]["counters"].items()))
+        if "replicas" in s["app"]:
+            r = s["app"]["replicas"]
+            lines.append(f"replicas: {sum(r['reads'].values()):,} reads, {r['stale_reads']:,} stale (max "
+                         f"{r['staleness']['max_missing_writes']} writes, {r['staleness']['max_seconds']:.3f}s behind)")
     lines.append("")
     for check in s["checks"]:
         lines.append(f"[{'ok' if check['ok'] else 'FAIL'}] {check['name']}: {check['message']}")

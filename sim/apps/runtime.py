@@ -322,7 +322,7 @@ class AppNode:
         zone = split_path(path)[0]
         for up in self.spec.providers_of(self.zone):
             if up == zone or zone in self.runtime.upstream[up]:
-                self._send(self.providers[up], comp, effect, session)
+                self._send(self.runtime.write_targets.get(up, self.providers[up]), comp, effect, session)
                 return
         raise SimError(f"computation {comp}: no route from zone {self.zone} to {path}")
 
@@ -371,6 +371,8 @@ class AppNode:
         rt.count("effects_applied")
         rt.world.trace.record("app.apply", node=self.id, zone=self.zone, path=path, comp=comp, src=src,
                               data=encoded(msg, old.type_name))
+        for hook in rt.write_hooks:
+            hook(self, path, msg, comp, src)
         self.changed(path)
         return True
 
@@ -413,6 +415,12 @@ class AppRuntime:
         self.runs: dict[str, int] = {}
         self.runs_for: dict[str, int] = {}
         self.rejected: list[str] = []
+        #: extension points (sim.apps.replicas): where writes to a zone go instead of the provider,
+        #: hooks called on every applied effect and every computation run, extra summary parts
+        self.write_targets: dict[str, str] = {}
+        self.write_hooks: list[Callable[[AppNode, str, Any, str, str], None]] = []
+        self.run_hooks: list[Callable[[str, str, Event], None]] = []
+        self.summary_parts: dict[str, Callable[[], Any]] = {}
         self._functions = {f"/{z}/{n}": spec.registry.get(c.name, f"/{z}/{n}")
                            for z in spec.zones for n, c in spec.computations(z).items()}
         self._secrets: dict[str, bytes] = {}
@@ -528,6 +536,8 @@ class AppRuntime:
         if event.node is not None and event.node != node_id:
             self.runs_for[event.node] = self.runs_for.get(event.node, 0) + 1
         self.world.trace.record("app.compute", comp=comp, node=node_id, subscriber=event.node)
+        for hook in self.run_hooks:
+            hook(comp, node_id, event)
 
     def reject(self, node_id: str, src: str, reason: str, user: str | None) -> None:
         self.count(f"sessions_rejected_{reason}")
@@ -583,6 +593,7 @@ class AppRuntime:
             "runs_for": dict(sorted(self.runs_for.items())),
             "counters": dict(sorted(self.counters.items())),
             "values": values,
+            **{name: part() for name, part in sorted(self.summary_parts.items())},
         }
 
 

@@ -12,6 +12,7 @@
       session_ttl: 2s
       on_incompatible: raise     # or reject: count and drop incompatible effects
       storage: {client: sqlite}  # RAM in front of a durable store per node (sqlite or memory)
+      replicas: {zone: db}       # its first node (or `primary`) takes the writes, the others serve reads
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ __all__ = ["build_app", "APPS", "REGISTRIES"]
 APPS = {"todo": todo_spec}
 REGISTRIES = {"todo": TODO}
 _KEYS = {"spec", "registry", "zones", "channels", "variant", "users", "workload", "todos", "sessions", "attacks",
-         "session_ttl", "on_incompatible", "channel", "storage"}
+         "session_ttl", "on_incompatible", "channel", "storage", "replicas", "exports"}
 
 
 def _spec(app: dict[str, Any]) -> AppSpec:
@@ -78,6 +79,11 @@ def build_app(scenario: Scenario, world: World, workdir: Path | None = None) -> 
         stores = build_stores(app.get("storage", {}), spec, world, workdir)
     runtime = AppRuntime(world, spec, users=app.get("users"), strict=on_incompatible == "raise", session_ttl=ttl,
                          guards=todo_guards() if spec.registry is TODO else {}, stores=stores)
+    if "replicas" in app:
+        from sim.apps.replicas import replicate
+
+        with scenario.at("app", "replicas"):
+            replicate(runtime, **app["replicas"])
     if "workload" in app:
         with scenario.at("app", "workload"):
             world.add_workload(todo_workload(runtime, app["workload"].get("rate", "2/s"),
@@ -87,6 +93,11 @@ def build_app(scenario: Scenario, world: World, workdir: Path | None = None) -> 
             runtime.node(t["node"])
             world.schedule(parse_duration(t["at"], "at"),
                            lambda t=t: None if add_todo(runtime, t["node"], t["title"]) else None)  # type: ignore[misc]
+    if "exports" in app:  # long-running exports with progress (sim.apps.progress)
+        from sim.apps.progress import schedule_exports
+
+        with scenario.at("app", "exports"):
+            schedule_exports(runtime, [(parse_duration(e["at"], "at"), e["node"]) for e in app["exports"]])
     for i, s in enumerate(app.get("sessions", [])):
         with scenario.at("app", "sessions", i):
             node = s.get("disconnect", s.get("reconnect"))
