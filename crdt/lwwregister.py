@@ -129,36 +129,46 @@ class LWWRegister(Crdt[Any]):
         self, value: Any = None, timestamp: Timestamp | None = None, replica: str | None = None
     ) -> None:
         if timestamp is None and replica is None and value is None:
-            self._set_fields(None, None, None, None)
+            self._set_fields(None, None, None)
             return
         check_element(self.type_name, "create", value)
         timestamp = check_timestamp(self.type_name, "create", timestamp)
         replica = _check_replica(self.type_name, "create", replica)
-        self._set_fields(value, timestamp, replica, _rank(value, timestamp, replica))
+        self._set_fields(value, timestamp, replica)
 
-    def _set_fields(
-        self, value: Any, timestamp: Timestamp | None, replica: str | None, rank: Rank | None
-    ) -> None:
+    def _set_fields(self, value: Any, timestamp: Timestamp | None, replica: str | None) -> None:
         object.__setattr__(self, "stored", value)
         object.__setattr__(self, "timestamp", timestamp)
         object.__setattr__(self, "replica", replica)
-        object.__setattr__(self, "_rank", rank)
+        object.__setattr__(self, "_rank", None)
 
     @classmethod
     def _of(cls, value: Any, timestamp: Timestamp, replica: str) -> LWWRegister:
         """A register of one write whose arguments are known to be valid (TOMBSTONE allowed)."""
         reg = object.__new__(cls)
-        reg._set_fields(value, timestamp, replica, _rank(value, timestamp, replica))
+        reg._set_fields(value, timestamp, replica)
         return reg
+
+    def _full_rank(self) -> Rank:
+        # Encoding the value costs two JSON dumps, and only an exact (timestamp, replica) tie
+        # needs it, so it is computed on first use.
+        if self._rank is None:
+            object.__setattr__(self, "_rank", _rank(self.stored, self.timestamp, self.replica))  # type: ignore[arg-type]
+        return self._rank  # type: ignore[return-value]
 
     def __eq__(self, other: object) -> bool:
         # The rank holds the exact encodings, so 1 and True (equal in Python) differ here.
-        return type(other) is LWWRegister and self._rank == other._rank
+        if type(other) is not type(self):
+            return False
+        assert isinstance(other, LWWRegister)
+        if self.timestamp is None or other.timestamp is None:
+            return self.timestamp is None and other.timestamp is None
+        return self.replica == other.replica and self._full_rank() == other._full_rank()
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        if self._rank is None:
+        if self.timestamp is None:
             return "LWWRegister()"
         return (
             f"LWWRegister({self.stored!r}, timestamp={self.timestamp!r}, replica={self.replica!r})"
@@ -174,7 +184,15 @@ class LWWRegister(Crdt[Any]):
 
     def wins_over(self, other: LWWRegister) -> bool:
         """Whether this register's write ranks strictly above ``other``'s (empty ranks lowest)."""
-        return self._rank is not None and (other._rank is None or self._rank > other._rank)
+        if self.timestamp is None:
+            return False
+        if other.timestamp is None:
+            return True
+        if self.timestamp != other.timestamp:
+            return self.timestamp > other.timestamp
+        if self.replica != other.replica:
+            return self.replica > other.replica  # type: ignore[operator]
+        return self._full_rank() > other._full_rank()
 
     def merge(self, other: LWWRegister) -> LWWRegister:
         self._check_same_type(other, "merge")
@@ -213,7 +231,7 @@ class LWWRegister(Crdt[Any]):
     # -- encoding --------------------------------------------------------------------------
 
     def to_data(self) -> Any:
-        if self._rank is None:
+        if self.timestamp is None:
             return None
         data: dict[str, Any] = {"replica": self.replica, "timestamp": self.timestamp}
         if self.deleted:

@@ -36,7 +36,7 @@ class FirstWriterWins(LWWRegister):
     type_name = "FirstWriterWins"
 
     def merge(self, other: LWWRegister) -> LWWRegister:  # type: ignore[override]
-        return self if other.wins_over(self) or other._rank is None else other
+        return self if other.wins_over(self) or other.timestamp is None else other
 
 
 BROKEN: list[tuple[str, dict[str, KeySpec], dict[str, dict[str, Any]]]] = [
