@@ -256,22 +256,27 @@ def build(scenario: Scenario, seed: int | None = None, out: str | Path | None = 
     app_sqlite = "sqlite" in dict((scenario.get("app") or {}).get("storage", {})).values()
     if workdir is None and (app_sqlite or any(e.get("journal") == "sqlite" for e in scenario.get("entities", []))):
         workdir, temporary = Path(tempfile.mkdtemp(prefix="crdtsim-")), True
-    _nodes(scenario, world)
-    _topology(scenario, world)
-    _links(scenario, world)
-    dd = _data(scenario, world)
-    entities = _entities(scenario, world, workdir)
-    _workload(scenario, world, dd)
-    app = None
-    if scenario.get("app") is not None:
-        from sim.apps.scenario import build_app
+    try:
+        _nodes(scenario, world)
+        _topology(scenario, world)
+        _links(scenario, world)
+        dd = _data(scenario, world)
+        entities = _entities(scenario, world, workdir)
+        _workload(scenario, world, dd)
+        app = None
+        if scenario.get("app") is not None:
+            from sim.apps.scenario import build_app
 
-        app = build_app(scenario, world, workdir)
-    _faults(scenario, world)
-    checks = scenario.get("checks", {})
-    world.checks = [(n, c) for n, c in world.checks if checks.get(n, True)]
-    with scenario.at("topology"):
-        world.validate(parse_duration(scenario.get("duration", "5s"), "duration"))
+            app = build_app(scenario, world, workdir)
+        _faults(scenario, world)
+        checks = scenario.get("checks", {})
+        world.checks = [(n, c) for n, c in world.checks if checks.get(n, True)]
+        with scenario.at("topology"):
+            world.validate(parse_duration(scenario.get("duration", "5s"), "duration"))
+    except BaseException:
+        if temporary and workdir is not None:  # an invalid scenario leaves no temporary directory behind
+            shutil.rmtree(workdir, ignore_errors=True)
+        raise
     return ScenarioRun(scenario, world, dd, entities, workdir=workdir, temporary=temporary, app=app)
 
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from sim.apps.storage import SqliteStore
 from sim.apps.todo import todos_of
 from sim.cli import bundled
 from sim.scenario import Scenario, build, run_scenario
+from sim.scenario.errors import ScenarioError
 
 
 def _titles(todos: Any) -> list[str]:
@@ -68,3 +72,13 @@ def test_sqlite_files_in_the_output_dir_use_wal_and_temporary_dirs_are_removed(t
     temp.run()
     temp.cleanup()
     assert not workdir.exists()
+
+
+def test_an_invalid_scenario_with_sqlite_storage_leaves_no_temporary_directory(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    data = Scenario.from_yaml(bundled()["todo-storage"]).data
+    data["app"]["replicas"] = {"zone": "db"}  # invalid with one db node, found after the directory is made
+    with pytest.raises(ScenarioError, match="at least 2 nodes"):
+        build(Scenario.from_dict(data))
+    assert list(tmp_path.iterdir()) == []
