@@ -9,7 +9,9 @@
 * writes for the zone go to the primary (``runtime.write_targets``), whichever replica the
   writer is connected to;
 * each write the primary applies is replicated to every replica as an ``app.effect`` message
-  (computation ``/<zone>/replicate``) over the zone's links, so replicas lag by the link latency.
+  (computation ``/<zone>/replicate``) over the zone's links, so replicas lag by the link latency;
+  a replica that restarts after a crash (it missed what was sent meanwhile) asks the primary
+  for its full states (``app.resync``), and the servers it served connect to it again.
 
 **Staleness**: the primary logs each write it applied with the time. For every read a replica
 serves, the writes of the log the replica still lacks (merging them would change its state) are
@@ -25,12 +27,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from crdt import Op
+from sim.apps.runtime import HEADER_BYTES
 from sim.apps.spec import split_path
 from sim.checks import CheckResult
 from sim.errors import ConfigError
 
 if TYPE_CHECKING:
     from sim.apps.runtime import AppNode, AppRuntime, Event
+    from sim.network import Message
     from sim.world import World
 
 __all__ = ["Replication", "replicate"]
@@ -101,6 +105,28 @@ class Replication:
         new = state.effect(write.msg) if isinstance(write.msg, Op) else state.merge(write.msg)
         return bool(new != state)
 
+    def on_replica_start(self, replica: str) -> None:
+        node = self.runtime.world.node(replica)
+        if node.incarnation == 0:
+            return
+        # a restart: replication messages were lost while it was down, and its subscribers with
+        # its memory; its consumers see their connection close and connect again
+        node.send(self.primary, "app.resync", None, HEADER_BYTES)
+        rt = self.runtime
+        for consumer in rt.spec.consumers_of(self.zone):
+            for node_id in rt.zone_nodes(consumer):
+                app = rt.nodes[node_id]
+                if app.providers.get(self.zone) == replica and app.node.up and rt.wants_connection(node_id):
+                    app.connect(self.zone)
+
+    def on_resync(self, msg: Message) -> None:
+        from sim.apps.runtime import Effect
+
+        primary = self.runtime.nodes[self.primary]
+        self.runtime.count("replica_resyncs")
+        for name in sorted(self.runtime.spec.states(self.zone)):
+            primary._send(msg.src, self.comp, Effect(f"/{self.zone}/{name}", primary.state(name)), None)
+
     # -- reporting --------------------------------------------------------------------------
 
     def converged(self) -> dict[str, bool]:
@@ -161,4 +187,7 @@ def replicate(runtime: AppRuntime, zone: str = "db", primary: str | None = None)
     runtime.run_hooks.append(rep.on_run)
     runtime.summary_parts["replicas"] = rep.summary
     runtime.world.add_check("app.replicas", rep.check)
+    runtime.world.node(primary).on_message("app.resync", rep.on_resync)
+    for replica in replicas:
+        runtime.world.node(replica).on_start(lambda r=replica: rep.on_replica_start(r))  # type: ignore[misc]
     return rep

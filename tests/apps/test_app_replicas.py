@@ -31,6 +31,7 @@ def test_replicas_serve_reads_lag_behind_the_primary_and_converge() -> None:
     assert r["converged"] == {"db-2": True, "db-3": True}
     primary = run.app.node("db-1").state("all_todos")
     assert all(run.app.node(n).state("all_todos") == primary for n in ("db-2", "db-3"))
+    assert all(run.app.node(s).state("todos") == primary for s in ("server-1", "server-2"))
     assert {c["name"]: c["ok"] for c in report["checks"]}["app.replicas"]
     assert "stale (max" in render(report)
     # servers read from (are connected to) replicas
@@ -55,3 +56,16 @@ def test_replicas_need_two_nodes() -> None:
     app = launch(world, todo_spec(), {"db": 1, "server": 1, "client": 1})
     with pytest.raises(ConfigError, match="at least 2 nodes"):
         replicate(app, "db")
+
+
+def test_a_replica_that_crashed_resyncs_from_the_primary() -> None:
+    data = Scenario.from_yaml(bundled()["todo-replicas"]).data
+    data["faults"] = [{"at": "0.8s", "crash": "db-2"}, {"at": "1.6s", "restart": "db-2"}]
+    run = run_scenario(Scenario.from_dict(data))
+    assert run.result is not None and run.result.ok, run.result and run.result.checks
+    assert run.app.counters["replica_resyncs"] == 1
+    assert summary(run)["app"]["replicas"]["converged"] == {"db-2": True, "db-3": True}
+    stale = [e for e in run.world.trace.events if e.kind == "app.stale_read" and e.fields["node"] == "db-2"]
+    assert stale and max(e.fields["seconds"] for e in stale) > 0.5  # it served reads right after restarting
+    primary = run.app.node("db-1").state("all_todos")
+    assert all(run.app.node(s).state("todos") == primary for s in ("server-1", "server-2"))
