@@ -4,8 +4,8 @@ See docs/apps.md. :mod:`sim.apps.spec` describes an app, :mod:`sim.apps.runtime`
 :class:`~sim.world.World`, :mod:`sim.apps.todo` is the todo app of the sketch.
 """
 
-# computations registered on import: the JavaScript todo computations (challenge 3)
-from sim.apps import external  # noqa: F401
+# computations registered on import: the JavaScript todo computations (challenge 3), the export (challenge 4)
+from sim.apps import external, progress  # noqa: F401
 from sim.apps.runtime import AppNode, AppRuntime, Effect, EffectTypeError, Event, launch
 from sim.apps.session import Session
 from sim.apps.spec import (
