@@ -20,7 +20,9 @@ from crdt.twopset import TwoPSet
 from sim.replication import KeySpec
 from sim.replication.convergence import key_report
 
-TYPES = [GCounter, PNCounter, GSet, TwoPSet, ORSet, LWWRegister, MVRegister, LWWMap, EWFlag, DWFlag, CausalCounter, ORMap]
+TYPES = [
+    GCounter, PNCounter, GSet, TwoPSet, ORSet, LWWRegister, MVRegister, LWWMap, EWFlag, DWFlag, CausalCounter, ORMap,
+]
 PROTOCOLS = ["state", "delta", "op"]
 
 
