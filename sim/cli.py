@@ -125,7 +125,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     status = EXIT_OK
     for name in args.scenarios:
         try:
-            build(Scenario.from_yaml(_scenario_path(name)))
+            build(Scenario.from_yaml(_scenario_path(name))).cleanup()  # built, not run: leave nothing behind
             print(f"{name}: ok")
         except SimError as error:
             status = _fail(str(error))

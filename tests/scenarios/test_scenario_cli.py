@@ -105,3 +105,14 @@ def test_the_scenario_example_in_the_readme_runs_and_holds() -> None:
     for block in blocks:
         run = run_scenario(Scenario.from_yaml_text(block, "README.md"))
         assert run.result is not None and run.result.ok
+
+
+def test_validating_leaves_no_temporary_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    # es-counter and todo-storage keep SQLite files in a temporary directory while they run.
+    assert main(["validate", str(bundled()["es-counter"]), str(bundled()["todo-storage"])]) == 0
+    assert list(scratch.iterdir()) == []
