@@ -13,13 +13,9 @@ if TYPE_CHECKING:
 
 __all__ = ["summary", "render", "protocol_of"]
 
-_PROTOCOL_OF_PREFIX = {"state": "state", "delta": "delta", "op": "op", "ddata": "ddata"}
-
-
 def protocol_of(kind: str) -> str:
-    """The protocol a message kind belongs to: ``delta.sync`` -> ``delta``."""
-    prefix = kind.split(".", 1)[0]
-    return _PROTOCOL_OF_PREFIX.get(prefix, prefix)
+    """The protocol a message kind belongs to: its prefix, ``delta.sync`` -> ``delta``."""
+    return kind.split(".", 1)[0]
 
 
 def _by_protocol(per_kind: dict[str, dict[str, int]]) -> tuple[dict[str, int], dict[str, int]]:

@@ -160,9 +160,10 @@ class DistributedData:
         return any(self._differs(key) for key in self.keys_for("state"))
 
     def _differs(self, key: str) -> bool:
-        prints = {fingerprint(v) for v in self.states(key).values() if v is not None}
-        holders = sum(1 for v in self.states(key).values() if v is not None)
-        return len(prints) > 1 or (0 < holders < sum(1 for r in self.replicators.values() if r.node.up))
+        """Whether live replicas of ``key`` disagree (one that never heard of it counts too)."""
+        values = list(self.states(key).values())
+        held = [v for v in values if v is not None]
+        return bool(held) and (len(held) < len(values) or len({fingerprint(v) for v in held}) > 1)
 
     # -- records for the checks -------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sim.replication.protocol import HEADER_BYTES, Calls, Protocol
+from sim.replication.protocol import Calls, Protocol
 from sim.replication.values import DELETED, StoredValue, difference, join, value_size
 
 if TYPE_CHECKING:
@@ -218,6 +218,3 @@ class DeltaGossip(Protocol):
                 return True
         return False
 
-
-# Bytes of an acknowledgement beyond the header, for readers comparing protocols.
-ACK_BYTES = HEADER_BYTES + 12

@@ -41,8 +41,8 @@ def _lines(node: yaml.Node, path: Path_, into: dict[Path_, int]) -> None:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value
-            into[(*path, key)] = key_node.start_mark.line + 1
             _lines(value_node, (*path, key), into)
+            # An error about a key points at the key's line, not where its value starts.
             into[(*path, key)] = key_node.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
