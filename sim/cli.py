@@ -22,7 +22,8 @@ import sim.benchmarks
 from sim.errors import SimError
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+#: the bundled scenarios in a source checkout
+SOURCE_SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 DEFAULT_SCENARIO = "quickstart"
 
 
@@ -31,9 +32,16 @@ def _fail(message: str) -> int:
     return EXIT_BAD_INPUT
 
 
+def scenarios_dir() -> Path:
+    """The directory of the bundled scenarios: ``sim/bundled/`` in an installed wheel (setup.py
+    maps ``scenarios/`` there), else the source checkout's ``scenarios/`` (an editable install)."""
+    installed = Path(__file__).resolve().parent / "bundled"
+    return installed if installed.is_dir() else SOURCE_SCENARIOS
+
+
 def bundled() -> dict[str, Path]:
     """Bundled scenarios by name."""
-    return {p.stem: p for p in sorted(SCENARIOS.glob("*.yaml"))}
+    return {p.stem: p for p in sorted(scenarios_dir().glob("*.yaml"))}
 
 
 def _scenario_path(name_or_path: str | None) -> Path:
