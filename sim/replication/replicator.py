@@ -138,6 +138,8 @@ class Modifiable:
         return self._state
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # private and special names are not the CRDT's to answer
+            raise AttributeError(name)
         operations = type(self._state).operations
         if name in operations:
             def record(*args: Any) -> Modifiable:
@@ -145,7 +147,7 @@ class Modifiable:
                 return self
 
             return record
-        if not name.startswith("_") and hasattr(self._state, name):
+        if hasattr(self._state, name):
             return getattr(self.state, name)
         raise AttributeError(
             f"no mutation {name!r}; expected one of {list(operations)} or a read of the {self._state.type_name}"
