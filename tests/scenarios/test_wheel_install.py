@@ -48,3 +48,8 @@ def test_a_wheel_installed_in_a_fresh_venv_lists_and_runs_the_bundled_scenarios(
     assert ran.stdout.startswith("scenario quickstart  seed 42  OK")
     cart = _run(venv / "bin" / "crdtsim", "run", "cart", "--quiet", cwd=tmp_path)
     assert cart.returncode == 0 and cart.stdout.startswith("scenario cart "), cart.stderr
+    for template in ("data", "app"):  # the templates and the app's data files are in the wheel too
+        assert _run(venv / "bin" / "crdtsim", "init", template, "--template", template, cwd=tmp_path).returncode == 0
+        checked = _run(venv / "bin" / "crdtsim", "validate", f"{template}.yaml", cwd=tmp_path)
+        assert checked.returncode == 0, checked.stderr
+    assert "sim/apps/external/todo.js" in names and "sim/templates/data.yaml" in names
