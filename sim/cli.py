@@ -160,11 +160,12 @@ def _cmd_init(args: argparse.Namespace) -> int:
     import string
 
     path = Path(args.name if args.name.endswith((".yaml", ".yml")) else f"{args.name}.yaml")
-    if path.exists():
-        return _fail(f"{path} exists; choose another name or remove it first")
     text = (TEMPLATES / f"{args.template}.yaml").read_text(encoding="utf-8")
     try:
-        path.write_text(string.Template(text).substitute(name=path.stem, file=path), encoding="utf-8")
+        with path.open("x", encoding="utf-8") as out:  # "x": never overwrite a file
+            out.write(string.Template(text).substitute(name=path.stem, file=path))
+    except FileExistsError:
+        return _fail(f"{path} exists; choose another name or remove it first")
     except OSError as error:
         return _fail(f"cannot write {path}: {error.strerror}")
     print(f"wrote {path} ({args.template} template); run it with: crdtsim run {path}")
