@@ -83,6 +83,9 @@ class UpdateRecord:
 class DistributedData:
     """The replicated key-value store over ``nodes``.
 
+    ``keys`` maps each declared key to a :class:`KeySpec`, a CRDT type or a type's name
+    (``{"cart": "ORSet"}``); the last two use ``default_protocol``. ``replicator(node)`` is the
+    node's :class:`~sim.replication.replicator.Replicator` (``update``, ``get``, ``subscribe`` …).
     ``protocol_options`` maps a protocol name to its options (see each protocol module).
     ``durable`` keeps replica states across crashes (in the node's durable store).
     """
