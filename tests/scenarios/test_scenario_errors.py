@@ -22,6 +22,9 @@ CASES = [
     ("topology:\n  - {zone: web, kind: ring}\n", 4, "topology[0].zone", "found 'web'"),
     ("tick: 0s\n", 3, "tick", "positive duration"),
     ("data:\n  keys:\n    hits: GCounter\nworkload:\n  keys: [nope]\n", 7, "workload.keys[0]", "found 'nope'"),
+    # dc-1 and dc-3 replicate only through dc-2, which hosts no replicator: they never would
+    ("topology:\n  - {zone: dc, kind: line}\ndata:\n  nodes: [dc-1, dc-3]\n  keys:\n    hits: GCounter\n", 6,
+     "data.nodes", "connected to each other by links between replicas"),
 ]
 
 
