@@ -92,6 +92,7 @@ class DistributedData:
         checks: bool = True,
         history: bool = False,
         route_requests: bool = True,
+        check_connected: bool = True,
     ) -> None:
         self.world = world
         self.node_ids = sorted(nodes)
@@ -111,6 +112,9 @@ class DistributedData:
         #: False sends requests only over direct links, which fails on a non-complete topology
         #: (a broken variant the tests must catch); True routes them hop by hop
         self.route_requests = route_requests
+        #: False accepts replicas that are not connected through replica links, which then
+        #: never replicate (a broken variant the tests must catch)
+        self.check_connected = check_connected
         self.notify_every = notify_every
         self._replica_set = frozenset(self.node_ids)
         self._neighbours: dict[str, list[str]] = {}
@@ -171,7 +175,7 @@ class DistributedData:
         replicas: the protocols talk only to replica neighbours, so a replica cut off from the
         others (its path leads through nodes without a replicator) would never hear a change."""
         self._neighbours.clear()  # the topology may have changed since a first look
-        if not self.node_ids:
+        if not self.node_ids or not self.check_connected:
             return
         reached, frontier = {self.node_ids[0]}, [self.node_ids[0]]
         while frontier:

@@ -9,13 +9,16 @@ from typing import Any
 import pytest
 from cluster import failed, faulty_cluster, run_faulty
 
-from crdt import GCounter, PNCounter
+from crdt import GCounter, GSet, PNCounter
 from crdt.codec import register
+from crdt.errors import CrdtError
 from crdt.lwwregister import LWWRegister
 from crdt.orset import ORSet
-from sim.errors import SimError
+from sim.errors import ConfigError, SimError
 from sim.faults import Crash, Restart
-from sim.replication import KeySpec, Majority
+from sim.replication import DistributedData, KeySpec, Majority
+from sim.replication.ddata import random_workload
+from sim.world import World
 
 SEEDS = [1, 2, 3]
 
@@ -140,3 +143,54 @@ def test_broken_variant_off_the_complete_graph_is_caught(
         passed = _run_or_crash(keys, seed, correct, fixed)
         # the correct protocol passes the same run (a volatile crash may name a lost write)
         assert set(passed) <= ({"invariants"} if not cluster.get("durable", True) else set()), (seed, passed)
+
+
+def test_replicas_cut_off_from_each_other_are_rejected_and_the_variant_that_accepts_them_is_caught() -> None:
+    def line_with_a_gap(**group: Any) -> World:
+        world = World(seed=1, tick="100ms", default_link=CLEAN)
+        world.connect(world.add_nodes("dc", 3), "line")
+        dd = DistributedData(world, ["dc-1", "dc-3"], {"k": KeySpec(ORSet, "delta")}, **group)
+        world.add_workload(random_workload(dd, rate="20/s"))
+        return world
+
+    with pytest.raises(ConfigError, match="connected to each other by links between replicas"):
+        line_with_a_gap().run(duration="1s")
+    result = line_with_a_gap(check_connected=False).run(duration="1s", quiet_max=50)
+    assert "convergence" in failed(result)
+
+
+@register
+class UncheckedGSet(GSet):
+    """Broken: adds any string, lone surrogates included, which no encoding can carry."""
+
+    type_name = "UncheckedGSet"
+
+    def add(self, replica: str, element: Any) -> GSet:
+        return self if element in self.elements else self._of(self.elements | {element})
+
+    def add_delta(self, replica: str, element: Any) -> GSet | None:
+        return None if element in self.elements else self._of(frozenset((element,)))
+
+
+@pytest.mark.parametrize("type_", [GSet, UncheckedGSet])
+def test_an_unencodable_element_is_refused_at_the_update_and_the_variant_that_takes_it_is_caught(type_: type) -> None:
+    world = World(seed=1, tick="100ms", default_link=CLEAN)
+    nodes = world.add_nodes("dc", 3)
+    world.connect(nodes, "complete")
+    dd = DistributedData(world, nodes, {"k": KeySpec(type_, "delta")})
+    errors: list[str] = []
+
+    def add() -> None:
+        try:
+            dd.replicator("dc-1").update("k", type_, lambda s: s.add("\ud800"))
+        except CrdtError as error:
+            errors.append(str(error))
+
+    world.schedule(0.1, add)
+    if type_ is GSet:
+        assert world.run(duration="1s").ok and errors and "valid Unicode" in errors[0]
+    else:
+        # the bug: the update is taken, and the run dies when the delta is encoded to be sent
+        with pytest.raises(Exception):  # noqa: B017, PT011 - any crash is the bug showing
+            world.run(duration="1s")
+        assert not errors  # the update was taken
