@@ -16,7 +16,7 @@ from typing import Any
 
 import networkx as nx
 from hypothesis import strategies as st
-from whole_run_oracle import COUNTERS, FLAGS, SETS, Issued, Oracle, observed_pairs
+from whole_run_oracle import COUNTERS, SETS, Issued, Oracle, observed_pairs
 
 from crdt.codec import type_named
 from sim.errors import ConfigError
@@ -77,8 +77,11 @@ def _level(kind: str, n: int) -> Consistency:
 @st.composite
 def configs(draw: st.DrawFn, protocols: tuple[str, ...] = PROTOCOLS, topologies: tuple[str, ...] = TOPOLOGIES,
             types: tuple[str, ...] = TYPES, durable: tuple[bool, ...] = (True, False),
-            options: dict[str, Any] | None = None, faults: bool = True, levels: bool = True) -> Config:
-    n = draw(st.integers(2, 9))
+            options: dict[str, Any] | None = None, faults: bool = True, levels: bool = True,
+            busy: bool = False) -> Config:
+    """A configuration; ``busy`` draws only large, lossy, crashing runs with many updates
+    (where the rarer bugs live)."""
+    n = draw(st.integers(5 if busy else 2, 9))
     topology = draw(st.sampled_from(topologies))
     params: dict[str, Any] = {}
     if topology == "random_regular":
@@ -109,13 +112,13 @@ def configs(draw: st.DrawFn, protocols: tuple[str, ...] = PROTOCOLS, topologies:
                       st.integers(1, len(replicas)))
     link = {
         "latency": {"exponential": {"mean": draw(st.sampled_from(["5ms", "30ms", "80ms"]))}},  # reorders
-        "loss": draw(st.sampled_from([0.0, 0.0, 0.1, 0.3])) if faults else 0.0,
+        "loss": draw(st.sampled_from([0.1, 0.3] if busy else [0.0, 0.0, 0.1, 0.3])) if faults else 0.0,
         "duplicate": draw(st.sampled_from([0.0, 0.1])) if faults else 0.0,
         "fifo": draw(st.booleans()),
     }
     drawn_faults = []
-    for _ in range(draw(st.integers(0, 3)) if faults else 0):
-        kind = draw(st.sampled_from(["partition", "one-way", "crash"]))
+    for index in range(draw(st.integers(1 if busy else 0, 3)) if faults else 0):
+        kind = "crash" if busy and index == 0 else draw(st.sampled_from(["partition", "one-way", "crash"]))
         at = draw(st.integers(1, 15)) / 10
         length = draw(st.integers(1, 6)) / 10
         node = draw(st.integers(0, n - 1))
@@ -123,7 +126,7 @@ def configs(draw: st.DrawFn, protocols: tuple[str, ...] = PROTOCOLS, topologies:
     ops = tuple(draw(st.lists(
         st.builds(Op, st.integers(0, 19).map(lambda t: t / 10 + 0.01), st.integers(0, n - 1),
                   st.integers(0, 2), st.integers(0, 5), st.integers(1, 3), st.integers(0, len(TEXTS) - 1)),
-        min_size=1, max_size=25)))
+        min_size=40 if busy else 1, max_size=80 if busy else 25)))
     reads = tuple(draw(st.lists(st.tuples(st.integers(0, 19).map(lambda t: t / 10 + 0.05), st.integers(0, n - 1),
                                           st.integers(0, 2)), max_size=4)))
     return Config(draw(st.integers(0, 2**16)), n, topology, params, tree, replicas, protocol, opts, key_types,
@@ -180,7 +183,8 @@ def build(cfg: Config, group: dict[str, Any] | None = None) -> Run | None:
     replicas = [names[i] for i in cfg.replicas]
     keys = [f"k{i}-{t}" for i, t in enumerate(cfg.types)]
     protocol_options = {cfg.protocol: dict(cfg.options)} if cfg.options else None
-    dd = DistributedData(world, replicas, {k: KeySpec(type_named(t), cfg.protocol) for k, t in zip(keys, cfg.types)},
+    specs = {k: KeySpec(type_named(t), cfg.protocol) for k, t in zip(keys, cfg.types, strict=True)}
+    dd = DistributedData(world, replicas, specs,
                          default_protocol=cfg.protocol, protocol_options=protocol_options, durable=cfg.durable,
                          **(group or {}))
     faults = _faults(cfg, replicas)
@@ -192,7 +196,7 @@ def build(cfg: Config, group: dict[str, Any] | None = None) -> Run | None:
         assert not connected, "a connected configuration was rejected"
         return None
     assert connected, "replicas cut off from each other were accepted"
-    oracle = Oracle({k: FAMILY.get(t, t) for k, t in zip(keys, cfg.types)})
+    oracle = Oracle({k: FAMILY.get(t, t) for k, t in zip(keys, cfg.types, strict=True)})
     for f in faults:
         if isinstance(f, Crash):
             oracle.crashes.setdefault(f.node, []).append(f.at)
