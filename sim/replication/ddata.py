@@ -210,7 +210,7 @@ class DistributedData:
                       ref: Any = None) -> UpdateRecord:
         record = UpdateRecord(key, node, self.replicator(node).replica_id, self.world.now, calls, ref=ref)
         self.updates.append(record)
-        if ref is not None:
+        if isinstance(ref, tuple):  # an op record's id, by which the protocol may report it lost
             self._by_ref[ref] = record
         self.world.trace.record("update", node=node, key=key, ops=[[n, list(a)] for n, a in calls])
         return record

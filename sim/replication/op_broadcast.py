@@ -14,8 +14,16 @@ replica of a connected topology. The delivered version vector and a log of deliv
 are durable; after a restart a node exchanges version vectors with its neighbours (``op.sync``)
 and each side sends what the other lacks.
 
+A write above ``local`` sends the key's last delivered record (not the state: joining a state
+into an op replica and then applying its ops would count twice); a replica acknowledges it
+once delivered. With volatile state a crash can destroy the only copy of a record: records no
+live replica holds are given up with those that causally follow them (see ``_discard_lost``)
+and reported, so the survivors still go quiet.
+
 Options: ``retransmit`` (ticks between retransmissions, default 2), ``reliable`` (default true;
-false sends each record once, which the checker must catch over lossy links).
+false sends each record once, which the checker must catch over lossy links). The switches
+``track_senders``, ``writes_as_records`` and ``discard_lost`` (default true) exist so the tests
+can put back bugs the protocol had and show the checks catch them.
 """
 
 from __future__ import annotations

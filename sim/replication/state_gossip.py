@@ -20,7 +20,9 @@ this protocol the replicator group also reports work pending while its live repl
 differ: the quiet phase keeps ticking (and background rounds keep running) until they agree.
 
 Options: ``every`` (ticks, default 1), ``fanout`` (default 1), ``mode``, ``confirm`` (default 2),
-``background`` (rounds, default 10; 0 turns it off).
+``background`` (rounds, default 10; 0 turns it off). Under pull and push-pull a replica that
+holds no key still starts rounds (its empty digest asks for everything); ``pull_when_empty:
+false`` puts back the bug where it did not, for the tests.
 """
 
 from __future__ import annotations
