@@ -184,7 +184,7 @@ class DistributedData:
         if len(reached) < len(self.node_ids):
             cut_off = [n for n in self.node_ids if n not in reached]
             raise ConfigError(
-                "nodes", "must be connected to each other by links between replicas",
+                "nodes", "must form a connected graph through links between replicas",
                 f"{cut_off[:5]} not reachable from {self.node_ids[0]} through replicas")
 
     def pending(self) -> bool:

@@ -153,7 +153,7 @@ def test_replicas_cut_off_from_each_other_are_rejected_and_the_variant_that_acce
         world.add_workload(random_workload(dd, rate="20/s"))
         return world
 
-    with pytest.raises(ConfigError, match="connected to each other by links between replicas"):
+    with pytest.raises(ConfigError, match="a connected graph through links between replicas"):
         line_with_a_gap().run(duration="1s")
     result = line_with_a_gap(check_connected=False).run(duration="1s", quiet_max=50)
     assert "convergence" in failed(result)
