@@ -66,7 +66,8 @@ def test_validate_rejects_cut_off_replicas_and_accepts_what_runs_on_a_ring(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cut = tmp_path / "cut.yaml"
-    cut.write_text(BASE + "topology:\n  - {zone: dc, kind: line}\ndata:\n  nodes: [dc-1, dc-3]\n  keys:\n    c: GCounter\n")
+    cut.write_text(BASE + "topology:\n  - {zone: dc, kind: line}\n"
+                   "data:\n  nodes: [dc-1, dc-3]\n  keys:\n    c: GCounter\n")
     assert main(["validate", str(cut)]) == 2
     assert capsys.readouterr().err.count("\n") == 1
     # Levels above local, event sourcing and volatile op replicas on a ring: all validate and run.
