@@ -18,7 +18,9 @@ Options (Enes et al., ICDE 2019): ``bp`` (default true) never sends a delta back
 neighbour it came from; ``rr`` (default true) buffers only the parts of a received delta group
 that are new to the local state (``Crdt.difference``, exact for types with a cheap join
 decomposition), where classic delta propagation buffers the whole group whenever any of it is
-new. ``every`` is the sync period in ticks (default 1).
+new. ``every`` is the sync period in ticks (default 1). A state received from a write or a
+read repair is buffered like a received delta, so it spreads on (``spread_written: false``
+puts back the bug where it did not, for the tests).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DeltaGossip"]
 
-_OPTIONS = frozenset({"every", "bp", "rr", "causal"})
+_OPTIONS = frozenset({"every", "bp", "rr", "causal", "spread_written"})
 _UNKNOWN = None  # a neighbour we have not heard from in this incarnation: it gets full state
 
 
@@ -50,6 +52,9 @@ class DeltaGossip(Protocol):
         # Deliberately breakable for the checker's tests: without the causal condition a node
         # sends each delta once, from where it last sent rather than from the last ack.
         self.causal = bool(options.get("causal", True))
+        # False only joins a state from a write or a read repair, without buffering it, so on a
+        # non-complete topology the news stops here (a bug the tests must catch).
+        self.spread_written = bool(options.get("spread_written", True))
         self.epoch = 0
         self.counter = 0
         self.buffer: dict[int, tuple[str, StoredValue, str]] = {}
@@ -147,6 +152,9 @@ class DeltaGossip(Protocol):
         """A state from a write (or a read's repair) spreads on like a received delta: had
         it only been joined, the delta that later brings the same news would inflate nothing
         here and stop, and replicas behind this one on a non-complete topology never hear it."""
+        if not self.spread_written:
+            super().accept_write(key, payload, source, ack)
+            return
         part = difference(self.replicator.states.get(key), payload)
         if part is not None:
             self.store(key, part, source)

@@ -117,6 +117,8 @@ BROKEN_OFF_THE_COMPLETE_GRAPH: list[Variant] = [
      {"k": KeySpec(ORSet, "delta")}, {}, {**RING, "write": Majority(), "route_requests": False}, [1]),
     ("op broadcast waiting for records a volatile crash destroyed",
      {"k": KeySpec(ORSet, "op")}, {"op": {"discard_lost": False}}, VOLATILE_CRASH, [4, 7, 10]),
+    ("delta gossip joining written states without spreading them",
+     {"k": KeySpec(ORSet, "delta")}, {"delta": {"spread_written": False}}, {**RING, "write": Majority()}, [1, 2, 3]),
 ]
 
 

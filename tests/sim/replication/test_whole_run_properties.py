@@ -52,6 +52,8 @@ VARIANTS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("pull gossip from a replica that holds no key never starting a round",
      {"protocols": ("state",), "options": {"mode": "pull", "pull_when_empty": False}}, {}),
     ("majority requests sent only over direct links", {"topologies": NON_COMPLETE}, {"route_requests": False}),
+    ("delta gossip joining written states without spreading them",
+     {"protocols": ("delta",), "topologies": NON_COMPLETE, "options": {"spread_written": False}}, {}),
     ("op broadcast waiting for records a volatile crash destroyed",
      {"protocols": ("op",), "durable": (False,), "options": {"discard_lost": False}, "busy": True}, {}),
     ("replicas cut off from each other accepted", {"topologies": ("line", "star")}, {"check_connected": False}),
