@@ -47,8 +47,12 @@ def _scenario_path(name_or_path: str | None) -> Path:
     raise SimError(f"no scenario file or bundled scenario named {name_or_path!r} (see `crdtsim list`)")
 
 
-def _progress(run: Any, enabled: bool) -> Callable[[], None]:
-    """Show simulated time on a progress bar while the run goes; returns a closer."""
+def _progress(run: Any, enabled: bool, file: Any = None) -> Callable[[], None]:
+    """Show simulated time on a progress bar through the workload and the quiet phase; returns a closer.
+
+    The quiet phase lasts until nothing is in flight, at most ``quiet_max`` ticks: the bar's
+    total is that bound, and its label says which phase runs.
+    """
     if not enabled:
         return lambda: None
     from tqdm import tqdm
@@ -56,11 +60,14 @@ def _progress(run: Any, enabled: bool) -> Callable[[], None]:
     from sim.units import parse_duration
 
     world = run.world
-    total = parse_duration(run.scenario.get("duration", "5s"), "duration")
-    bar = tqdm(total=round(total, 3), unit="sim s", leave=False, file=sys.stderr)
-    step = max(world.tick, total / 100)
+    workload = parse_duration(run.scenario.get("duration", "5s"), "duration")
+    total = workload + world.tick * int(run.scenario.get("quiet_max", 1000))
+    bar = tqdm(total=round(total, 3), unit="sim s", leave=False, file=file or sys.stderr, desc="workload")
+    step = max(world.tick, workload / 100)
 
     def tick() -> None:
+        if world.now >= workload and bar.desc != "quiet":
+            bar.set_description("quiet", refresh=False)
         bar.n = round(min(world.now, total), 3)
         bar.refresh()
         if world.now < total:
@@ -87,13 +94,52 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def _text_writer(text: str) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        path.write_text(text, encoding="utf-8")
+
+    return write
+
+
+def _rerun(args: argparse.Namespace, seed: int) -> str:
+    """The command that runs this scenario again, as the user named it."""
+    window = f" --window {args.window}" if args.window else ""
+    return f"crdtsim run {args.scenario or DEFAULT_SCENARIO} --seed {seed}{window}"
+
+
+def _results(run: Any, report: dict[str, Any], args: argparse.Namespace,
+             window: tuple[float, float] | None) -> dict[str, Callable[[Path], None]]:
+    """The files ``--out`` gets: summary, history, SVG figures, the report; PNGs and trace on request."""
+    from sim.htmlreport import build_report
+    from sim.plots import figures, svg, write_all
+
+    files: dict[str, Callable[[Path], None]] = {
+        "summary.json": lambda p: _write_json(p, report),
+        "history.jsonl": run.world.history.to_jsonl,
+    }
+    svgs = {name: svg(draw()) for name, draw in figures(run, window).items()}
+    for name, text in svgs.items():
+        files[f"{name}.svg"] = _text_writer(text)
+    if args.plots:
+        files.update(write_all(run, "png", window))
+    if args.trace:
+        files["trace.jsonl"] = run.world.trace.to_jsonl
+        files["trace.chrome.json"] = run.world.trace.to_chrome
+    records = run.world.history.records()
+    files["report.html"] = lambda p: _text_writer(build_report(report, records, svgs))(p)
+    report["files"] = sorted(files)
+    return files
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from sim.report import render, summary
     from sim.scenario import Scenario, build
+    from sim.units import parse_window
 
     try:
+        window = parse_window(args.window, "--window") if args.window else None
         scenario = Scenario.from_yaml(_scenario_path(args.scenario))
-        run = build(scenario, seed=args.seed, out=args.out, trace="full" if (args.trace or args.plots) else None)
+        run = build(scenario, seed=args.seed, out=args.out, trace="full" if args.out is not None else None)
     except SimError as error:
         return _fail(str(error))
     close = _progress(run, not args.quiet and sys.stderr.isatty())
@@ -104,19 +150,32 @@ def _cmd_run(args: argparse.Namespace) -> int:
         run.cleanup()
     report = summary(run)
     if args.out is not None:
-        files: dict[str, Callable[[Path], None]] = {
-            "summary.json": lambda p: _write_json(p, report),
-        }
-        if args.trace:
-            files["trace.jsonl"] = run.world.trace.to_jsonl
-            files["trace.chrome.json"] = run.world.trace.to_chrome
-        if args.plots:
-            from sim.plots import write_all
-
-            files.update(write_all(run))
-        _write_atomically(Path(args.out), files)
+        report["rerun"] = _rerun(args, report["seed"])
+        _write_atomically(Path(args.out), _results(run, report, args, window))
     print(json.dumps(report, indent=2, sort_keys=True) if args.json else render(report))
     return EXIT_OK if report["ok"] else EXIT_CHECK_FAILED
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from sim.htmlreport import write_report
+
+    directory = Path(args.directory)
+    if not (directory / "summary.json").is_file():
+        return _fail(f"{directory}: expected a results directory of `crdtsim run --out`, found no summary.json")
+    try:
+        print(write_report(directory))
+    except (OSError, ValueError, KeyError) as error:
+        return _fail(f"{directory}: cannot rebuild the report: {error}")
+    return EXIT_OK
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from sim.serve import serve
+
+    directory = Path(args.directory)
+    if not directory.is_dir():
+        return _fail(f"{directory}: expected a directory of results, found none")
+    return serve(directory, args.host, args.port)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -198,9 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a scenario (default: the bundled quickstart)")
     run.add_argument("scenario", nargs="?", help="a scenario file, or the name of a bundled scenario")
     run.add_argument("--seed", type=int, help="override the scenario's seed")
-    run.add_argument("--out", help="directory for summary.json, the trace and plots")
+    run.add_argument("--out", help="directory for summary.json, history.jsonl, SVG figures and report.html")
     run.add_argument("--json", action="store_true", help="print the machine-readable summary")
-    run.add_argument("--plots", action="store_true", help="write plots (PNG) into --out")
+    run.add_argument("--plots", action="store_true", help="also write the plots as PNG into --out")
+    run.add_argument("--window", metavar="START..END",
+                     help="the space-time diagram's window, e.g. 0.8s..2.5s (default: around the first divergence, "
+                          "or the first partition and its heal)")
     run.add_argument("--trace", action="store_true", help="write the trace (JSON Lines and Chrome trace) into --out")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_cmd_run)
@@ -216,6 +278,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("name", help="which benchmark")
     bench.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the benchmark")
     bench.set_defaults(func=_cmd_bench)
+
+    report = sub.add_parser("report", help="rebuild report.html in a results directory of `crdtsim run --out`")
+    report.add_argument("directory")
+    report.set_defaults(func=_cmd_report)
+
+    serve = sub.add_parser("serve", help="browse many results directories (a sweep's, a hunt's) over HTTP")
+    serve.add_argument("directory")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    serve.set_defaults(func=_cmd_serve)
 
     sub.add_parser("demo", help="two replicas diverge and merge, without a network").set_defaults(func=_cmd_demo)
 
@@ -235,6 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "run" and (args.plots or args.trace) and args.out is None:
         return _fail("--plots and --trace write files: give --out DIR")
+    if args.command == "run" and args.window and args.out is None:
+        return _fail("--window is for the space-time diagram, which --out writes: give --out DIR")
     try:
         return int(args.func(args))
     except BrokenPipeError:

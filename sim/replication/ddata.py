@@ -64,6 +64,8 @@ class UpdateRecord:
     time: float
     calls: list[tuple[str, tuple[Any, ...]]]
     acked: bool = False
+    #: the request's id in the world's history (0 when not recorded there)
+    request: int = 0
 
 
 class DistributedData:

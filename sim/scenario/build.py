@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from crdt.codec import type_named
 from sim.errors import SimError
 from sim.eventsourcing import Behavior, ReplicatedEntity, in_memory_journals, sqlite_journals
-from sim.faults import FaultSchedule, fault_from_spec, random_schedule
+from sim.faults import Fault, FaultSchedule, fault_from_spec, random_schedule
+from sim.history import History
 from sim.replication import DistributedData, KeySpec
 from sim.replication.consistency import All, Consistency, Local, Majority, To
 from sim.replication.ddata import random_workload
@@ -60,6 +61,13 @@ class ScenarioRun:
     temporary: bool = False
     #: the running application model, when the scenario has an ``app`` section
     app: Any = None
+    #: the faults the scenario's nemesis drew (the rest of ``world.faults`` were listed in it)
+    nemesis: list[Fault] = field(default_factory=list)
+
+    @property
+    def history(self) -> History:
+        """Every request of the run, invoked and completed (see :mod:`sim.history`)."""
+        return self.world.history
 
     def run(self) -> RunResult:
         s = self.scenario
@@ -206,18 +214,22 @@ def _workload(scenario: Scenario, world: World, dd: DistributedData | None) -> N
         ))
 
 
-def _faults(scenario: Scenario, world: World) -> None:
-    faults = []
+def _faults(scenario: Scenario, world: World) -> list[Fault]:
+    """Set the world's fault schedule; returns the faults the nemesis drew."""
+    faults: list[Fault] = []
+    drawn: list[Fault] = []
     for index, spec in enumerate(scenario.get("faults", [])):
         with scenario.at("faults", index):
             faults.append(fault_from_spec(spec))
     nemesis = scenario.get("nemesis")
     if nemesis is not None:
         with scenario.at("nemesis"):
-            faults.extend(random_schedule(world, scenario.get("duration", "5s"), **nemesis))
+            drawn = list(random_schedule(world, scenario.get("duration", "5s"), **nemesis))
+            faults.extend(drawn)
     if faults:
         with scenario.at("faults"):
             world.set_faults(FaultSchedule(faults))
+    return drawn
 
 
 def _increment(entity: ReplicatedEntity, node: Node, op: str, rng: random.Random) -> None:
@@ -268,7 +280,7 @@ def build(scenario: Scenario, seed: int | None = None, out: str | Path | None = 
             from sim.apps.scenario import build_app
 
             app = build_app(scenario, world, workdir)
-        _faults(scenario, world)
+        drawn = _faults(scenario, world)
         checks = scenario.get("checks", {})
         world.checks = [(n, c) for n, c in world.checks if checks.get(n, True)]
         with scenario.at("topology"):
@@ -277,7 +289,7 @@ def build(scenario: Scenario, seed: int | None = None, out: str | Path | None = 
         if temporary and workdir is not None:  # an invalid scenario leaves no temporary directory behind
             shutil.rmtree(workdir, ignore_errors=True)
         raise
-    return ScenarioRun(scenario, world, dd, entities, workdir=workdir, temporary=temporary, app=app)
+    return ScenarioRun(scenario, world, dd, entities, workdir=workdir, temporary=temporary, app=app, nemesis=drawn)
 
 
 def run_scenario(scenario: Scenario, seed: int | None = None, out: str | Path | None = None,
