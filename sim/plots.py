@@ -60,8 +60,9 @@ DOWN_COLOUR = "tab:red"
 DROP_COLOUR = "red"
 LOSS_COLOUR = "tab:purple"
 CLOCK_COLOUR = "tab:brown"
-# Partitions, one-way cuts and isolations all cut links until healed.
-_CUTS = ("partition", "one_way", "isolate")
+# Partitions, one-way cuts and isolations all cut links until healed: the fault's action (its
+# class name, lower case) -> the window's kind.
+_CUTS = {"partition": "partition", "oneway": "one_way", "isolate": "isolate"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,11 +114,10 @@ def fault_windows(run: ScenarioRun) -> list[Window]:
     for e in run.world.fault_log:
         t, action = float(e["t"]), e.get("action")
         if e["kind"] == "fault" and action in _CUTS:
-            kind = "partition" if action == "partition" else str(action)
-            open_cuts.setdefault(str(e["label"]), (t, kind, str(e["label"])))
-        elif e["kind"] == "fault" and action == "loss_burst":
+            open_cuts.setdefault(str(e["label"]), (t, _CUTS[str(action)], str(e["label"])))
+        elif e["kind"] == "fault" and action == "lossburst":
             bursts[str(e["label"])] = (t, t + float(e["duration"]), f"{e['src']}->{e['dst']}")
-        elif e["kind"] == "fault" and action == "clock":
+        elif e["kind"] == "fault" and action == "clockchange":
             parts = [f"skew {e['skew']:+.2f}s" if e.get("skew") is not None else "",
                      f"drift {e['drift']:+.3f}" if e.get("drift") is not None else ""]
             out.append(Window("clock", t, t, f"{e['node']} " + ", ".join(p for p in parts if p)))

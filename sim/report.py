@@ -114,16 +114,20 @@ def describe_fault(event: dict[str, Any]) -> str:
     if kind == "heal":
         return "heal everything" if event.get("label") == "all" else f"heal {event.get('label')}"
     action = event.get("action", kind)
+    if action in ("crash", "restart"):
+        return f"{action} {event['node']}"
+    if action == "heal":
+        return "heal everything"
     span = f" for {event['duration']:g}s" if event.get("duration") is not None else ""
     if action == "partition":
         return "partition " + " | ".join(" ".join(g) for g in event["groups"]) + span
-    if action == "one_way":
+    if action == "oneway":
         return f"one-way cut {' '.join(event['srcs'])} -> {' '.join(event['dsts'])}{span}"
     if action == "isolate":
         return f"isolate {event['node']}{span}"
-    if action == "loss_burst":
+    if action == "lossburst":
         return f"loss burst {event['src']} -> {event['dst']} at {event['loss']:.0%}{span}"
-    if action == "clock":
+    if action == "clockchange":
         parts = [f"skew {event['skew']:+.3f}s" if event.get("skew") is not None else "",
                  f"drift {event['drift']:+.4f}" if event.get("drift") is not None else ""]
         return f"clock of {event['node']}: " + ", ".join(p for p in parts if p)
