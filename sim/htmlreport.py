@@ -42,6 +42,7 @@ td, th { border: 1px solid #ddd; padding: .25em .6em; text-align: left; }
 th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 code, pre { background: #f6f6f6; padding: .1em .3em; } pre { padding: .6em; overflow-x: auto; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figure.wide { overflow-x: auto; } figure.wide img { max-width: none; }
 .fail { color: #b00; } .okay { color: #070; } li { margin: .2em 0; }
 """
 
@@ -132,8 +133,9 @@ def _figure(name: str, caption: str, svgs: Mapping[str, str]) -> str:
     if name not in svgs:
         return ""
     data = base64.b64encode(svgs[name].encode("utf-8")).decode("ascii")
-    return (f"<figure id=\"figure-{name}\"><img alt=\"{escape(caption)}\" src=\"data:image/svg+xml;base64,{data}\">"
-            f"<figcaption>{escape(caption)}</figcaption></figure>")
+    wide = " class=\"wide\"" if name == "spacetime" else ""
+    return (f"<figure id=\"figure-{name}\"{wide}><img alt=\"{escape(caption)}\" "
+            f"src=\"data:image/svg+xml;base64,{data}\"><figcaption>{escape(caption)}</figcaption></figure>")
 
 
 def _traffic(s: Mapping[str, Any]) -> str:

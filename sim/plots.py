@@ -407,6 +407,8 @@ def latency_histogram(run: ScenarioRun, ax: Axes | None = None, bins: int = 40) 
 # -- space-time diagram -------------------------------------------------------------------
 
 
+#: the widest a space-time diagram gets, in inches
+SPACETIME_MAX_WIDTH = 32.0
 #: above this many nodes a space-time diagram draws lanes of several nodes each, per zone
 AGGREGATE_ABOVE = 30
 #: protocol colours leave red to dropped messages and crashes
@@ -537,8 +539,10 @@ def spacetime(
             if max_messages is None or len(sends) < max_messages:
                 sends[int(e.fields["id"])] = e
     shown_end = hi if total == len(sends) or not sends else max(s.t for s in sends.values())
-    height = max(3.0, min(12.0, 0.35 * len(labels) + 1.5))
-    fig, ax = _axes(ax, (FIGSIZE[0] * 1.25, height))
+    # Wide enough that arrows stay apart (a report scrolls it sideways), tall enough for the lanes.
+    width = min(SPACETIME_MAX_WIDTH, max(FIGSIZE[0] * 1.25, len(sends) / 40))
+    height = max(3.0, min(14.0, (0.6 if len(labels) <= 12 else 0.3) * len(labels) + 1.5))
+    fig, ax = _axes(ax, (width, height))
     windows = [w for w in fault_windows(run) if w.end >= lo and w.start <= shown_end]
     handles = _shade(ax, [w for w in windows if w.kind != "down"], label_nodes=False)
     ax.hlines(list(range(len(labels))), lo, shown_end, color="black", lw=0.6, zorder=1)
@@ -561,8 +565,8 @@ def spacetime(
     for kind, rows in arrows.items():
         if rows:
             xs, ys, us, vs = zip(*rows, strict=True)
-            ax.quiver(xs, ys, us, vs, angles="xy", scale_units="xy", scale=1, color=colours[kind], width=0.0012,
-                      headwidth=5, headlength=6, headaxislength=5, zorder=3, label=kind)
+            ax.quiver(xs, ys, us, vs, angles="xy", scale_units="xy", scale=1, color=colours[kind], units="dots",
+                      width=1.0, headwidth=5, headlength=6, headaxislength=5, zorder=3, label=kind)
     span = max(shown_end - lo, 1e-9)
     stub = sorted(delays)[len(delays) // 2] * 0.5 if delays else span * 0.01
     drops_xy: list[tuple[float, float]] = []

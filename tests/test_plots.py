@@ -1,10 +1,9 @@
 """The plots of a finished run: each draws the run's own data, with labelled axes."""
 
 from pathlib import Path
-
-import pytest
 from xml.etree import ElementTree
 
+import pytest
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.colors import to_rgba
@@ -136,7 +135,7 @@ def test_spacetime_draws_every_message_of_the_window_and_marks_the_crash(quickst
     assert legend is not None
     assert {"dropped", "partition", "crash / down", "restart"} <= {t.get_text() for t in legend.get_texts()}
     capped = plots.spacetime(quickstart, max_messages=40, window=(0.0, 5.0))
-    assert f"40 of " in capped.axes[0].get_title()
+    assert "40 of " in capped.axes[0].get_title()
 
 
 def test_spacetime_marks_drops_apart_from_protocol_colours(quickstart: ScenarioRun) -> None:

@@ -9,12 +9,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from crdt import GCounter, ORSet
 from sim.cli import bundled, main
 from sim.history import HISTORY_SCHEMA, History, percentiles
 from sim.replication import DistributedData, KeySpec, Majority
 from sim.scenario import Scenario, run_scenario
 from sim.world import World
-from crdt import GCounter, ORSet
 
 
 def _clock(times: list[float]):  # type: ignore[no-untyped-def]
