@@ -201,9 +201,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
+    from sim.history import HISTORY_SCHEMA
     from sim.scenario import SCENARIO_SCHEMA
 
-    print(json.dumps(SCENARIO_SCHEMA, indent=2))
+    print(json.dumps(HISTORY_SCHEMA if args.of == "history" else SCENARIO_SCHEMA, indent=2))
     return EXIT_OK
 
 
@@ -272,7 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(func=_cmd_validate)
 
     sub.add_parser("list", help="the bundled scenarios").set_defaults(func=_cmd_list)
-    sub.add_parser("schema", help="print the JSON Schema of scenario files").set_defaults(func=_cmd_schema)
+    schema = sub.add_parser("schema", help="print the JSON Schema of scenario files (or of history.jsonl records)")
+    schema.add_argument("of", nargs="?", choices=["scenario", "history"], default="scenario")
+    schema.set_defaults(func=_cmd_schema)
 
     bench = sub.add_parser("bench", help="run a benchmark: " + ", ".join(_bench_names()))
     bench.add_argument("name", help="which benchmark")

@@ -140,6 +140,11 @@ def test_every_acknowledged_write_in_the_history_is_accounted_for_by_the_invaria
     assert sum(ok_writes.values()) == summary["history"]["update local"]["ok"]
 
 
+def test_the_cli_prints_the_history_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema", "history"]) == 0
+    assert json.loads(capsys.readouterr().out) == HISTORY_SCHEMA
+
+
 def test_history_jsonl_goes_to_a_stream_too() -> None:
     h = History(_clock([0.0, 0.0]))
     h.complete(h.invoke("n", "read", "k", "get"), "ok", value=frozenset({2, 1}))
