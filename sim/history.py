@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
-__all__ = ["HISTORY_SCHEMA", "History", "Operation", "Outcome", "percentiles", "plain"]
+__all__ = ["HISTORY_SCHEMA", "History", "Operation", "Outcome", "percentiles", "plain", "quantile"]
 
 Outcome = Literal["ok", "fail", "info"]
 OUTCOMES: tuple[str, ...] = ("ok", "fail", "info")
@@ -162,9 +162,17 @@ def percentiles(values: Sequence[float]) -> dict[str, float] | None:
     """
     if not values:
         return None
+    return {name: round(quantile(values, q), 6) for name, q in PERCENTILES}
+
+
+def quantile(values: Sequence[float], q: float) -> float:
+    """The nearest-rank ``q`` quantile of ``values`` (not empty).
+
+    >>> quantile([3.0, 1.0, 2.0], 0.5)
+    2.0
+    """
     ordered = sorted(values)
-    return {name: round(ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))], 6)
-            for name, q in PERCENTILES}
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 #: JSON Schema of one line of ``history.jsonl``

@@ -25,6 +25,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from sim.history import quantile
 from sim.replication.values import fingerprint
 from sim.report import protocol_of
 
@@ -320,18 +321,23 @@ def traffic_series(run: ScenarioRun) -> tuple[list[float], dict[str, list[int]],
     return starts, dict(sorted(messages.items())), dict(sorted(volume.items()))
 
 
+def _two_panels(axes: Sequence[Axes] | None) -> tuple[Figure, Axes, Axes]:
+    """The given pair of axes and their figure, or a new figure of two panels sharing time."""
+    if axes is None:
+        fig = Figure(figsize=(FIGSIZE[0], FIGSIZE[1] * 1.25), dpi=DPI, layout="constrained")
+        top, bottom = fig.subplots(2, 1, sharex=True)
+        return fig, top, bottom
+    top, bottom = axes
+    figure = top.get_figure()
+    assert isinstance(figure, Figure)
+    return figure, top, bottom
+
+
 def traffic(run: ScenarioRun, axes: Sequence[Axes] | None = None) -> Figure:
     """Messages and bytes sent per tick, stacked by protocol, in two panels; faults shaded."""
     starts, messages, volume = traffic_series(run)
     tick = float(run.world.tick)
-    if axes is None:
-        fig = Figure(figsize=(FIGSIZE[0], FIGSIZE[1] * 1.25), dpi=DPI, layout="constrained")
-        top, bottom = fig.subplots(2, 1, sharex=True)
-    else:
-        top, bottom = axes
-        figure = top.get_figure()
-        assert isinstance(figure, Figure)
-        fig = figure
+    fig, top, bottom = _two_panels(axes)
     windows = fault_windows(run)
     colours = {p: f"C{i}" for i, p in enumerate(messages)}
     for ax, data, label in ((top, messages, "messages / tick"), (bottom, volume, "bytes / tick")):
@@ -377,11 +383,6 @@ def latencies(run: ScenarioRun) -> dict[str, list[float]]:
     return dict(sorted(out.items()))
 
 
-def _quantile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
-
-
 def latency_histogram(run: ScenarioRun, ax: Axes | None = None, bins: int = 40) -> Figure:
     """Histogram of delivery latencies (ms), stacked by protocol, with the median and p99."""
     by_protocol = latencies(run)
@@ -390,7 +391,7 @@ def latency_histogram(run: ScenarioRun, ax: Axes | None = None, bins: int = 40) 
     if everything:
         ax.hist(list(by_protocol.values()), bins=bins, stacked=True, label=list(by_protocol),
                 color=[f"C{i}" for i in range(len(by_protocol))])
-        median, p99 = _quantile(everything, 0.5), _quantile(everything, 0.99)
+        median, p99 = quantile(everything, 0.5), quantile(everything, 0.99)
         ax.axvline(median, color="black", ls="--", lw=1, label=f"median {median:.1f} ms")
         ax.axvline(p99, color="black", ls=":", lw=1, label=f"p99 {p99:.1f} ms")
         ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
@@ -634,14 +635,7 @@ def requests(run: ScenarioRun, axes: Sequence[Axes] | None = None) -> Figure:
     """
     starts, counts = request_series(run)
     tick = float(run.world.tick)
-    if axes is None:
-        fig = Figure(figsize=(FIGSIZE[0], FIGSIZE[1] * 1.25), dpi=DPI, layout="constrained")
-        top, bottom = fig.subplots(2, 1, sharex=True)
-    else:
-        top, bottom = axes
-        figure = top.get_figure()
-        assert isinstance(figure, Figure)
-        fig = figure
+    fig, top, bottom = _two_panels(axes)
     windows = fault_windows(run)
     handles = _shade(top, windows)
     _shade(bottom, windows, label_nodes=False)
