@@ -14,6 +14,7 @@ import pkgutil
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from sim.errors import SimError
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 DEFAULT_SCENARIO = "quickstart"
+SQLITE_TRANSIENT = ("-wal", "-shm", "-journal")
 
 
 def _fail(message: str) -> int:
@@ -127,8 +129,20 @@ def _results(run: Any, report: dict[str, Any], args: argparse.Namespace,
         files["trace.chrome.json"] = run.world.trace.to_chrome
     records = run.world.history.records()
     files["report.html"] = lambda p: _text_writer(build_report(report, records, svgs))(p)
-    report["files"] = sorted(files)
     return files
+
+
+def _written_by(run: Any, since_ns: int) -> list[str]:
+    """Files the run itself wrote into its directory, relative to it: every file of each
+    subdirectory it wrote into (SQLite journals and stores; not SQLite's transient -wal, -shm
+    and -journal files, which go when the databases close)."""
+    if run.workdir is None or run.temporary or not Path(run.workdir).is_dir():
+        return []
+    root = Path(run.workdir)
+    touched = [d for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith(".")
+               and any(p.is_file() and p.stat().st_mtime_ns >= since_ns for p in d.rglob("*"))]
+    return sorted(p.relative_to(root).as_posix() for d in touched for p in d.rglob("*")
+                  if p.is_file() and not p.name.endswith(SQLITE_TRANSIENT))
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -136,6 +150,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from sim.scenario import Scenario, build
     from sim.units import parse_window
 
+    started = time.time_ns()
     try:
         window = parse_window(args.window, "--window") if args.window else None
         scenario = Scenario.from_yaml(_scenario_path(args.scenario))
@@ -151,7 +166,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     report = summary(run)
     if args.out is not None:
         report["rerun"] = _rerun(args, report["seed"])
-        _write_atomically(Path(args.out), _results(run, report, args, window))
+        files = _results(run, report, args, window)
+        report["files"] = sorted([*files, *_written_by(run, started)])
+        _write_atomically(Path(args.out), files)
     print(json.dumps(report, indent=2, sort_keys=True) if args.json else render(report))
     return EXIT_OK if report["ok"] else EXIT_CHECK_FAILED
 

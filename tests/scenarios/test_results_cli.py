@@ -120,3 +120,13 @@ def test_progress_covers_the_quiet_phase() -> None:
     close()
     shown = out.getvalue()
     assert "workload" in shown and "quiet" in shown
+
+
+def test_the_summary_lists_the_journals_a_run_wrote_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "es-counter", "--quiet", "--json", "--out", str(tmp_path)]) == 0
+    listed = json.loads(capsys.readouterr().out)["files"]
+    journals = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.sqlite"))
+    assert journals == ["counter-1/dc-1.sqlite", "counter-1/dc-2.sqlite", "counter-1/dc-3.sqlite"]
+    assert set(journals) <= set(listed)
+    kept = [p for p in tmp_path.rglob("*") if p.is_file() and not p.name.endswith(("-wal", "-shm"))]
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in kept) == listed  # SQLite's open-file companions aside
