@@ -23,6 +23,7 @@ __all__ = ["FIGURES", "build_report", "read_results", "write_report"]
 
 #: the figures a report shows, in order, with their captions
 FIGURES: tuple[tuple[str, str], ...] = (
+    ("faults", "What each node went through: partition sides, down time, loss bursts, clock changes."),
     ("distinct_states", "Distinct replica states per key over time (1 = every replica agrees); faults shaded."),
     ("traffic", "Messages and bytes per tick, by protocol; faults shaded."),
     ("requests", "Requests per tick by outcome, and each request's latency when it completed."),
@@ -165,6 +166,7 @@ def build_report(summary: Mapping[str, Any], history: Sequence[Mapping[str, Any]
         _who_holds_what(s),
         _keys(s),
         _faults(s),
+        _figure("faults", figures["faults"], svgs),
         "<h2 id=\"evolution\">Replicas and traffic</h2>",
         _figure("distinct_states", figures["distinct_states"], svgs),
         _traffic(s),

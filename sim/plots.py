@@ -40,6 +40,7 @@ __all__ = [
     "Window",
     "default_window",
     "distinct_states",
+    "fault_timeline",
     "fault_windows",
     "figures",
     "first_divergence",
@@ -211,6 +212,110 @@ def _axes(ax: Axes | None, figsize: tuple[float, float] = FIGSIZE) -> tuple[Figu
         return figure, ax
     fig = Figure(figsize=figsize, dpi=DPI, layout="constrained")
     return fig, fig.add_subplot()
+
+
+# -- fault timeline -----------------------------------------------------------------------
+
+
+def _zone_order(run: ScenarioRun) -> list[str]:
+    topology = run.world.topology
+    return [node for zone in topology.zones for node in topology.nodes_in(zone)]
+
+
+def fault_timeline(run: ScenarioRun, ax: Axes | None = None) -> Figure:
+    """What each node went through, one lane per node (by zone): the sides of each partition,
+    one-way cuts and isolations, down time, loss bursts on a node's outgoing link, clock changes.
+
+    Read from the world's fault log, so it needs no full trace.
+    """
+    windows = fault_windows(run)
+    nodes = _zone_order(run)
+    if len(nodes) > AGGREGATE_ABOVE:
+        nodes = sorted({n for w in windows for n in _nodes_of(run, w)}, key=nodes.index)
+    lane = {n: len(nodes) - 1 - i for i, n in enumerate(nodes)}
+    fig, ax = _axes(ax, (FIGSIZE[0], max(2.5, min(10.0, 0.35 * len(nodes) + 1.5))))
+    events = {str(e.get("label")): e for e in run.world.fault_log if e["kind"] == "fault"}
+    handles: dict[str, Any] = {}
+    for w in windows:
+        width = max(w.end - w.start, 0.0)
+        if w.kind in ("partition", "isolate"):
+            groups = _sides(run, events.get(w.what), w)
+            for i, group in enumerate(groups):
+                colour = _SIDE_COLOURS[i % len(_SIDE_COLOURS)]
+                for n in group:
+                    if n in lane:
+                        ax.barh(lane[n], width, left=w.start, height=0.6, color=colour, alpha=0.7, lw=0)
+                handles.setdefault(f"side {i + 1}", Patch(color=colour, alpha=0.7, label=f"partition side {i + 1}"))
+        elif w.kind == "one_way":
+            e = events.get(w.what, {})
+            for n in expand_fault_nodes(run, e.get("srcs", ())):
+                if n in lane:
+                    ax.barh(lane[n], width, left=w.start, height=0.6, facecolor="none", edgecolor=PARTITION_COLOUR,
+                            hatch="\\\\", lw=0)
+            handles.setdefault("one_way", Patch(facecolor="none", edgecolor=PARTITION_COLOUR, hatch="\\\\",
+                                                label="one-way cut (sender)"))
+        elif w.kind == "down" and w.what in lane:
+            ax.barh(lane[w.what], width, left=w.start, height=0.6, facecolor="none", edgecolor=DOWN_COLOUR,
+                    hatch="//", lw=0.8)
+            handles.setdefault("down", Patch(facecolor="none", edgecolor=DOWN_COLOUR, hatch="//", label="node down"))
+        elif w.kind == "loss_burst":
+            src = w.what.split("->")[0]
+            if src in lane:
+                ax.barh(lane[src], width, left=w.start, height=0.3, color=LOSS_COLOUR, alpha=0.8, lw=0)
+                ax.text(w.end, lane[src], f" ->{w.what.split('->')[1]}", va="center", fontsize=7, color=LOSS_COLOUR)
+            handles.setdefault("loss", Patch(color=LOSS_COLOUR, alpha=0.8, label="loss burst (sender)"))
+        elif w.kind == "clock":
+            node = w.what.split(" ", 1)[0]
+            if node in lane:
+                ax.plot([w.start], [lane[node]], marker="D", color=CLOCK_COLOUR, ms=6, ls="none", zorder=3)
+                ax.text(w.start, lane[node] + 0.35, w.what.split(" ", 1)[1], fontsize=7, color=CLOCK_COLOUR)
+            handles.setdefault("clock", Line2D([], [], color=CLOCK_COLOUR, marker="D", ls="none", label="clock change"))
+    quiet = _mark_quiet(ax, run)
+    if not windows:
+        ax.text(0.5, 0.5, "no fault was applied", transform=ax.transAxes, ha="center", va="center")
+    ax.set_yticks([lane[n] for n in nodes], nodes, fontsize=8)
+    ax.set_ylim(-0.7, max(len(nodes), 1) - 0.3)
+    ax.set_xlim(0, _end(run))
+    ax.set_xlabel(TIME_LABEL)
+    ax.set_ylabel("node")
+    ax.set_title(f"{run.scenario.name}: faults applied, per node")
+    if handles or quiet:
+        ax.legend(handles=list(handles.values()) + quiet, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
+                  borderaxespad=0)
+    return fig
+
+
+_SIDE_COLOURS = ("tab:orange", "tab:cyan", "tab:olive", "tab:pink")
+
+
+def expand_fault_nodes(run: ScenarioRun, members: Iterable[str]) -> list[str]:
+    """Node ids of a fault's members (node ids or zone names)."""
+    topology = run.world.topology
+    out: list[str] = []
+    for m in members:
+        out.extend(topology.nodes_in(m) if topology.has_zone(m) else [m])
+    return out
+
+
+def _sides(run: ScenarioRun, event: dict[str, Any] | None, w: Window) -> list[list[str]]:
+    """The groups of a partition (nodes listed in none form one more group), or an isolation's two."""
+    every = _zone_order(run)
+    if event is None:
+        return [every]
+    if event.get("action") == "isolate":
+        return [[event["node"]], [n for n in every if n != event["node"]]]
+    groups = [expand_fault_nodes(run, g) for g in event.get("groups", [])]
+    listed = {n for g in groups for n in g}
+    rest = [n for n in every if n not in listed]
+    return groups + ([rest] if rest else [])
+
+
+def _nodes_of(run: ScenarioRun, w: Window) -> list[str]:
+    if w.kind == "down":
+        return [w.what]
+    if w.kind in ("loss_burst", "clock"):
+        return [w.what.split("->")[0].split(" ")[0]]
+    return []
 
 
 # -- distinct states ----------------------------------------------------------------------
@@ -678,7 +783,7 @@ def requests(run: ScenarioRun, axes: Sequence[Axes] | None = None) -> Figure:
 def figures(run: ScenarioRun, window: tuple[float, float] | None = None) -> dict[str, Callable[[], Figure]]:
     """Figure name -> a function drawing it: every plot of a run made with the full trace."""
     _events(run)
-    drawn: dict[str, Callable[[], Figure]] = {}
+    drawn: dict[str, Callable[[], Figure]] = {"faults": lambda: fault_timeline(run)}
     if run.data is not None:
         drawn["distinct_states"] = lambda: distinct_states(run)
     drawn["traffic"] = lambda: traffic(run)

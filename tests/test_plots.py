@@ -209,7 +209,7 @@ def test_drawing_into_given_axes() -> None:
 def test_cli_writes_the_plots(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "quickstart", "--plots", "--quiet", "--out", str(tmp_path)]) == 0
     capsys.readouterr()
-    for name in ("distinct_states", "traffic", "requests", "latency", "spacetime"):
+    for name in ("faults", "distinct_states", "traffic", "requests", "latency", "spacetime"):
         assert (tmp_path / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
         assert ElementTree.parse(tmp_path / f"{name}.svg").getroot().tag == "{http://www.w3.org/2000/svg}svg"
 
@@ -245,3 +245,23 @@ def test_requests_plot_counts_every_completed_request() -> None:
     assert top.get_ylabel() == "requests / tick" and bottom.get_ylabel() == "latency (ms)"
     (points,) = [c for c in bottom.collections if c.get_label() == "update majority"]
     assert len(points.get_offsets()) == len(run.history.operations)
+
+
+def test_fault_timeline_shows_each_node_s_side_down_time_bursts_and_clocks() -> None:
+    faults = [{"at": "0.2s", "partition": [["dc-1"], ["dc-2"]], "duration": "0.2s"},
+              {"at": "0.4s", "crash": "dc-3"}, {"at": "0.6s", "restart": "dc-3"},
+              {"at": "0.5s", "loss_burst": "dc-1", "to": "dc-2", "duration": "0.2s"},
+              {"at": "0.7s", "clock": "dc-2", "skew": 0.25}]
+    spec = {"seed": 1, "zones": {"dc": 3}, "duration": "1s", "data": {"keys": {"hits": "GCounter"}},
+            "workload": {"rate": "20/s"}, "faults": faults}
+    run = run_scenario(Scenario.from_dict(spec))  # the fault log needs no full trace
+    (ax,) = plots.fault_timeline(run).axes
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["dc-1", "dc-2", "dc-3"]
+    labels = {t.get_text() for t in ax.get_legend().get_texts()}
+    assert {"partition side 1", "partition side 2", "partition side 3", "node down", "loss burst (sender)",
+            "clock change"} <= labels  # dc-3, listed in no group, is a side of its own
+    bars = [(p.get_x(), p.get_width(), p.get_y() + p.get_height() / 2) for p in ax.patches]
+    assert (0.2, 0.2, 2.0) in [(round(x, 6), round(w, 6), y) for x, w, y in bars]  # dc-1's side, top lane
+    assert (0.4, 0.2, 0.0) in [(round(x, 6), round(w, 6), y) for x, w, y in bars]  # dc-3 down, bottom lane
+    (empty,) = plots.fault_timeline(_small(3)).axes
+    assert "no fault was applied" in [t.get_text() for t in empty.texts]

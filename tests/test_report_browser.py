@@ -99,8 +99,8 @@ def test_a_failing_report_shows_the_verdict_the_diverged_key_and_renders_its_svg
     assert "by_op (ORSet, op): 4 distinct states" in _text(browser, "body")
     assert "acknowledged writes lost" in _text(browser, "h3.lost")
     figures = _figures(browser)
-    assert {f["id"] for f in figures} == {"figure-distinct_states", "figure-traffic", "figure-requests",
-                                          "figure-latency", "figure-spacetime"}
+    assert {f["id"] for f in figures} == {"figure-faults", "figure-distinct_states", "figure-traffic",
+                                          "figure-requests", "figure-latency", "figure-spacetime"}
     assert all(f["complete"] and f["width"] > 0 and f["shown"] > 0 for f in figures), figures
 
 

@@ -58,8 +58,9 @@ def test_out_dir_gets_what_the_summary_lists_and_nothing_else(tmp_path: Path,
     out = tmp_path / "out"
     assert main(["run", "quickstart", "--quiet", "--trace", "--out", str(out)]) == 0
     written = sorted(p.name for p in out.iterdir())
-    assert written == ["distinct_states.svg", "history.jsonl", "latency.svg", "report.html", "requests.svg",
-                       "spacetime.svg", "summary.json", "trace.chrome.json", "trace.jsonl", "traffic.svg"]
+    assert written == ["distinct_states.svg", "faults.svg", "history.jsonl", "latency.svg", "report.html",
+                       "requests.svg", "spacetime.svg", "summary.json", "trace.chrome.json", "trace.jsonl",
+                       "traffic.svg"]
     assert json.loads((out / "summary.json").read_text())["files"] == written
     assert "files: " + ", ".join(written) in capsys.readouterr().out
     lines = (out / "trace.jsonl").read_text().splitlines()
