@@ -554,8 +554,8 @@ def default_window(run: ScenarioRun) -> tuple[float, float]:
     """Where a space-time diagram looks by default.
 
     A failing run: around the first divergence (or the first acknowledged write lost). A
-    passing run with a cut: from just before the first cut to just after its heal. Otherwise
-    the first second of the workload.
+    passing run with a cut: from just before the first cut to just after its heal; with a
+    crash but no cut, around the first crash and restart. Otherwise the first second.
     """
     end = _end(run)
     focus = first_divergence(run)
@@ -563,9 +563,11 @@ def default_window(run: ScenarioRun) -> tuple[float, float]:
         focus = _lost_write_time(run)
     if focus is not None:
         return max(0.0, focus - 0.25), min(end, focus + 0.75)
-    cuts = [w for w in fault_windows(run) if w.kind in ("partition", "one_way", "isolate")]
-    if cuts:
-        return max(0.0, cuts[0].start - 0.25), min(end, cuts[0].end + 0.5)
+    windows = fault_windows(run)
+    for kinds in (("partition", "one_way", "isolate"), ("down",)):
+        chosen = [w for w in windows if w.kind in kinds]
+        if chosen:
+            return max(0.0, chosen[0].start - 0.25), min(end, chosen[0].end + 0.5)
     return 0.0, min(end, 1.0)
 
 

@@ -188,6 +188,12 @@ def test_default_window_of_a_failing_run_is_around_the_first_divergence(broken_r
     assert any(t.get_text().startswith("divergence begins") for t in ax.get_legend().get_texts())
 
 
+def test_default_window_without_a_cut_covers_the_first_crash() -> None:
+    run = _small(3, duration="3s", faults=[{"at": "1.5s", "crash": "dc-2"}, {"at": "2s", "restart": "dc-2"}])
+    assert plots.default_window(run) == (1.25, 2.5)
+    assert plots.default_window(_small(3, duration="3s")) == (0.0, 1.0)
+
+
 def test_first_divergence_is_none_when_every_key_converged(quickstart: ScenarioRun) -> None:
     assert plots.first_divergence(quickstart) is None
 
