@@ -128,3 +128,17 @@ def test_the_readme_doctests_run_without_speed_dependent_health_checks(tmp_path:
     probe = json.loads(out.read_text())
     assert probe["items"] == ["README.md::README.md"]
     assert probe["deadline"] is None and probe["suppressed"] == ["too_slow"]
+
+
+def test_every_test_file_and_directory_tests_readme_names_exists() -> None:
+    text = (ROOT / "tests" / "README.md").read_text()
+    # a pattern such as tests/crdt/test_<type>.py names its directory
+    named = [p.rsplit("/", 1)[0] if "<" in p else p.rstrip("/") for p in re.findall(r"`(tests/[^`]*)`", text)]
+    assert len(named) >= 10  # the table really was read
+    assert [p for p in named if not (ROOT / p).exists()] == []
+    files = set(re.findall(r"`(\w+\.py)`", text)) - {"__init__.py"}  # conftest.py, the shared helpers
+    assert len(files) >= 3 and [f for f in files if not [*ROOT.glob(f), *(ROOT / "tests").rglob(f)]] == []
+    assert list((ROOT / "tests").rglob("__init__.py")) == []  # as it says: file names are unique instead
+    directories = sorted(str(d.relative_to(ROOT)) for d in (ROOT / "tests").iterdir() if d.is_dir()
+                         and d.name not in ("__pycache__", "golden"))
+    assert [d for d in directories if d not in named] == []  # and every test directory has its row

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -11,6 +13,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_mypy_passes() -> None:
     result = _run("mypy", "--no-error-summary")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -122,3 +125,45 @@ def test_the_global_rng_scan_finds_every_form_of_use() -> None:
         "13: random.expovariate", "13: random.randrange", "13: random.sample", "13: random.choices",
         "14: numpy.random.rand", "14: numpy.random.normal", "doctest: 1: random.sample",
     ])
+
+
+# -- no wall time in tests -------------------------------------------------------------------
+
+#: the external-computation tests move their wall-clock timeout to simulated time in their own change
+WALL_CLOCK_EXEMPT = {"tests/apps/test_app_external.py"}
+WALL_CLOCK = {"time", "perf_counter", "monotonic", "process_time", "time_ns", "perf_counter_ns", "monotonic_ns"}
+
+
+def wall_clock_reads(source: str) -> list[str]:
+    """Calls that read the wall clock (``time.perf_counter()``, ``from time import monotonic`` …)."""
+    import ast
+
+    tree = ast.parse(source)
+    imported = {alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                and node.module == "time" for alias in node.names if alias.name in WALL_CLOCK}
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if (isinstance(func, ast.Attribute) and func.attr in WALL_CLOCK and isinstance(func.value, ast.Name)
+                and func.value.id == "time") or (isinstance(func, ast.Name) and func.id in imported):
+            found.append((node.lineno, f"{node.lineno}: {ast.unparse(func)}()"))
+    return [use for _, use in sorted(found)]
+
+
+def test_no_test_reads_the_wall_clock() -> None:
+    files = sorted((ROOT / "tests").rglob("*.py"))
+    offenders = {
+        name: uses for p in files
+        if (name := str(p.relative_to(ROOT))) not in WALL_CLOCK_EXEMPT and (uses := wall_clock_reads(p.read_text()))
+    }
+    assert offenders == {}, "a test asserts behaviour, never how long it took: make it a benchmark"
+
+
+def test_the_wall_clock_scan_finds_each_form() -> None:
+    uses = wall_clock_reads(
+        "import time\nfrom time import perf_counter as pc, sleep\n"
+        "start = time.perf_counter()\nassert pc() - start < 60\ntime.sleep(0)\nsleep(0)\nt = time.monotonic()\n"
+    )
+    assert uses == ["3: time.perf_counter()", "4: pc()", "7: time.monotonic()"]
