@@ -154,7 +154,7 @@ def _written_by(run: Any, since_ns: int) -> list[str]:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from sim.report import render, summary
+    from sim.report import render
     from sim.scenario import Scenario, build
     from sim.units import parse_window
 
@@ -171,14 +171,41 @@ def _cmd_run(args: argparse.Namespace) -> int:
     finally:
         close()
         run.cleanup()
+    report = _summarise(run, args, window, started)
+    print(json.dumps(report, indent=2, sort_keys=True) if args.json else render(report))
+    return EXIT_OK if report["ok"] else EXIT_CHECK_FAILED
+
+
+def _summarise(run: Any, args: argparse.Namespace, window: tuple[float, float] | None,
+               started: int) -> dict[str, Any]:
+    """The finished run's summary; with ``args.out``, its results directory written too."""
+    from sim.report import summary
+
     report = summary(run)
     if args.out is not None:
         report["rerun"] = _rerun(args, report["seed"])
         files = _results(run, report, args, window)
         report["files"] = sorted([*files, *_written_by(run, started)])
         _write_atomically(Path(args.out), files)
-    print(json.dumps(report, indent=2, sort_keys=True) if args.json else render(report))
-    return EXIT_OK if report["ok"] else EXIT_CHECK_FAILED
+    return report
+
+
+def _keep_failures(path: Path, args: argparse.Namespace, failed: list[int]) -> list[int]:
+    """Run the first ``args.keep`` failing seeds of a sweep again, each into ``OUT/seed-N``."""
+    from sim.scenario import Scenario, build
+
+    kept = failed[:args.keep]
+    for seed in kept:
+        started = time.time_ns()
+        one = argparse.Namespace(scenario=args.scenario, out=str(Path(args.out) / f"seed-{seed}"), plots=False,
+                                 trace=False, window=None)
+        run = build(Scenario.from_yaml(path), seed=seed, out=one.out, trace="full")
+        try:
+            run.run()
+        finally:
+            run.cleanup()
+        _summarise(run, one, None, started)
+    return kept
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -282,7 +309,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     import dataclasses
-    import time
 
     from sim.sweep import parse_seeds, sweep
 
@@ -295,6 +321,11 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     except SimError as error:
         return _fail(str(error))
     result = dataclasses.replace(result, scenario=args.scenario)  # re-run commands as the user typed it
+    if args.out is not None:
+        kept = _keep_failures(path, args, result.failed)
+        _write_atomically(Path(args.out), {"sweep.json": lambda p: _write_json(p, result.to_json())})
+        if not args.quiet:
+            print(f"results of {len(kept)} failing seeds in {args.out} (crdtsim serve {args.out})", file=sys.stderr)
     print(json.dumps(result.to_json(), indent=2, sort_keys=True) if args.json else result.render())
     if not args.quiet:
         where = f"Dask at {args.dask}" if args.dask else f"{args.workers or os.cpu_count()} worker processes"
@@ -361,6 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
     where = sweep.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, help="worker processes (default: one per CPU)")
     where.add_argument("--dask", metavar="ADDRESS", help="run on the Dask cluster whose scheduler is at tcp://host:port")
+    sweep.add_argument("--out", help="write sweep.json, and each failing seed's results into OUT/seed-N")
+    sweep.add_argument("--keep", type=int, default=20, help="with --out: at most this many failing seeds (20)")
     sweep.add_argument("--json", action="store_true", help="print the machine-readable result")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar and no timing line")
     sweep.set_defaults(func=_cmd_sweep)

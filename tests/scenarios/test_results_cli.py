@@ -130,3 +130,20 @@ def test_the_summary_lists_the_journals_a_run_wrote_too(tmp_path: Path, capsys: 
     assert set(journals) <= set(listed)
     kept = [p for p in tmp_path.rglob("*") if p.is_file() and not p.name.endswith(("-wal", "-shm"))]
     assert sorted(p.relative_to(tmp_path).as_posix() for p in kept) == listed  # SQLite's open-file companions aside
+
+
+@pytest.mark.slow
+def test_a_sweep_keeps_the_results_of_its_failing_seeds_for_serve(results: Path, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "sweep"
+    args = ["sweep", str(results / "broken.json"), "--seeds", "5-7", "--workers", "1", "--out", str(out), "--keep", "2"]
+    assert main([*args, "--json"]) == 1
+    swept = json.loads(capsys.readouterr().out)
+    failing = [r["seed"] for r in swept["runs"] if not r["ok"]]
+    assert len(failing) == 3
+    assert sorted(p.name for p in out.iterdir()) == ["seed-5", "seed-6", "sweep.json"]  # --keep 2
+    assert json.loads((out / "sweep.json").read_text()) == swept
+    summary = json.loads((out / "seed-6" / "summary.json").read_text())
+    assert summary["seed"] == 6 and not summary["ok"] and "report.html" in summary["files"]
+    assert summary["rerun"] == f"crdtsim run {results / 'broken.json'} --seed 6"
+    assert [str(p) for p, _ in results_directories(out)] == ["seed-5", "seed-6"]
