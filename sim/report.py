@@ -6,6 +6,7 @@ CLI prints.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -33,27 +34,29 @@ def applied_faults(run: ScenarioRun) -> list[dict[str, Any]]:
     """Every fault event the run applied, in order, with where it came from.
 
     ``origin`` is ``scenario`` for a fault the scenario lists, ``nemesis`` for one its nemesis
-    drew, ``run`` for the heal and restarts at the end of the workload phase.
+    drew, ``run`` for the heal and restarts at the end of the workload phase, ``manual`` for one
+    applied with ``world.apply``.
     """
     schedule = run.world.faults.faults
     drawn = {id(f) for f in run.nemesis}
     out: list[dict[str, Any]] = []
     previous: dict[str, Any] = {}
     for event in run.world.fault_log:
-        # A scheduled crash or restart is logged as the fault and then as the act itself.
-        repeated = (event["kind"] in ("crash", "restart") and previous.get("action") == event["kind"]
-                    and previous.get("node") == event.get("node"))
+        # A scheduled crash, restart or heal is logged as the fault and then as the act itself.
+        repeated = (previous.get("kind") == "fault" and previous.get("action") == event["kind"]
+                    and previous.get("node") == event.get("node") and previous["t"] == event["t"])
         previous = event
-        if repeated:
-            continue
-        label = str(event.get("label", ""))
-        index = int(label[len("fault-"):]) if label.startswith("fault-") and label[6:].isdigit() else None
-        if index is not None and index < len(schedule):
-            origin = "nemesis" if id(schedule[index]) in drawn else "scenario"
-        else:
-            origin = "run"
-        out.append({**event, "origin": origin})
+        if not repeated:
+            out.append({**event, "origin": _origin(str(event.get("label", "")), schedule, drawn)})
     return out
+
+
+def _origin(label: str, schedule: Sequence[Any], drawn: set[int]) -> str:
+    """Where a fault event came from, by its label: ``fault-N`` is the schedule's N-th fault."""
+    number = label.removeprefix("fault-")
+    if label.startswith("fault-") and number.isdigit() and int(number) < len(schedule):
+        return "nemesis" if id(schedule[int(number)]) in drawn else "scenario"
+    return "run" if label in ("", "all") else "manual"
 
 
 def summary(run: ScenarioRun) -> dict[str, Any]:

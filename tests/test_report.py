@@ -52,3 +52,9 @@ def test_nemesis_faults_are_told_apart_from_listed_ones() -> None:
 def test_a_run_that_only_heals_at_the_end_lists_that_heal() -> None:
     faults = applied_faults(_run())
     assert [(f["kind"], f["origin"]) for f in faults] == [("heal", "run")]
+
+
+def test_a_scheduled_heal_is_listed_once() -> None:
+    faults = applied_faults(_run(faults=[{"at": "0.2s", "isolate": "dc-1"}, {"at": "0.5s", "heal": True}]))
+    assert [(describe_fault(f), f["origin"]) for f in faults] == [
+        ("isolate dc-1", "scenario"), ("heal everything", "scenario"), ("heal everything", "run")]
