@@ -89,7 +89,7 @@ def _who_holds_what(s: Mapping[str, Any]) -> str:
         parts.append(f"<h3 class=\"diverged\" id=\"key-{escape(key)}\">{escape(key)} ({escape(k['type'])}, "
                      f"{escape(k['protocol'])}): {len(k['states'])} distinct states</h3>"
                      + _table(["replicas", "value"], rows) + f"<p>What differs:</p><ul>{lines}</ul>")
-    lost = (s.get("invariants") or {}).get("lost", {})
+    lost = (s.get("invariants") or {}).get("lost_writes", {})
     for key, writes in lost.items():
         table = [(w["request"], w["node"], f"{w['time']:.3f}s", w["f"], json.dumps(w["args"])) for w in writes]
         parts.append(f"<h3 class=\"lost\">{escape(key)}: acknowledged writes lost</h3>"

@@ -546,7 +546,7 @@ def _lost_write_time(run: ScenarioRun) -> float | None:
     invariants = next((c for c in run.result.checks if c.name == "invariants"), None)
     if invariants is None or invariants.ok:
         return None
-    times = [w["time"] for writes in invariants.details.get("lost", {}).values() for w in writes]
+    times = [w["time"] for writes in invariants.details.get("lost_writes", {}).values() for w in writes]
     return min(times) if times else None
 
 
@@ -606,7 +606,7 @@ def _mark_failure(ax: Axes, run: ScenarioRun, y: dict[str, int], lo: float, hi: 
         ax.axvline(began, color="black", lw=1.2, ls="-", zorder=5)
         handles.append(Line2D([], [], color="black", lw=1.2, label=f"divergence begins ({began:.3f}s)"))
     invariants = next((c for c in run.result.checks if c.name == "invariants"), None)
-    lost = [w for ws in (invariants.details.get("lost", {}) if invariants else {}).values() for w in ws
+    lost = [w for ws in (invariants.details.get("lost_writes", {}) if invariants else {}).values() for w in ws
             if lo <= w["time"] <= hi and w["node"] in y]
     if lost:
         ax.scatter([w["time"] for w in lost], [y[w["node"]] for w in lost], marker="*", s=160, color="gold",

@@ -96,7 +96,7 @@ def summary(run: ScenarioRun) -> dict[str, Any]:
         "duplicated": metrics["duplicated"],
         "invariants": None if invariants is None else {
             "ok": invariants.ok, "checked": invariants.details["checked"],
-            "violations": invariants.details["violations"], "lost": invariants.details.get("lost", {}),
+            "violations": invariants.details["violations"], "lost_writes": invariants.details.get("lost_writes", {}),
         },
         "history": run.world.history.summary(),
         "faults": applied_faults(run),

@@ -186,33 +186,14 @@ def invariant_check(dd: DistributedData) -> Callable[[World], CheckResult]:
         lost_ids = {id(u) for u in gone}
         by_key: dict[str, list[UpdateRecord]] = {}
         for u in dd.updates:
-<<<<<<< HEAD
-            by_key.setdefault(u.key, []).append(u)
-        checked, violations, lost = [], {}, {}
-        acknowledged = {key: sum(1 for u in by_key.get(key, []) if u.acked) for key in sorted(dd.keys)}
-        for key in sorted(dd.keys):
-            states = [s for s in dd.states(key).values() if s is not None]
-            if not states or isinstance(states[0], Deletion):
-                continue
-            invariant = _invariant_for(states[0])
-            if invariant is None:
-                continue  # flags, multi-value registers and maps of CRDTs: convergence only
-            problem = invariant(states[0], by_key.get(key, []))
-            checked.append(key)
-            if problem:
-                violations[key], writes = problem
-                if writes:
-                    lost[key] = writes
-        message = f"{len(checked) - len(violations)}/{len(checked)} keys hold their invariants"
-        if violations:
-            message += "; " + "; ".join(f"{k}: {v}" for k, v in violations.items())
-        return CheckResult("invariants", not violations, message, {
-            "checked": checked, "violations": violations, "lost": lost,
-            "acknowledged": {k: acknowledged[k] for k in checked}})
-=======
             if id(u) not in lost_ids:
                 by_key.setdefault(u.key, []).append(u)
         lost = lost_writes(gone)
+        # Every write found lost, structured: destroyed with every copy, or lost to the merge.
+        named: dict[str, list[dict[str, Any]]] = {}
+        for u in gone:
+            named.setdefault(u.key, []).extend({**_lost(u, n, a), "how": "destroyed with every copy in crashes"}
+                                               for n, a in u.calls)
         checked, violations = [], {}
         for key in sorted(dd.keys | lost.keys()):
             problems = [f"writes lost with every copy in crashes: {lost[key]}"] if key in lost else []
@@ -222,15 +203,17 @@ def invariant_check(dd: DistributedData) -> Callable[[World], CheckResult]:
                 problem = invariant(states[0], by_key.get(key, []))
                 checked.append(key)
                 if problem:
-                    problems.append(problem)
+                    problems.append(problem[0])
+                    named.setdefault(key, []).extend(problem[1])
             if problems:
                 violations[key] = "; ".join(problems)
         checked = sorted(set(checked) | set(violations))
         message = f"{len(checked) - len(violations)}/{len(checked)} keys hold their invariants"
         if violations:
             message += "; " + "; ".join(f"{k}: {v}" for k, v in violations.items())
-        details = {"checked": checked, "violations": violations, "lost": lost}
+        acknowledged = {key: sum(1 for u in dd.updates if u.key == key and u.acked) for key in checked}
+        details = {"checked": checked, "violations": violations, "lost": lost,
+                   "lost_writes": {k: named[k] for k in sorted(named)}, "acknowledged": acknowledged}
         return CheckResult("invariants", not violations, message, details)
->>>>>>> main
 
     return check

@@ -78,15 +78,12 @@ class UpdateRecord:
     time: float
     calls: list[tuple[str, tuple[Any, ...]]]
     acked: bool = False
-<<<<<<< HEAD
-    #: the request's id in the world's history (0 when not recorded there)
-    request: int = 0
-=======
     #: what carries the update in its protocol (an op record's id), if the protocol says
     ref: Any = None
     #: destroyed with every copy by crashes (reported by the protocol; volatile state only)
     lost: bool = False
->>>>>>> main
+    #: the request's id in the world's history (0 when not recorded there)
+    request: int = 0
 
 
 class DistributedData:

@@ -295,16 +295,10 @@ class Replicator:
                 " it receives instead (they are what replicates)"
             )
         protocol = self.protocols[spec.protocol]
-<<<<<<< HEAD
-        if recorder.calls:
-            protocol.local_update(key, recorder.calls)
-        update = self.group.record_update(key, self.node.id, recorder.calls)
-        op = _invoke_write(self.node, key, recorder.calls, write)
-        update.request = op.id
-=======
         ref = protocol.local_update(key, recorder.calls) if recorder.calls else None
         update = self.group.record_update(key, self.node.id, recorder.calls, ref)
->>>>>>> main
+        op = _invoke_write(self.node, key, recorder.calls, write)
+        update.request = op.id
         request = self._replicate_write(key, write)
         request.on_done(lambda result: self.group.record_ack(update) if result.ok else None)
         request.on_done(lambda result: _complete(self.node, op, result))

@@ -35,7 +35,7 @@ def test_a_broken_variant_says_who_holds_what(name: str, keys: dict[str, KeySpec
     printed = json.loads(json.dumps(s))  # what --json prints
     assert not s["ok"]
     diverged = [k for k, v in s["keys"].items() if not v["converged"]]
-    lost = s["invariants"]["lost"] if s["invariants"] else {}
+    lost = s["invariants"]["lost_writes"] if s["invariants"] else {}
     assert diverged or lost or s["invariants"]["violations"], name
     live = sorted(run.data.states("k"))
     for key in diverged:
@@ -58,7 +58,7 @@ def test_a_lost_acknowledged_write_is_named_by_request_node_and_time() -> None:
     name, keys, options = next(b for b in BROKEN if b[0] == "first-writer-wins register")
     run = _run(keys, options)
     s = summary(run)
-    writes = s["invariants"]["lost"]["k"]
+    writes = s["invariants"]["lost_writes"]["k"]
     assert writes
     ops = {op.id: op for op in run.history.operations}
     for w in writes:
