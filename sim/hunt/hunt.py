@@ -13,7 +13,7 @@ import json
 import shlex
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -242,6 +242,8 @@ def hunt(scenario: str | Path | Scenario | dict[str, Any], budget: int | float |
         if failing is None:
             return result
         original, original_result = failing
+        if space.zone is not None and original.nodes is None:  # say how many nodes, before and after
+            original = replace(original, nodes=len(space.node_ids))
         shrink_started = time.perf_counter()
         shrunk = shrink(space, original, original_result, lambda cs: runner.map([space.scenario(c) for c in cs]),
                         budget=shrink_budget, batch=BATCH)

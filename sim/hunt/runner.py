@@ -19,7 +19,22 @@ from sim.errors import SimError
 
 __all__ = ["Runner", "evaluate", "signature"]
 
-_PARTICULARS = re.compile(r"\[[^\]]*\]|'[^']*'|\d+(?:\.\d+)?")
+_PARTICULARS = re.compile(r"'[^']*'|\d+(?:\.\d+)?")
+
+
+def _without_lists(text: str) -> str:
+    """Each outermost ``[...]`` (nested ones included) becomes ``[…]``."""
+    out, depth = [], 0
+    for char in text:
+        if char == "[":
+            if depth == 0:
+                out.append("[…]")
+            depth += 1
+        elif char == "]" and depth:
+            depth -= 1
+        elif depth == 0:
+            out.append(char)
+    return "".join(out)
 
 
 def signature(checks: Sequence[Sequence[Any]]) -> tuple[str, str] | None:
@@ -36,7 +51,7 @@ def signature(checks: Sequence[Sequence[Any]]) -> tuple[str, str] | None:
     if not failing:
         return None
     primary = next((c for c in failing if c[0] != "quiescence"), failing[0])
-    reason = _PARTICULARS.sub(lambda m: "[…]" if m.group().startswith("[") else "…", str(primary[2]))
+    reason = _PARTICULARS.sub("…", _without_lists(str(primary[2])))
     return str(primary[0]), reason
 
 

@@ -96,14 +96,20 @@ class Search:
         kind = rng.choice(space.kinds)
         if len(nodes) < 2 and kind != "clock":
             kind = "clock"
-        if c.writes and rng.random() < 0.7:  # around a write, where a lost message matters
-            at = rng.choice(c.writes).at + rng.uniform(-0.2, 0.1)
+        order = list(nodes)
+        rng.shuffle(order)
+        if c.writes and rng.random() < 0.8:
+            # Cover a write: start just before it, so the messages it sends meet the fault,
+            # and put its writer first (the side cut off, the source of a cut or a burst).
+            write = rng.choice(c.writes)
+            at = write.at - rng.uniform(0.0, 0.1)
+            if write.node in order:
+                order.remove(write.node)
+                order.insert(0 if kind != "crash" else len(order), write.node)
         else:
             at = rng.uniform(0, end * 0.9)
         at = round(min(max(at, 0.0), end), 3)
         duration = round(rng.uniform(space.tick, space.longest), 3)
-        order = list(nodes)
-        rng.shuffle(order)
         if kind == "partition":
             cut = rng.randint(1, len(order) - 1)
             return FaultGene(kind, at, duration, tuple(sorted(order[:cut])))

@@ -2,12 +2,13 @@
 
 Delta debugging (Zeller's ddmin) over the schedule's faults and writes, then one element at a
 time, then simpler structure and numbers: fewer nodes, the scenario's own topology, no link
-loss or duplication, faults half as long, times on a 100 ms grid, a shorter workload phase.
+loss or duplication, faults half as long, times on a 100 ms grid, the whole schedule earlier,
+a shorter workload phase.
 Each round proposes reductions in a fixed order, runs them in batches and keeps the first that
 still fails with the same signature, then starts over from it; it stops when no reduction
 keeps the failure or the budget of runs is spent. Every accepted step makes the schedule
-strictly smaller in (faults + writes, nodes, total fault time, off-grid times, duration), so the
-loop ends, and it proposes the same reductions in the same order every time: the same failing
+strictly smaller in (faults + writes, nodes, total fault time, off-grid times, start, duration),
+so the loop ends, and it proposes the same reductions in the same order every time: the same failing
 schedule always shrinks to the same minimal one.
 """
 
@@ -97,6 +98,11 @@ def _simpler_numbers(space: HuntSpace, c: Candidate) -> Iterator[Candidate]:
         on_grid = round(round(w.at / GRID) * GRID, 3)
         if on_grid != w.at:
             yield replace(c, writes=(*c.writes[:i], replace(w, at=on_grid), *c.writes[i + 1:]))
+    first = min([f.at for f in c.faults] + [w.at for w in c.writes] + [0.0 if not c.size else math.inf])
+    shift = math.floor(first / GRID) * GRID
+    if shift > 0:  # the whole schedule earlier: a shorter run, the same story
+        yield replace(c, faults=tuple(replace(f, at=round(f.at - shift, 3)) for f in c.faults),
+                      writes=tuple(replace(w, at=round(w.at - shift, 3)) for w in c.writes))
     last = max([f.end for f in c.faults] + [w.at for w in c.writes] + [0.0])
     shorter = max(space.tick, math.ceil((last + space.tick) / 0.5) * 0.5)
     if shorter < space.duration_of(c):

@@ -1,0 +1,79 @@
+"""crdtsim hunt finds every broken variant within a fixed budget, shrinks it, and the minimal
+scenario it writes replays the same failure from the command line in any process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sim.hunt import hunt
+from sim.hunt.targets import target_scenario
+from sim.replication.variants import VARIANTS
+
+TARGETS = Path(__file__).resolve().parents[2] / "scenarios" / "hunt"
+BUDGET = 60
+
+
+def _crdtsim(*args: str, hashseed: str = "0") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONHASHSEED": hashseed}
+    return subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True, env=env,
+                          check=False)
+
+
+def test_every_registered_variant_has_a_bundled_hunt_target() -> None:
+    assert sorted(p.stem for p in TARGETS.glob("*.yaml")) == sorted(VARIANTS)
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_hunt_finds_the_variant_and_minimal_yaml_replays_it(name: str, tmp_path: Path) -> None:
+    result = hunt(TARGETS / f"{name}.yaml", budget=BUDGET, workers=0, out=tmp_path)
+    assert result.found, result.render()
+    assert result.check in ("convergence", "invariants")
+    assert result.minimal is not None and result.original is not None
+    assert result.minimal.size <= result.original.size
+    minimal = (tmp_path / "minimal.yaml").read_text()
+    assert "hunt:" not in minimal and "nemesis:" not in minimal and "rate:" not in minimal
+    assert (tmp_path / "original.yaml").exists() and (tmp_path / "report.json").exists()
+    digests = set()
+    for hashseed in ("0", "1", "2"):
+        replay = _crdtsim("run", str(tmp_path / "minimal.yaml"), "--quiet", hashseed=hashseed)
+        assert replay.returncode == 1, replay.stdout + replay.stderr
+        assert f"[FAIL] {result.check}: {result.message}" in replay.stdout
+        digests.add(replay.stdout.strip().splitlines()[-1])
+    assert len(digests) == 1
+
+
+@pytest.mark.parametrize("protocol", ["op", "delta", "state"])
+def test_correct_protocols_show_no_failure_within_the_budget(protocol: str) -> None:
+    scenario = target_scenario("op-unreliable")
+    del scenario["data"]["variant"]
+    scenario["data"]["keys"] = {"k": {"type": "ORSet", "protocol": protocol}}
+    result = hunt(scenario, budget=40, workers=0)
+    assert not result.found, result.render()
+    assert result.runs >= 40 and result.minimal is None
+
+
+def test_a_variant_that_fails_without_faults_is_shrunk_directly() -> None:
+    result = hunt(TARGETS / "first-writer-wins.yaml", budget=10, workers=0)
+    assert result.without_faults and result.runs_to_failure == 1
+    assert result.minimal is not None and result.minimal.faults == ()
+    assert len(result.minimal.writes) == 2  # one write cannot be lost to an older one; two can
+
+
+def test_single_fault_bugs_shrink_to_one_fault_and_one_write() -> None:
+    result = hunt(TARGETS / "op-unreliable.yaml", budget=BUDGET, workers=0)
+    assert result.minimal is not None
+    assert (len(result.minimal.faults), len(result.minimal.writes)) == (1, 1), result.render()
+
+
+def test_the_same_hunt_seed_finds_the_same_schedule_on_a_process_pool() -> None:
+    alone = hunt(TARGETS / "delta-acausal.yaml", budget=BUDGET, workers=0, seed=3)
+    pooled = hunt(TARGETS / "delta-acausal.yaml", budget=BUDGET, workers=2, seed=3)
+    assert alone.found and pooled.found
+    assert (alone.runs_to_failure, alone.original, alone.minimal) == (pooled.runs_to_failure, pooled.original,
+                                                                      pooled.minimal)
+    assert alone.minimal_yaml == pooled.minimal_yaml
