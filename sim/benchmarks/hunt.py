@@ -3,8 +3,9 @@
 For every registered broken variant (:mod:`sim.replication.variants`), on its hunt target
 (:func:`sim.hunt.targets.target_scenario`: three replicas, a few writes, rare faults):
 
-* **random**: the scenario under seeds 1…N (what ``crdtsim sweep`` runs); runs to the first
-  failure from ten evenly spaced starting seeds, median;
+* **random**: the scenario under seeds 1…N (what ``crdtsim sweep`` runs: a random workload and
+  a random fault schedule, ``--nemesis-rate`` faults per second); runs to the first failure
+  from ten evenly spaced starting seeds, median;
 * **hunt**: ``crdtsim hunt`` with search seeds 0…9; runs to the first failure (the fault-free
   run it starts with included), median; then faults and writes in ``minimal.yaml`` and the
   seconds shrinking took, median;
@@ -90,8 +91,8 @@ def _median(values: Sequence[float | None]) -> float | None:
 
 
 def bench_variant(name: str, seeds: int, hunts: int, budget: int, workers: int | None,
-                  exhaustive: bool) -> dict[str, Any]:
-    data = target_scenario(name)
+                  exhaustive: bool, nemesis_rate: float = 0.03) -> dict[str, Any]:
+    data = target_scenario(name, nemesis_rate)
     with tempfile.TemporaryDirectory(prefix="crdtsim-bench-") as tmp:
         path = Path(tmp) / f"{name}.yaml"
         path.write_text(yaml.safe_dump(data), encoding="utf-8")
@@ -134,14 +135,19 @@ def main(argv: Sequence[str] = ()) -> int:
     parser.add_argument("--hunts", type=int, default=10, help="hunt seeds per variant (median over them)")
     parser.add_argument("--budget", type=int, default=200, help="runs per hunt")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU)")
+    parser.add_argument("--nemesis-rate", type=float, default=0.03,
+                        help="faults per second of the random schedules the sweep draws (default 0.03)")
     parser.add_argument("--no-exhaustive", action="store_true", help="skip the smallest-schedule search")
     args = parser.parse_args(list(argv))
     started = time.perf_counter()
+    print(f"random: sweep of seeds 1-{args.seeds} under a nemesis of {args.nemesis_rate} faults/s; "
+          f"hunt: {args.hunts} search seeds, budget {args.budget} runs")
     print(f"{'variant':<20} {'random':>8} {'hunt':>6} {'ratio':>7} {'found':>7} {'size':>5} {'max':>5} "
           f"{'smallest':>8} {'shrink':>9}  check")
     print("(runs to the first failure: medians; size = faults + writes after shrinking; smallest = exhaustive)")
     for name in args.variants:
-        print(_row(bench_variant(name, args.seeds, args.hunts, args.budget, args.workers, not args.no_exhaustive)),
-              flush=True)
+        row = bench_variant(name, args.seeds, args.hunts, args.budget, args.workers, not args.no_exhaustive,
+                            args.nemesis_rate)
+        print(_row(row), flush=True)
     print(f"{time.perf_counter() - started:.0f}s in all")
     return 0

@@ -14,7 +14,7 @@ from sim.replication.variants import variant
 __all__ = ["target_scenario"]
 
 
-def target_scenario(name: str, nemesis_rate: float = 0.1) -> dict[str, Any]:
+def target_scenario(name: str, nemesis_rate: float = 0.03) -> dict[str, Any]:
     """The plain-data scenario that hunts variant ``name`` (see ``scenarios/hunt/``)."""
     v = variant(name)
     return {

@@ -77,3 +77,10 @@ def test_the_same_hunt_seed_finds_the_same_schedule_on_a_process_pool() -> None:
     assert (alone.runs_to_failure, alone.original, alone.minimal) == (pooled.runs_to_failure, pooled.original,
                                                                       pooled.minimal)
     assert alone.minimal_yaml == pooled.minimal_yaml
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_bundled_hunt_targets_are_the_generated_ones(name: str) -> None:
+    from sim.scenario import Scenario
+
+    assert Scenario.from_yaml(TARGETS / f"{name}.yaml").data == target_scenario(name)
