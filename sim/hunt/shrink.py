@@ -101,8 +101,8 @@ def _simpler_numbers(space: HuntSpace, c: Candidate) -> Iterator[Candidate]:
     first = min([f.at for f in c.faults] + [w.at for w in c.writes] + [0.0 if not c.size else math.inf])
     shift = math.floor(first / GRID) * GRID
     if shift > 0:  # the whole schedule earlier: a shorter run, the same story
-        yield replace(c, faults=tuple(replace(f, at=round(f.at - shift, 3)) for f in c.faults),
-                      writes=tuple(replace(w, at=round(w.at - shift, 3)) for w in c.writes))
+        yield replace(c, faults=tuple(replace(f, at=max(0.0, round(f.at - shift, 3))) for f in c.faults),
+                      writes=tuple(replace(w, at=max(0.0, round(w.at - shift, 3))) for w in c.writes))
     last = max([f.end for f in c.faults] + [w.at for w in c.writes] + [0.0])
     shorter = max(space.tick, math.ceil((last + space.tick) / 0.5) * 0.5)
     if shorter < space.duration_of(c):

@@ -102,3 +102,21 @@ def test_bad_explicit_writes_are_one_line(tmp_path: Path, capsys: pytest.Capture
     data["workload"] = {"writes": [write]}
     assert main(["run", str(_write(tmp_path, data)), "--quiet"]) == 2
     assert expected in _one_line_error(capsys)
+
+
+def test_the_readme_example_is_what_hunt_prints(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    readme = (TARGETS.parents[1] / "README.md").read_text()
+    shown = readme.split("hunt scenarios/hunt/op-unreliable.yaml: convergence", 1)[1].split("```", 1)[0]
+    minimal = readme.split("name: hunt-op-unreliable-minimal", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(TARGETS.parents[1])
+    assert main(["hunt", "scenarios/hunt/op-unreliable.yaml", "--out", str(tmp_path), "--quiet"]) == 1
+    printed = capsys.readouterr().out.split("hunt scenarios/hunt/op-unreliable.yaml: convergence", 1)[1]
+
+    def untimed(text: str) -> str:  # wall times and the output directory differ from run to run
+        return re.sub(r"[\d.]+s\)", "…s)", text.split("replay:")[0])
+
+    assert untimed(printed) == untimed(shown)
+    assert (tmp_path / "minimal.yaml").read_text().split("name: hunt-op-unreliable-minimal", 1)[1] == minimal
