@@ -120,3 +120,23 @@ def test_the_readme_example_is_what_hunt_prints(tmp_path: Path, capsys: pytest.C
 
     assert untimed(printed) == untimed(shown)
     assert (tmp_path / "minimal.yaml").read_text().split("name: hunt-op-unreliable-minimal", 1)[1] == minimal
+
+
+@pytest.mark.slow
+def test_hunt_on_a_dask_cluster_finds_what_the_pool_finds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    distributed = pytest.importorskip("distributed")
+    target = str(TARGETS / "delta-acausal.yaml")
+    assert main(["hunt", target, "--budget", "40", "--workers", "2", "--json", "--quiet", "--out", str(tmp_path)]) == 1
+    on_pool = json.loads(capsys.readouterr().out)
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster:
+        assert main(["hunt", target, "--budget", "40", "--dask", cluster.scheduler_address, "--json", "--quiet",
+                     "--out", str(tmp_path)]) == 1
+        on_dask = json.loads(capsys.readouterr().out)
+    for report in (on_pool, on_dask):
+        del report["seconds"], report["shrink"]["seconds"]
+    assert on_dask == on_pool and on_pool["found"]
+
+
+def test_hunt_reports_an_unreachable_dask_scheduler_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["hunt", str(TARGETS / "op-unreliable.yaml"), "--dask", "tcp://127.0.0.1:1", "--quiet"]) == 2
+    assert "cannot connect to the Dask scheduler" in _one_line_error(capsys)
