@@ -1,7 +1,7 @@
 """Shrinking a failing schedule to a minimal one that fails the same check for the same reason.
 
 Delta debugging (Zeller's ddmin) over the schedule's faults and writes, then one element at a
-time, then simpler structure and numbers: fewer nodes, the scenario's own topology, no link
+time, then simpler structure and numbers: fewer nodes, the scenario's own topology, less link
 loss or duplication, faults half as long, times on a 100 ms grid, the whole schedule earlier,
 a shorter workload phase.
 Each round proposes reductions in a fixed order, runs them in batches and keeps the first that

@@ -300,11 +300,13 @@ class HuntSpace:
         return data
 
     def simplify_links(self, c: Candidate) -> list[Candidate]:
-        """Candidates with simpler links than ``c``: no loss, no duplication."""
+        """Candidates with simpler links than ``c``: no loss or half as much, no duplication."""
         out = []
         loss = c.loss if c.loss is not None else self.link.get("loss", 0.0)
         if loss:
             out.append(replace(c, loss=0.0))
+            if loss > 0.01:
+                out.append(replace(c, loss=round(loss / 2, 3)))
         duplicate = c.duplicate if c.duplicate is not None else self.link.get("duplicate", 0.0)
         if duplicate:
             out.append(replace(c, duplicate=0.0))

@@ -84,3 +84,28 @@ def test_bundled_hunt_targets_are_the_generated_ones(name: str) -> None:
     from sim.scenario import Scenario
 
     assert Scenario.from_yaml(TARGETS / f"{name}.yaml").data == target_scenario(name)
+
+
+def test_hunt_varies_nodes_topology_and_loss_where_the_scenario_allows(tmp_path: Path) -> None:
+    from sim.hunt import HuntSpace
+    from sim.hunt.search import Search
+    from sim.scenario import Scenario
+
+    scenario = target_scenario("op-unreliable")
+    scenario["hunt"].update({"nodes": {"min": 2, "max": 4}, "topology": ["ring", "line"], "loss": {"max": 0.2}})
+    proposals = Search(HuntSpace.of(Scenario.from_dict(scenario)), 0).batch(16)
+    assert {c.nodes for c in proposals} <= {2, 3, 4} and len({c.nodes for c in proposals}) > 1
+    assert {c.topology for c in proposals} == {"ring", "line"}
+    assert all(0 <= (c.loss or 0) <= 0.2 for c in proposals) and any(c.loss for c in proposals)
+    result = hunt(scenario, budget=BUDGET, workers=0, out=tmp_path)
+    assert result.found and result.minimal is not None
+    assert result.minimal.size <= 2 and result.minimal.nodes in (2, 3, 4)
+    replay = _crdtsim("run", str(tmp_path / "minimal.yaml"), "--quiet")
+    assert replay.returncode == 1 and f"[FAIL] {result.check}: {result.message}" in replay.stdout
+
+
+def test_a_time_budget_stops_the_search() -> None:
+    scenario = target_scenario("op-unreliable")
+    del scenario["data"]["variant"]
+    result = hunt(scenario, budget="1s", workers=0)
+    assert not result.found and result.stopped_by == "budget of time" and result.runs > 1
