@@ -176,9 +176,10 @@ def _realized(space: HuntSpace) -> tuple[Candidate, dict[str, Any]]:
         run.run()
     finally:
         run.cleanup()
-    assert run.result is not None and run.data is not None
+    assert run.result is not None
     warmup = parse_duration(base.get("warmup", 0.0), "warmup")
-    writes = tuple(Write(round(u.time - warmup, 6), u.node, u.key) for u in run.data.updates)
+    updates = run.data.updates if run.data is not None and space.keys else []
+    writes = tuple(Write(round(u.time - warmup, 6), u.node, u.key) for u in updates)
     checks = [[c.name, c.ok, c.message] for c in run.result.checks]
     return Candidate(seed=base.seed, writes=writes), {"signature": signature(checks), "checks": checks}
 
@@ -191,7 +192,8 @@ def _with_ops(space: HuntSpace, c: Candidate, name: str) -> dict[str, Any]:
         run.run()
     finally:
         run.cleanup()
-    assert run.data is not None
+    if run.data is None or not space.keys:
+        return data
     warmup = parse_duration(space.base.get("warmup", 0.0), "warmup")
     made = {(u.node, u.key, round(u.time - warmup, 6)): u.calls for u in run.data.updates}
     for w in data["workload"]["writes"]:

@@ -175,9 +175,11 @@ class HuntSpace:
     def of(cls, scenario: Scenario) -> HuntSpace:
         """Resolve the scenario's ``hunt:`` section; impossible bounds raise a one-line ScenarioError."""
         hunt = scenario.get("hunt", {})
-        data = scenario.get("data")
-        if data is None:
-            raise scenario.error(("data",), "a 'data' section for the hunt's writes to update", "none")
+        # Without replicated data (event-sourced entities, an app) only the faults vary; the
+        # scenario's own workload stays.
+        data = scenario.get("data") or {"keys": {}}
+        if not data["keys"] and "writes" in hunt:
+            raise scenario.error(("hunt", "writes"), "a 'data' section for the hunt's writes to update", hunt["writes"])
         zones = scenario.get("zones")
         zone = next(iter(zones)) if len(zones) == 1 and isinstance(next(iter(zones.values())), int) else None
         node_ids = cls._node_ids(zones)
@@ -200,8 +202,8 @@ class HuntSpace:
         rate = scenario.get("workload", {}).get("rate", "10/s")
         from sim.units import parse_rate
 
-        default_writes = max(1, min(20, round(parse_rate(rate, "rate") * duration)))
-        lo, hi = _bounds(scenario, ("writes",), 0, 1000, (1, default_writes), integer=True)
+        default_writes = max(1, min(20, round(parse_rate(rate, "rate") * duration))) if keys else 0
+        lo, hi = _bounds(scenario, ("writes",), 0, 1000, (min(1, default_writes), default_writes), integer=True)
         space = cls(scenario, zone, node_ids, keys, duration, tick, int(faults.get("max", 3)),
                     tuple(faults.get("kinds", FAULT_KINDS)), longest, (int(lo), int(hi)), write_nodes,
                     link=dict(scenario.get("links", {}).get("default", {})))
@@ -281,9 +283,10 @@ class HuntSpace:
         end = self.duration_of(c)
         if c.duration is not None:
             data["duration"] = c.duration
-        workload = {k: v for k, v in data.get("workload", {}).items() if k in ("write",)}
-        workload["writes"] = [w.spec() for w in sorted(c.writes)]
-        data["workload"] = workload
+        if self.keys:
+            workload = {k: v for k, v in data.get("workload", {}).items() if k in ("write",)}
+            workload["writes"] = [w.spec() for w in sorted(c.writes)]
+            data["workload"] = workload
         faults = [spec for f in sorted(c.faults) for spec in f.specs(end)]
         if faults:
             data["faults"] = sorted(faults, key=lambda f: f["at"])

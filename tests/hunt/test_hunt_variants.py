@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from sim.errors import SimError
 from sim.hunt import hunt
 from sim.hunt.targets import target_scenario
 from sim.replication.variants import VARIANTS
@@ -109,3 +110,15 @@ def test_a_time_budget_stops_the_search() -> None:
     del scenario["data"]["variant"]
     result = hunt(scenario, budget="1s", workers=0)
     assert not result.found and result.stopped_by == "budget of time" and result.runs > 1
+
+
+def test_a_scenario_without_replicated_data_hunts_over_faults_alone(tmp_path: Path) -> None:
+    import yaml
+
+    scenario = yaml.safe_load((TARGETS.parent / "es-counter.yaml").read_text())
+    scenario["hunt"] = {"faults": {"max": 2, "kinds": ["partition", "crash"]}}
+    result = hunt(scenario, budget=8, workers=0)
+    assert not result.found and result.runs >= 8  # replicated event sourcing survives these faults
+    scenario["hunt"]["writes"] = {"max": 2}
+    with pytest.raises(SimError, match=r"hunt\.writes: expected a 'data' section"):
+        hunt(scenario, budget=8, workers=0)
