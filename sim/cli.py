@@ -191,8 +191,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _cmd_hunt(args: argparse.Namespace) -> int:
     from sim.hunt import hunt
 
+    target = SCENARIOS / "hunt" / f"{args.scenario}.yaml"  # a variant's hunt target, by name
     try:
-        result = hunt(_scenario_path(args.scenario), args.budget, seed=args.seed, workers=args.workers, dask=args.dask,
+        path = target if not Path(args.scenario).exists() and target.exists() else _scenario_path(args.scenario)
+        result = hunt(path, args.budget, seed=args.seed, workers=args.workers, dask=args.dask,
                       out=args.out, progress=not args.quiet and sys.stderr.isatty())
     except SimError as error:
         return _fail(str(error))
@@ -242,7 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.set_defaults(func=_cmd_sweep)
 
     hunt = sub.add_parser("hunt", help="search a scenario's schedules for a failing check; shrink it to minimal.yaml")
-    hunt.add_argument("scenario", help="a scenario file (its hunt: section says what may vary), or a bundled name")
+    hunt.add_argument("scenario", help="a scenario file (its hunt: section says what may vary), a bundled name, "
+                                       "or a broken variant's name (its target in scenarios/hunt/)")
     hunt.add_argument("--budget", default="200", help="runs (200) or wall time (30s, 2m) for the search")
     hunt.add_argument("--seed", type=int, default=0, help="seed of the search (default 0)")
     hunt_where = hunt.add_mutually_exclusive_group()

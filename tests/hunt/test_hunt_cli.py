@@ -140,3 +140,9 @@ def test_hunt_on_a_dask_cluster_finds_what_the_pool_finds(tmp_path: Path, capsys
 def test_hunt_reports_an_unreachable_dask_scheduler_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["hunt", str(TARGETS / "op-unreliable.yaml"), "--dask", "tcp://127.0.0.1:1", "--quiet"]) == 2
     assert "cannot connect to the Dask scheduler" in _one_line_error(capsys)
+
+
+def test_a_variant_name_hunts_its_bundled_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["hunt", "first-writer-wins", "--budget", "5", "--workers", "0", "--out", str(tmp_path),
+                 "--quiet"]) == 1
+    assert capsys.readouterr().out.startswith(f"hunt {TARGETS / 'first-writer-wins.yaml'}: invariants fails")
