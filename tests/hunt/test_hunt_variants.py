@@ -46,6 +46,7 @@ def test_hunt_finds_the_variant_and_minimal_yaml_replays_it(name: str, tmp_path:
         assert f"[FAIL] {result.check}: {result.message}" in replay.stdout
         digests.add(replay.stdout.strip().splitlines()[-1])
     assert len(digests) == 1
+    assert _crdtsim("run", str(tmp_path / "original.yaml"), "--quiet").returncode == 1  # the failure before shrinking
 
 
 @pytest.mark.parametrize("protocol", ["op", "delta", "state"])
