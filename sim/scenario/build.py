@@ -165,7 +165,7 @@ def _data(scenario: Scenario, world: World) -> DistributedData | None:
         type_ = type_named(type_name)
         keys[key] = KeySpec(broken.key_type(type_) if broken else type_, protocol)
     with scenario.at("data"):
-        return DistributedData(
+        dd = DistributedData(
             world,
             spec.get("nodes", world.node_ids),
             keys,
@@ -176,6 +176,9 @@ def _data(scenario: Scenario, world: World) -> DistributedData | None:
             checks=True,
             history=world.trace.mode == "full",
         )
+        if "nodes" in spec:
+            dd.validate()  # the topology is built: report a cut-off replica at data.nodes
+        return dd
 
 
 def _update_once(dd: DistributedData, key: str, node_id: str) -> None:
