@@ -61,6 +61,8 @@ class Variant:
     types: Mapping[str, type[Crdt[Any]]] = field(default_factory=dict)
     #: a key spec (``{type, protocol}``) on which the variant can show; hunt targets use it
     target: Mapping[str, str] = field(default_factory=dict)
+    #: what else its hunt target needs (merged over the template): a ring, a write level, …
+    scenario: Mapping[str, Any] = field(default_factory=dict)
 
     def protocol_options(self, scenario_options: Mapping[str, Mapping[str, Any]] | None) -> dict[str, dict[str, Any]]:
         """The scenario's protocol options with this variant's switches on top."""
@@ -101,3 +103,25 @@ register_variant(Variant("summing-merge", "non-idempotent merge: counts add up i
                          types={"GCounter": SummingCounter}, target={"type": "GCounter", "protocol": "state"}))
 register_variant(Variant("first-writer-wins", "a register that keeps the oldest write",
                          types={"LWWRegister": FirstWriterWins}, target={"type": "LWWRegister", "protocol": "state"}))
+
+# The protocols' switches off the complete graph, the local level and durable state
+# (tests/sim/replication/test_broken_variants.py shows the ordinary checks catching each).
+register_variant(Variant("op-untracked-senders",
+                         "op broadcast forwarding released records only away from the releasing sender",
+                         options={"op": {"track_senders": False}}, target={"type": "ORSet", "protocol": "op"},
+                         scenario={"zones": {"dc": 8}, "topology": [{"zone": "dc", "kind": "ring"}],
+                                   "links": {"default": {"loss": 0.1}}, "workload": {"rate": "10/s"},
+                                   "hunt": {"writes": {"max": 30}}}))
+register_variant(Variant("op-counter-states", "op counters joining written and repaired full states",
+                         options={"op": {"writes_as_records": False}}, target={"type": "PNCounter", "protocol": "op"},
+                         scenario={"workload": {"rate": "2/s", "write": "majority"}}))
+register_variant(Variant("state-pull-idle", "pull gossip from a replica that holds no key never starting a round",
+                         options={"state": {"mode": "pull", "pull_when_empty": False}},
+                         target={"type": "ORSet", "protocol": "state"}))
+register_variant(Variant("op-wait-for-lost", "op broadcast waiting for records a volatile crash destroyed",
+                         options={"op": {"discard_lost": False}}, target={"type": "ORSet", "protocol": "op"},
+                         # A volatile crash may lose a write with every copy (the correct protocol
+                         # names it too); the variant's own symptom is never going quiet.
+                         scenario={"data": {"durable": False}, "links": {"default": {"loss": 0.5}},
+                                   "workload": {"rate": "10/s"}, "checks": {"invariants": False},
+                                   "hunt": {"writes": {"max": 30}, "faults": {"kinds": ["crash"]}}}))
