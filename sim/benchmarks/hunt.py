@@ -67,8 +67,9 @@ def _grid(space: HuntSpace) -> tuple[list[Write], list[FaultGene]]:
     return writes, faults
 
 
-def smallest(space: HuntSpace, check: str, runner: Runner, most: int = 2) -> int | None:
-    """The fewest faults + writes of a grid schedule failing ``check`` (None: none up to ``most``)."""
+def smallest(space: HuntSpace, check: str, runner: Runner, most: int = 2, limit: int = 2000) -> int | None:
+    """The fewest faults + writes of a grid schedule failing ``check`` (None: none up to ``most``,
+    or more than ``limit`` schedules of one size to try, as on a large ring)."""
     writes, faults = _grid(space)
     seed = space.base.seed
     for size in range(1, most + 1):
@@ -79,6 +80,8 @@ def smallest(space: HuntSpace, check: str, runner: Runner, most: int = 2) -> int
                     c = Candidate(seed=seed, faults=fs, writes=ws)
                     if space.valid(c):
                         candidates.append(c)
+        if len(candidates) > limit:
+            return None
         results = runner.map([space.scenario(c) for c in candidates])
         if any(r["signature"] and r["signature"][0] == check for r in results):
             return size
