@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
-from test_broken_variants import FirstWriterWins, SummingCounter, UncheckedGSet  # noqa: F401 (registers them)
+from test_broken_variants import UncheckedGSet  # noqa: F401 (registers it)
 from whole_run import PROTOCOLS, Config, check_run, configs
 from whole_run_oracle import Issued, Oracle
+
+from sim.replication.variants import FirstWriterWins, SummingCounter  # noqa: F401 (registers them)
 
 pytestmark = pytest.mark.slow
 
