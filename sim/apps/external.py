@@ -15,9 +15,15 @@ An :class:`External` is a computation function like any other (register it in a
   ``{"op": "add", "value"}`` (GSet), each optionally with ``"node"``, or ``{"id", "error"}``;
 * the call is **synchronous** from the simulation's view: simulated time does not move while
   the program works, so wall time never changes a run and the same seed gives the same digest;
-* a reply slower than ``timeout`` wall seconds, the program's exit, an error reply or a
-  malformed line raise :class:`ExternalComputationError`, which names the computation and the
-  program and stops the run (like an incompatible effect in strict mode).
+* each call has a **budget in simulated seconds** (``budget``, default 50 ms): the call costs
+  what the reply says (``"cost"``, simulated seconds of work the program reports) or, without
+  one, ``BASE_COST`` plus ``COST_PER_BYTE`` per byte of request and reply; a call over its
+  budget fails, the same way on every run and every machine;
+* ``timeout`` wall seconds (default 10) is only a safety net for a hung process: a program that
+  does not answer at all is reported as hung, never as slow;
+* over budget, hung, the program's exit, an error reply or a malformed line raise
+  :class:`ExternalComputationError`, which names the computation and the program and stops the
+  run (like an incompatible effect in strict mode).
 
 The todo registry gains ``filter_todos_for_user_js`` and ``calculate_user_count_js``:
 ``todo_spec(filter_rule="filter_todos_for_user_js", user_count="calculate_user_count_js")``.
@@ -50,6 +56,10 @@ __all__ = ["External", "ExternalComputationError", "SCRIPTS", "to_json", "from_j
 
 SCRIPTS = Path(__file__).parent / "external"
 DEFAULT_TIMEOUT = 10.0
+DEFAULT_BUDGET = 0.05
+#: the simulated cost of a call whose reply reports none: a fixed part and one per byte moved
+BASE_COST = 0.001
+COST_PER_BYTE = 1e-6
 
 
 class ExternalComputationError(SimError):
@@ -135,7 +145,8 @@ class _Process:
                 left = deadline - time.monotonic()
                 if left <= 0 or not sel.select(left):
                     if time.monotonic() >= deadline:
-                        raise self.fail(f"no reply within {self.timeout:g} wall seconds")
+                        raise self.fail(f"hung: no reply within {self.timeout:g} wall seconds (the safety net "
+                                        "for a process that does not answer)")
                     continue
                 chunk = proc.stdout.read()
                 if chunk == b"":
@@ -214,8 +225,9 @@ class External:
     """
 
     def __init__(self, function: str, inputs: Sequence[str] = (), script: str | Path | None = None,
-                 timeout: float = DEFAULT_TIMEOUT, argv: Sequence[str] | None = None) -> None:
-        self.function, self.inputs, self.timeout = function, tuple(inputs), timeout
+                 timeout: float = DEFAULT_TIMEOUT, argv: Sequence[str] | None = None,
+                 budget: float = DEFAULT_BUDGET) -> None:
+        self.function, self.inputs, self.timeout, self.budget = function, tuple(inputs), timeout, budget
         self.argv = list(argv) if argv is not None else ["node", str(script or SCRIPTS / "todo.js"), function]
 
     def path_on(self, node: AppNode) -> str:
@@ -235,10 +247,24 @@ class External:
                    "inputs": {name: to_json(node.value(name)) for name in self.inputs}}
         try:
             reply = proc.call(request)
+            self._charge(node, comp, request, reply, proc)
             return [self._effect(node, event, e, proc) for e in _effects(reply, proc)]
         except ExternalComputationError:
             pool.close()
             raise
+
+    def _charge(self, node: AppNode, comp: str, request: dict[str, Any], reply: dict[str, Any],
+                proc: _Process) -> None:
+        """Enforce the call's simulated budget (deterministic: no wall time involved)."""
+        cost = reply.get("cost")
+        if cost is None:
+            moved = len(json.dumps(request, sort_keys=True)) + len(json.dumps(reply, sort_keys=True))
+            cost = BASE_COST + COST_PER_BYTE * moved
+        if not isinstance(cost, int | float) or isinstance(cost, bool) or not cost >= 0:
+            raise proc.fail(f"malformed cost {cost!r:.40} (simulated seconds)")
+        node.runtime.count("external_cost_us", round(cost * 1e6))
+        if cost > self.budget:
+            raise proc.fail(f"took {cost:g} simulated seconds, over its budget of {self.budget:g}")
 
     def _effect(self, node: AppNode, event: Event, e: Any, proc: _Process) -> Effect:
         from sim.apps.runtime import Effect

@@ -146,3 +146,15 @@ def test_no_leak_over_40_seeds_with_every_attack() -> None:
         assert not find_leaks(run.app), seed
         attempts += sum(n for k, n in run.app.counters.items() if k.startswith("attacks_"))
     assert attempts >= 40 * len(REJECTED_BY)
+
+
+def test_without_node_the_external_scenario_is_rejected_at_validate(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import sim.scenario.app as glue
+
+    monkeypatch.setattr(glue.shutil, "which", lambda program: None)
+    assert main(["validate", str(bundled()["todo-external"])]) == 2
+    captured = capsys.readouterr()
+    lines = (captured.out + captured.err).strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in lines[0]
+    assert "todo-external.yaml:" in lines[0] and "app.variant: expected the program 'node'" in lines[0]
