@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from sim.apps.runtime import AppNode, AppRuntime, Effect, Event
     from sim.world import World
 
-__all__ = ["External", "ExternalComputationError", "SCRIPTS", "to_json", "from_json"]
+__all__ = ["External", "ExternalComputationError", "ExternalPrograms", "SCRIPTS", "to_json", "from_json"]
 
 SCRIPTS = Path(__file__).parent / "external"
 DEFAULT_TIMEOUT = 10.0
@@ -186,11 +186,15 @@ def _stop_all(procs: dict[str, _Process]) -> None:
         p.close()
 
 
-class _Pool:
-    """The external processes of one runtime (one per computation path)."""
+class ExternalPrograms:
+    """The extension holding a runtime's external processes (one per computation path)."""
 
-    def __init__(self, runtime: AppRuntime) -> None:
+    name = "external"
+
+    def __init__(self) -> None:
         self.procs: dict[str, _Process] = {}
+
+    def attach(self, runtime: AppRuntime) -> None:
         self.finalizer = weakref.finalize(runtime, _stop_all, self.procs)
         runtime.world.add_check("app.external", self.check)
 
@@ -209,13 +213,13 @@ class _Pool:
                            "all stopped", {"calls": calls})
 
 
-_POOLS: weakref.WeakKeyDictionary[Any, _Pool] = weakref.WeakKeyDictionary()
-
-
-def pool_for(runtime: AppRuntime) -> _Pool:
-    if runtime not in _POOLS:
-        _POOLS[runtime] = _Pool(runtime)
-    return _POOLS[runtime]
+def pool_for(runtime: AppRuntime) -> ExternalPrograms:
+    """The runtime's external programs (the extension is attached now if it was not declared)."""
+    ext = runtime.extensions.get("external")
+    if ext is None:
+        ext = runtime.extend(ExternalPrograms())
+    assert isinstance(ext, ExternalPrograms)
+    return ext
 
 
 class External:

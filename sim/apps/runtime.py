@@ -742,7 +742,7 @@ class AppRuntime:
 
     def __init__(self, world: World, spec: AppSpec, *, users: Mapping[str, str] | None = None,
                  strict: bool = True, session_ttl: float = 3600.0, guards: Mapping[str, Guard] | None = None,
-                 stores: Mapping[str, Any] | None = None, leak_check: bool = True,
+                 leak_check: bool = True,
                  extensions: Sequence[Extension] = (), login: str = "password", send_once: bool = False,
                  eager: bool = False, retransmit: float = 0.3, keepalive: int = 10,
                  durable: Iterable[str] | None = None) -> None:
@@ -753,7 +753,8 @@ class AppRuntime:
         self.retransmit, self.keepalive = retransmit, keepalive
         self.rank = {p: i for i, p in enumerate(spec.order())}
         self.guards: dict[str, Guard] = {**spec.registry.guards, **dict(guards or {})}
-        self.stores = dict(stores or {})
+        #: zone -> the durable store behind its RAM (set by the storage extension)
+        self.stores: dict[str, Any] = {}
         #: zones whose states survive a crash without a store: by default the top zones (the db)
         self.durable_zones = set(durable) if durable is not None else {
             z for z in spec.zones if not spec.providers_of(z)}

@@ -27,7 +27,7 @@ from sim.apps.attacks import attack, kind_of
 from sim.apps.external import External
 from sim.apps.runtime import AppRuntime, Extension
 from sim.apps.spec import AppSpec
-from sim.apps.storage import build_stores
+from sim.apps.storage import Storage, build_stores
 from sim.apps.todo import TODO, add_todo, todo_spec, todo_workload
 from sim.errors import ConfigError
 from sim.units import parse_duration
@@ -106,7 +106,11 @@ def build_app(scenario: Scenario, world: World, workdir: Path | None = None) -> 
         ttl = parse_duration(app.get("session_ttl", 3600.0), "session_ttl")
     with scenario.at("app", "storage"):
         stores = build_stores(app.get("storage", {}), spec, world, workdir)
-    extensions: list[Extension] = []
+    extensions: list[Extension] = [Storage(stores)] if stores else []
+    if _programs(spec):
+        from sim.apps.external import ExternalPrograms
+
+        extensions.append(ExternalPrograms())
     if "replicas" in app:
         from sim.apps.replicas import Replication
 
@@ -120,7 +124,7 @@ def build_app(scenario: Scenario, world: World, workdir: Path | None = None) -> 
         extensions.append(Progress())
     with scenario.at("app", "replicas" if "replicas" in app else "extensions"):
         runtime = AppRuntime(world, spec, users=app.get("users"), strict=on_incompatible == "raise",
-                             session_ttl=ttl, stores=stores, extensions=extensions, login=login,
+                             session_ttl=ttl, extensions=extensions, login=login,
                              send_once=delivery == "once", eager=eager)
     if "workload" in app:
         with scenario.at("app", "workload"):

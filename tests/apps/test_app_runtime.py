@@ -273,3 +273,29 @@ def test_keys_are_held_by_the_keyring_alone() -> None:
         sessions.append(a.node("client-1").session)
     assert digests[0] == digests[1] and sessions[0] is not None and sessions[1] is not None
     assert sessions[0].claims == sessions[1].claims and sessions[0].signature != sessions[1].signature
+
+
+def test_the_runtime_knows_no_particular_app() -> None:
+    import ast
+    from pathlib import Path
+
+    import sim.apps
+
+    generic = ("runtime", "delivery", "session", "checks", "spec", "storage")
+    for name in generic:
+        tree = ast.parse((Path(sim.apps.__file__).parent / f"{name}.py").read_text())
+        imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
+        assert not [m for m in imported if m.endswith(("todo", "progress", "replicas", "external"))], name
+
+
+def test_an_extension_is_declared_at_construction_and_only_once() -> None:
+    from sim.apps.replicas import Replication
+
+    world = World(seed=1)
+    world.add_nodes("db", 2)
+    world.connect("db", "complete")
+    spec = todo_spec()
+    app = launch(world, spec, {"server": 1, "client": 1}, extensions=[Replication("db")])
+    assert app.write_targets == {"db": "db-1"} and app.node("server-1").providers["db"] == "db-2"
+    with pytest.raises(ConfigError, match="one of each kind"):
+        app.extend(Replication("db"))
