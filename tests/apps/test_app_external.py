@@ -90,7 +90,7 @@ def test_the_budget_is_simulated_so_a_call_over_it_fails_the_same_way_every_time
         monkeypatch.setitem(TODO.functions, "filter_todos_for_user_js",
                             External("filter_todos_for_user", ("todos",), budget=1e-4))
         world = World(seed=1, trace="full")
-        app = launch(world, todo_spec(filter_rule="filter_todos_for_user_js"), {"db": 1, "server": 1, "client": 2})
+        launch(world, todo_spec(filter_rule="filter_todos_for_user_js"), {"db": 1, "server": 1, "client": 2})
         with pytest.raises(ExternalComputationError, match="simulated seconds, over its budget of 0.0001") as err:
             world.run(duration="1s")
         messages.append((str(err.value), world.now))

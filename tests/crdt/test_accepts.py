@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from crdt import Crdt, Op
-from crdt.errors import CrdtError
 from crdt.codec import registered_types
+from crdt.errors import CrdtError
 
 #: arguments after the replica id for each (type, operation); a state to prepare on when the
 #: operation needs one (a remove needs something to remove)
