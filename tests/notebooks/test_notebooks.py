@@ -7,7 +7,7 @@ import nbformat
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-NAMES = ["quickstart", "partitions", "protocols"]
+NAMES = ["quickstart", "partitions", "protocols", "apps"]
 
 
 def test_every_notebook_is_tested() -> None:
