@@ -162,6 +162,7 @@ class Replication:
                 "mean_missing_writes": round(sum(s[0] for s in self.staleness) / n, 6) if n else 0.0,
                 "max_seconds": max((s[1] for s in self.staleness), default=0.0),
                 "mean_seconds": round(sum(s[1] for s in self.staleness) / n, 9) if n else 0.0,
+                **{f"p{q}_seconds": _percentile(sorted(s[1] for s in self.staleness), q) for q in (50, 95, 99)},
             },
             "converged": self.converged(),
         }
@@ -203,6 +204,13 @@ class Replication:
         runtime.world.add_check("app.replicas", self.check)
         for node_id in nodes:
             runtime.world.node(node_id).on_start(lambda n=node_id: self.on_start(n))  # type: ignore[misc]
+
+
+def _percentile(values: list[float], q: int) -> float:
+    """The ``q``-th percentile of sorted ``values`` (nearest rank), 0.0 for none."""
+    if not values:
+        return 0.0
+    return values[max(0, min(len(values) - 1, -(-q * len(values) // 100) - 1))]
 
 
 def replicate(runtime: AppRuntime, zone: str = "db", primary: str | None = None) -> Replication:

@@ -407,6 +407,7 @@ class AppNode:
             for seq, out in conn.due(now, rt.retransmit):
                 out.sent_at, out.sends = now, out.sends + 1
                 rt.count("effects_resent")
+                rt.note_load(self.id, "bytes_out", out.size)
                 self.node.send(conn.peer, "app.data", {"conn": conn.id, "seq": seq, "body": out.body}, out.size)
             if conn.role == "up" and isinstance(conn.session, Session):
                 exp = conn.session.claim("exp")
@@ -452,6 +453,7 @@ class AppNode:
             return  # sent when the connection opens
         if rt.send_once:
             conn.unacked.pop(seq)  # the broken variant: no re-send
+        rt.note_load(self.id, "bytes_out", n)
         self.node.send(conn.peer, "app.data", {"conn": conn.id, "seq": seq, "body": body}, n)
 
     def send_effect(self, conn: Connection, comp: str, effect: Effect, session: Session | None,
@@ -498,6 +500,7 @@ class AppNode:
             self.node.send(msg.src, "app.close", {"conn": conn_id}, HEADER_BYTES)
             return
         self.node.send(msg.src, "app.ack", {"conn": conn_id, "seq": seq}, HEADER_BYTES)
+        rt.note_load(self.id, "bytes_in", msg.size)
         if not conn.accept(seq):
             rt.count("duplicates_dropped")
             return
@@ -694,6 +697,8 @@ class AppNode:
         self._store(name, new)
         rt = self.runtime
         rt.count("effects_applied")
+        if src != self.id and isinstance(self.spec.state(path), SourceState):
+            rt.note_load(self.id, "writes")
         rt.world.trace.record("app.apply", node=self.id, zone=self.zone, path=path, comp=comp, src=src,
                               data=encoded(msg, old.type_name))
         for hook in rt.write_hooks:
@@ -767,6 +772,8 @@ class AppRuntime:
         self.truth: dict[str, str] = {}
         self.created: list[tuple[str, dict[str, Any]]] = []
         self.restarts: list[dict[str, Any]] = []
+        #: per node: writes applied from elsewhere, reads served (runs for subscribers), data bytes
+        self.load: dict[str, dict[str, int]] = {}
         #: nodes refused for good (bad credentials, a removed user) -> the reason
         self.locked_out: dict[str, str] = {}
         self.removed: set[str] = set()
@@ -961,10 +968,15 @@ class AppRuntime:
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
 
+    def note_load(self, node_id: str, what: str, n: int = 1) -> None:
+        load = self.load.setdefault(node_id, {"writes": 0, "reads": 0, "bytes_in": 0, "bytes_out": 0})
+        load[what] += n
+
     def note_run(self, comp: str, node_id: str, event: Event) -> None:
         self.runs[comp] = self.runs.get(comp, 0) + 1
         if event.node is not None and event.node != node_id:
             self.runs_for[event.node] = self.runs_for.get(event.node, 0) + 1
+            self.note_load(node_id, "reads")
         self.world.trace.record("app.compute", comp=comp, node=node_id, subscriber=event.node, conn=event.conn)
         for hook in self.run_hooks:
             hook(comp, node_id, event)
@@ -1029,6 +1041,8 @@ class AppRuntime:
             "runs_for": dict(sorted(self.runs_for.items())),
             "counters": dict(sorted(self.counters.items())),
             "restarts": list(self.restarts),
+            "load": {n: dict(self.load[n]) for n in sorted(self.load) if not self.spec.providers_of(
+                self.nodes[n].zone)},
             "values": values,
             **{name: part() for name, part in sorted(self.summary_parts.items())},
         }
