@@ -158,3 +158,19 @@ def test_without_node_the_external_scenario_is_rejected_at_validate(
     lines = (captured.out + captured.err).strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in lines[0]
     assert "todo-external.yaml:" in lines[0] and "app.variant: expected the program 'node'" in lines[0]
+
+
+def test_random_keys_leave_the_digest_alone_in_any_process() -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    digests = set()
+    for hash_seed in ("0", "1"):
+        out = subprocess.run([sys.executable, "-m", "sim.cli", "run", "todo-access", "--json", "--quiet"],
+                             cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, check=True,
+                             env={**os.environ, "PYTHONHASHSEED": hash_seed}).stdout
+        digests.add(json.loads(out)["trace_digest"])
+    assert len(digests) == 1
