@@ -461,6 +461,10 @@ class AppNode:
         rt = self.runtime
         target = self.spec.state(effect.path)
         msg: Crdt[Any] | Op | None
+        if not target.type().accepts(effect.msg):  # only an attack sends this: as it is, unnarrowed
+            self.send_body(conn, {"kind": "effect", "path": effect.path, "msg": effect.msg, "comp": comp,
+                                  "session": session, "node": effect.node, "cause": cause}, HEADER_BYTES)
+            return
         msg, shadow = conn.narrow(effect.path, effect.msg, initial(target))
         if msg is None and not rt.eager:
             rt.count("effects_unchanged")
@@ -532,8 +536,8 @@ class AppNode:
             rt.reject(self.id, conn.peer, "malformed", None)
             return
         assert isinstance(path, str)
-        if not isinstance(m, Crdt | Op):
-            rt.reject(self.id, conn.peer, "malformed", None)
+        if not isinstance(m, Crdt | Op) or not self.spec.state(path).type().accepts(m):
+            rt.reject(self.id, conn.peer, "malformed", None)  # not something its target can apply
             return
         session = body.get("session")
         if conn.role == "down":

@@ -75,6 +75,9 @@ def shape_error(session: Any) -> str | None:
     if not isinstance(session.claims, tuple) or not all(isinstance(c, tuple) and len(c) == 2 for c in session.claims):
         return "claims are not (name, value) pairs"
     claims = dict(session.claims)
+    for name, value in claims.items():
+        if not isinstance(name, str) or not (value is None or isinstance(value, str | int | float)):
+            return f"claim {name!r} is not a JSON scalar"
     for name, types in _CLAIM_TYPES.items():
         value = claims.get(name)
         if not isinstance(value, types) or isinstance(value, bool):

@@ -299,3 +299,27 @@ def test_an_extension_is_declared_at_construction_and_only_once() -> None:
     assert app.write_targets == {"db": "db-1"} and app.node("server-1").providers["db"] == "db-2"
     with pytest.raises(ConfigError, match="one of each kind"):
         app.extend(Replication("db"))
+
+
+def test_garbage_from_a_client_is_rejected_never_a_crash() -> None:
+    from crdt import GSet
+    from sim.apps.runtime import HEADER_BYTES, Effect
+    from sim.apps.session import Session as S
+
+    world, app = _todo(clients=2)
+
+    def garbage() -> None:
+        node = app.node("client-2")
+        conn = node.conns[node.up["server"]]
+        node.send_effect(conn, "attack", Effect("/db/all_todos", GSet().add("c", "x")), node.session)
+        for payload in (None, "x", {"conn": conn.id, "seq": "1", "body": []},
+                        {"conn": conn.id, "seq": 99, "body": {"kind": "effect", "path": 3, "msg": None}},
+                        {"conn": conn.id, "seq": 98, "body": {"kind": "nope"}}):
+            node.node.send("server-1", "app.data", payload, HEADER_BYTES)
+        for payload in (None, {"conn": 5}, {"conn": "c", "login": [], "resume": S((("user", b"x"),), "0" * 64)}):
+            node.node.send("server-1", "app.connect", payload, HEADER_BYTES)
+
+    app.at(0.3, garbage)
+    result = world.run(duration="1s")
+    assert result.ok, result.checks
+    assert app.counters["sessions_rejected_malformed"] >= 4
