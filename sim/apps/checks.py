@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from crdt import Crdt, Op
 from sim.apps.delivery import plain
+from sim.apps.effects import Effect, Event
 from sim.apps.spec import SourceState, split_path
 from sim.checks import CheckResult
 
 if TYPE_CHECKING:
-    from sim.apps.runtime import AppNode, AppRuntime, Effect
+    from sim.apps.runtime import AppNode, AppRuntime
     from sim.network import Message
     from sim.trace import TraceEvent
     from sim.world import World
@@ -52,8 +53,6 @@ def _home(rt: AppRuntime, node_id: str, zone: str) -> str | None:
 
 def divergences(rt: AppRuntime) -> list[dict[str, Any]]:
     """Everything the convergence check finds wrong, as records."""
-    from sim.apps.runtime import Event
-
     bad: list[dict[str, Any]] = []
     live = {n: a for n, a in rt.nodes.items() if a.node.up}
     for node_id, app in live.items():

@@ -43,13 +43,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crdt import GSet, LWWMap, LWWRegister
+from sim.apps.effects import Effect
 from sim.apps.spec import is_object, obj
 from sim.apps.todo import TODO
 from sim.checks import CheckResult
 from sim.errors import SimError
 
 if TYPE_CHECKING:
-    from sim.apps.runtime import AppNode, AppRuntime, Effect, Event
+    from sim.apps.effects import Event
+    from sim.apps.runtime import AppNode, AppRuntime
     from sim.world import World
 
 __all__ = ["External", "ExternalComputationError", "ExternalPrograms", "SCRIPTS", "to_json", "from_json"]
@@ -271,8 +273,6 @@ class External:
             raise proc.fail(f"took {cost:g} simulated seconds, over its budget of {self.budget:g}")
 
     def _effect(self, node: AppNode, event: Event, e: Any, proc: _Process) -> Effect:
-        from sim.apps.runtime import Effect
-
         if not isinstance(e, dict) or not isinstance(e.get("path"), str):
             raise proc.fail(f"malformed effect {e!r:.80}")
         try:

@@ -25,13 +25,15 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from crdt import LWWMap, LWWRegister
+from sim.apps.effects import Effect
 from sim.apps.spec import AppSpec, Computation, SourceState, obj
 from sim.apps.todo import TODO, todo_spec, todos_of
 from sim.checks import CheckResult
 from sim.trace import canonical_json
 
 if TYPE_CHECKING:
-    from sim.apps.runtime import AppNode, AppRuntime, Effect, Event
+    from sim.apps.effects import Event
+    from sim.apps.runtime import AppNode, AppRuntime
     from sim.network import Message
     from sim.trace import TraceEvent
     from sim.world import World
@@ -62,8 +64,6 @@ def export_spec(export: str = "export_todos") -> AppSpec:
 
 @TODO.register("request_export")
 def _request_export(node: AppNode, event: Event) -> Effect | None:
-    from sim.apps.runtime import Effect
-
     n = node.value("export_request")
     if not n:
         return None

@@ -31,13 +31,14 @@ from typing import TYPE_CHECKING, Any
 
 from crdt import Op
 from sim.apps.delivery import Connection, value_digest
-from sim.apps.runtime import HEADER_BYTES
+from sim.apps.effects import HEADER_BYTES, Effect
 from sim.apps.spec import split_path
 from sim.checks import CheckResult
 from sim.errors import ConfigError
 
 if TYPE_CHECKING:
-    from sim.apps.runtime import AppNode, AppRuntime, Event
+    from sim.apps.effects import Event
+    from sim.apps.runtime import AppNode, AppRuntime
     from sim.world import World
 
 __all__ = ["Replication", "replicate"]
@@ -82,8 +83,6 @@ class Replication:
         if node.id != self.primary:
             self.runtime.count("replica_writes")  # must not happen: the check fails
             return
-        from sim.apps.runtime import Effect
-
         self.log.append(_Write(self.runtime.world.now, path, msg))
         for replica in self.replicas:
             self.pending[replica].append(len(self.log) - 1)
@@ -131,8 +130,6 @@ class Replication:
             self._send_states(node, conn.peer, digests if isinstance(digests, dict) else {})
 
     def _send_states(self, primary: AppNode, replica: str, digests: dict[str, Any] | None) -> None:
-        from sim.apps.runtime import Effect
-
         self.runtime.count("replica_resyncs")
         conn = primary.peer_conn(replica, fresh=True)  # the full states replace what was in flight
         for name in sorted(self.runtime.spec.states(self.zone)):

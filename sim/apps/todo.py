@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from crdt import GSet, LWWMap, LWWRegister
 from crdt.lwwregister import TOMBSTONE
+from sim.apps.effects import Effect, Event
 from sim.apps.session import Session
 from sim.apps.spec import AppSpec, Channel, Computation, DerivedState, Registry, SourceState, obj
 from sim.workload import Workload
 
 if TYPE_CHECKING:
-    from sim.apps.runtime import AppNode, AppRuntime, Effect, Event
+    from sim.apps.runtime import AppNode, AppRuntime
     from sim.node import Node
 
 __all__ = ["TODO", "todo_spec", "todo_guards", "add_todo", "todo_workload", "TITLES"]
@@ -32,8 +33,6 @@ TITLES = ("milk", "bread", "call mum", "taxes", "gym", "book flights", "water pl
 
 
 def _effect(path: str, msg: Any, node: str | None = None) -> Effect:
-    from sim.apps.runtime import Effect
-
     return Effect(path, msg, node)
 
 

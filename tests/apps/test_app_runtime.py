@@ -281,7 +281,7 @@ def test_the_runtime_knows_no_particular_app() -> None:
 
     import sim.apps
 
-    generic = ("runtime", "delivery", "session", "checks", "spec", "storage")
+    generic = ("runtime", "node", "effects", "delivery", "session", "checks", "spec", "storage")
     for name in generic:
         tree = ast.parse((Path(sim.apps.__file__).parent / f"{name}.py").read_text())
         imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
