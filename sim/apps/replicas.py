@@ -6,10 +6,10 @@
 * every consumer of the zone (a server) connects to a replica, round robin: the replica issues
   its session and runs the zone's computations for it (the reads: ``sync_todos``,
   ``calculate_user_count``); the primary serves nobody;
-* writes for the zone go to the primary (``runtime.write_targets``), whichever replica the
-  writer is connected to;
-* each write the primary applies is replicated to every replica as an ``app.effect`` message
-  (computation ``/<zone>/replicate``) over the zone's links, so replicas lag by the link latency;
+* writes for the zone go to the primary (``runtime.write_targets``): the replica a writer is
+  connected to passes them on;
+* each write the primary applies is replicated to every replica (computation
+  ``/<zone>/replicate``) over the zone's links, so replicas lag by the link latency;
   replication goes over reliable peer connections (numbered, acknowledged, re-sent), each
   message carrying a service session the replica verifies; a node of the zone that restarts
   resynchronises by digest: a replica sends the primary the digests of its states and gets
