@@ -160,11 +160,12 @@ def _cmd_init(args: argparse.Namespace) -> int:
     import string
 
     path = Path(args.name if args.name.endswith((".yaml", ".yml")) else f"{args.name}.yaml")
-    if path.exists():
-        return _fail(f"{path} exists; choose another name or remove it first")
     text = (TEMPLATES / f"{args.template}.yaml").read_text(encoding="utf-8")
     try:
-        path.write_text(string.Template(text).substitute(name=path.stem, file=path), encoding="utf-8")
+        with path.open("x", encoding="utf-8") as out:  # "x": never overwrite a file
+            out.write(string.Template(text).substitute(name=path.stem, file=path))
+    except FileExistsError:
+        return _fail(f"{path} exists; choose another name or remove it first")
     except OSError as error:
         return _fail(f"cannot write {path}: {error.strerror}")
     print(f"wrote {path} ({args.template} template); run it with: crdtsim run {path}")
@@ -174,8 +175,15 @@ def _cmd_init(args: argparse.Namespace) -> int:
 def _cmd_completion(args: argparse.Namespace) -> int:
     import shtab
 
-    print(shtab.complete(build_parser(), shell=args.shell))
+    names = " ".join(bundled())
+    # in bash a scenario argument completes to the bundled names and to files
+    preamble = f"_crdtsim_scenarios() {{ compgen -W '{names}' -- \"$1\"; _shtab_compgen_files \"$1\"; }}"
+    print(shtab.complete(build_parser(), shell=args.shell, preamble=preamble if args.shell == "bash" else ""))
     return EXIT_OK
+
+
+#: how shells complete a scenario argument (see ``_cmd_completion``)
+_SCENARIO_COMPLETION = {"bash": "_crdtsim_scenarios", "zsh": "_files -g '*.y(a|)ml'"}
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
@@ -234,7 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a scenario (default: the bundled quickstart)")
-    run.add_argument("scenario", nargs="?", help="a scenario file, or the name of a bundled scenario")
+    run.add_argument(  # type: ignore[attr-defined]
+        "scenario", nargs="?", help="a scenario file, or the name of a bundled scenario"
+    ).complete = _SCENARIO_COMPLETION
     run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--out", help="directory for summary.json, the trace and plots")
     run.add_argument("--json", action="store_true", help="print the machine-readable summary")
@@ -244,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_cmd_run)
 
     validate = sub.add_parser("validate", help="check scenario files without running them")
-    validate.add_argument("scenarios", nargs="+")
+    validate.add_argument("scenarios", nargs="+").complete = _SCENARIO_COMPLETION  # type: ignore[attr-defined]
     validate.set_defaults(func=_cmd_validate)
 
     init = sub.add_parser("init", help="write a commented scenario file to start from")
@@ -264,7 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="two replicas diverge and merge, without a network").set_defaults(func=_cmd_demo)
 
     sweep = sub.add_parser("sweep", help="run a scenario under many seeds in parallel; report the failing seeds")
-    sweep.add_argument("scenario", help="a scenario file, or the name of a bundled scenario")
+    sweep.add_argument(  # type: ignore[attr-defined]
+        "scenario", help="a scenario file, or the name of a bundled scenario"
+    ).complete = _SCENARIO_COMPLETION
     sweep.add_argument("--seeds", required=True, help="seeds to run: 1-500, 1,5,9 or 1-10,20-30")
     where = sweep.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, help="worker processes (default: one per CPU)")

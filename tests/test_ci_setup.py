@@ -50,15 +50,16 @@ def _install_tools(bin_dir: Path) -> subprocess.CompletedProcess[str]:
 def test_install_tools_installs_a_missing_node_with_apt_get_as_root(tmp_path: Path) -> None:
     result = _install_tools(_fake_bin(tmp_path, uid=0, apt=True))
     calls = (tmp_path / "apt.log").read_text().splitlines()
-    assert calls[0] == "update -qq" and calls[1].startswith("install -y") and calls[1].endswith(" nodejs")
+    assert calls[0] == "update -qq" and calls[1].startswith("install -y")
+    assert calls[1].split()[-2:] == ["python3-venv", "nodejs"]  # this PATH has neither python3 nor node
     # the fake apt-get installs nothing, so the re-check catches it
-    assert result.returncode == 1 and "nodejs is installed but `node --version` still fails" in result.stderr
+    assert result.returncode == 1 and "python3-venv is installed but `python3 -c" in result.stderr
 
 
 def test_install_tools_names_what_to_install_when_it_cannot(tmp_path: Path) -> None:
     result = _install_tools(_fake_bin(tmp_path, uid=1000, apt=True))
     assert result.returncode == 1
-    assert "missing nodejs; install it with: sudo apt-get install nodejs" in result.stderr
+    assert "missing python3-venv nodejs; install it with: sudo apt-get install python3-venv nodejs" in result.stderr
     assert not (tmp_path / "apt.log").exists()
 
 

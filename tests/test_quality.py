@@ -80,7 +80,24 @@ def global_rng_uses(source: str, modules: dict[str, str] | None = None) -> list[
                     found.append(f"{node.lineno}: from {node.module} import {alias.name}")
                 if node.module == "numpy" and alias.name == "random":
                     bound[alias.asname or "random"] = "numpy.random"
+                elif allowed is not None and alias.name in allowed:
+                    bound[alias.asname or alias.name] = f"{node.module}.{alias.name}"  # a generator class
     for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and not node.args and not node.keywords:
+            # a generator built without a seed draws it from the OS: the run cannot be replayed
+            func, made = node.func, None
+            if isinstance(func, ast.Name) and "." in bound.get(func.id, ""):
+                made = bound[func.id]
+            elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+                module = bound.get(func.value.id) or ""
+                if func.attr in {"random": RANDOM_ALLOWED, "numpy.random": NUMPY_RANDOM_ALLOWED}.get(module, set()):
+                    made = f"{module}.{func.attr}"
+            elif (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Attribute)
+                  and isinstance(func.value.value, ast.Name) and bound.get(func.value.value.id) == "numpy"
+                  and func.attr in NUMPY_RANDOM_ALLOWED):
+                made = f"numpy.random.{func.attr}"
+            if made:
+                found.append(f"{node.lineno}: {made}() without a seed")
         if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
             examples = doctest.DocTestParser().get_examples(ast.get_docstring(node, clean=False) or "")
             if examples:
@@ -119,11 +136,15 @@ def test_the_global_rng_scan_finds_every_form_of_use() -> None:
         '    """Draws.\n\n    >>> random.sample([1, 2], 1)\n    [2]\n    """\n'
         "    random.expovariate(1.0); random.randrange(3); r.sample([1], 1); random.choices([1])\n"
         "    np.random.rand(); nr.normal(); np.random.default_rng(1); random.Random(2); Random(3)\n"
+        "    random.Random(); np.random.default_rng()\n"
+        "    Random(); nr.default_rng()\n"
     )
     assert uses == sorted([
         "3: from random import choices", "6: from numpy.random import shuffle",
         "13: random.expovariate", "13: random.randrange", "13: random.sample", "13: random.choices",
         "14: numpy.random.rand", "14: numpy.random.normal", "doctest: 1: random.sample",
+        "15: random.Random() without a seed", "16: random.Random() without a seed",
+        "15: numpy.random.default_rng() without a seed", "16: numpy.random.default_rng() without a seed",
     ])
 
 

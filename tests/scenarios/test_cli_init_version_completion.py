@@ -67,3 +67,17 @@ def test_bash_completion_offers_commands_options_and_templates(capsys: pytest.Ca
     assert _complete(script, "crdtsim", "--ver") == ["--version"]
     assert _complete(script, "crdtsim", "init", "x", "--template", "") == ["app", "data", "eventsourcing"]
     assert "run" in _complete(script, "crdtsim", "")
+    assert _complete(script, "crdtsim", "run", "quick") == ["quickstart"]  # bundled scenario names
+    assert _complete(script, "crdtsim", "sweep", "todo-acc") == ["todo-access"]
+
+
+def test_bash_completion_of_a_scenario_offers_files_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "mine.yaml").write_text("zones: {dc: 1}\n")
+    assert main(["completion", "bash"]) == 0
+    offered = _complete(capsys.readouterr().out, "crdtsim", "validate", str(tmp_path / "mi"))
+    assert offered == [str(tmp_path / "mine.yaml")]
+
+
+def test_zsh_and_tcsh_completion_scripts_are_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["completion", "zsh"]) == 0 and "#compdef crdtsim" in capsys.readouterr().out
+    assert main(["completion", "tcsh"]) == 0 and "complete crdtsim" in capsys.readouterr().out
