@@ -99,6 +99,9 @@ def attack(runtime: AppRuntime, node_id: str, spec: Mapping[str, Any]) -> None:
 
 
 def _push(node: AppNode, zone: str, effect: Effect, session: Session | None) -> None:
+    """Send ``effect`` up the attacker's own connection as it is (no computation made it)."""
     conn = node.conns.get(node.up.get(zone, ""))
     if conn is not None and conn.open:
-        node.send_effect(conn, "attack", effect, session)
+        body = {"kind": "effect", "path": effect.path, "msg": effect.msg, "comp": "attack", "session": session,
+                "node": effect.node, "cause": "attack"}
+        node.send_body(conn, body, HEADER_BYTES * 4)

@@ -64,6 +64,8 @@ class Connection:
     session: Any = None
     #: the login/resume an attack connection presents instead of the node's own
     hello: dict[str, Any] | None = None
+    #: the incarnation of the other side this connection was opened with (a restart voids it)
+    peer_epoch: int | None = None
     attempted_at: float = -1.0
     since_ping: int = 0
 

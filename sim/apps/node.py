@@ -209,12 +209,27 @@ class AppNode:
                 self._run(comp, Event(sub, session, "connect", conn=conn_id))
 
     def _send_session(self, sub: str, conn: Connection) -> None:
-        self.node.send(sub, "app.session", {"conn": conn.id, "session": conn.session},
+        self.node.send(sub, "app.session", {"conn": conn.id, "session": conn.session, "epoch": self.node.incarnation},
                        HEADER_BYTES + conn.session.size())
+
+    def _provider_restarted(self, conn: Connection, payload: Any) -> bool:
+        """True (and a fresh connection started) if my provider restarted since this connection
+        began: it forgot what it acknowledged and numbers its messages from 1 again."""
+        epoch = _get(payload, "epoch")
+        if conn.role != "up" or not isinstance(epoch, int):
+            return False
+        if conn.peer_epoch is None:
+            conn.peer_epoch = epoch
+            return False
+        if epoch == conn.peer_epoch:
+            return False
+        self.runtime.count("provider_restarts_seen")
+        self.connect(self.runtime.world.node(conn.peer).zone)
+        return True
 
     def _on_session(self, msg: Message) -> None:
         conn = self.conns.get(_get(msg.payload, "conn"))
-        if conn is None or conn.open or conn.peer != msg.src:
+        if conn is None or conn.open or conn.peer != msg.src or self._provider_restarted(conn, msg.payload):
             return
         conn.open, conn.session = True, _get(msg.payload, "session")
         self.node.volatile.setdefault("app.first_session", conn.session)
@@ -223,7 +238,8 @@ class AppNode:
             return
         for seq, out in sorted(conn.unacked.items()):  # queued while connecting
             out.sent_at = self.runtime.world.now
-            self.node.send(conn.peer, "app.data", {"conn": conn.id, "seq": seq, "body": out.body}, out.size)
+            self.node.send(conn.peer, "app.data", {"conn": conn.id, "seq": seq, "body": out.body,
+                                                   "epoch": self.node.incarnation}, out.size)
         # writes made while offline go out now
         for comp in self._computations():
             if any(split_path(o)[0] in self._upstream_zones() for o in self.spec.outputs(comp)):
@@ -290,7 +306,8 @@ class AppNode:
                 out.sent_at, out.sends = now, out.sends + 1
                 rt.count("effects_resent")
                 rt.note_load(self.id, "bytes_out", out.size)
-                self.node.send(conn.peer, "app.data", {"conn": conn.id, "seq": seq, "body": out.body}, out.size)
+                self.node.send(conn.peer, "app.data", {"conn": conn.id, "seq": seq, "body": out.body,
+                                                   "epoch": self.node.incarnation}, out.size)
             if conn.role == "up" and isinstance(conn.session, Session):
                 exp = conn.session.claim("exp")
                 if isinstance(exp, int | float) and now >= exp - 0.2 * rt.session_ttl:
@@ -336,7 +353,8 @@ class AppNode:
         if rt.send_once:
             conn.unacked.pop(seq)  # the broken variant: no re-send
         rt.note_load(self.id, "bytes_out", n)
-        self.node.send(conn.peer, "app.data", {"conn": conn.id, "seq": seq, "body": body}, n)
+        self.node.send(conn.peer, "app.data", {"conn": conn.id, "seq": seq, "body": body,
+                                               "epoch": self.node.incarnation}, n)
 
     def send_effect(self, conn: Connection, comp: str, effect: Effect, session: Session | None,
                     cause: str = "", verified_at: float | None = None) -> None:
@@ -384,6 +402,8 @@ class AppNode:
         if conn is None or conn.peer != msg.src or not (conn.open or conn.role in ("up", "attack")):
             rt.reject(self.id, msg.src, "unconnected", None)
             self.node.send(msg.src, "app.close", {"conn": conn_id}, HEADER_BYTES)
+            return
+        if self._provider_restarted(conn, p):
             return
         self.node.send(msg.src, "app.ack", {"conn": conn_id, "seq": seq}, HEADER_BYTES)
         rt.note_load(self.id, "bytes_in", msg.size)
