@@ -15,6 +15,7 @@ True
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from typing import Any
@@ -34,6 +35,7 @@ __all__ = [
     "to_bytes",
     "from_bytes",
     "size",
+    "fingerprint",
     "encode_element",
     "decode_element",
     "element_sort_key",
@@ -85,7 +87,31 @@ def canonical_json(data: Any) -> str:
 
 
 def to_bytes(value: Crdt[Any]) -> bytes:
-    return canonical_json(encode(value)).encode()
+    """The canonical encoding (computed once per value: values are immutable)."""
+    try:
+        return value._encoded
+    except AttributeError:
+        raw = canonical_json(encode(value)).encode()
+        object.__setattr__(value, "_encoded", raw)
+        return raw
+
+
+def fingerprint(value: Crdt[Any]) -> str:
+    """16 hex digits identifying the value: equal values have equal fingerprints, and distinct
+    values distinct ones but with negligible probability. Computed once per value, or kept
+    incrementally by the type; only equality of fingerprints means anything.
+
+    >>> from crdt import GCounter
+    >>> a, b = GCounter({"a": 1}).increment("b", 2), GCounter({"b": 2, "a": 1})
+    >>> fingerprint(a) == fingerprint(b) != fingerprint(GCounter({"a": 1}))
+    True
+    """
+    try:
+        return value._fingerprint
+    except AttributeError:
+        digest = value._quick_fingerprint() or hashlib.sha256(to_bytes(value)).hexdigest()[:16]
+        object.__setattr__(value, "_fingerprint", digest)
+        return digest
 
 
 def from_bytes(raw: bytes) -> Crdt[Any]:
@@ -99,7 +125,8 @@ def from_bytes(raw: bytes) -> Crdt[Any]:
 def size(value: Crdt[Any] | Op, type_name: str | None = None) -> int:
     """Bytes of the canonical encoding of a value, or of an op of type ``type_name``."""
     if isinstance(value, Crdt):
-        return len(to_bytes(value))
+        quick = value._quick_size()
+        return len(to_bytes(value)) if quick is None else quick
     return len(canonical_json(encode_op(type_name or "", value)).encode())
 
 
