@@ -60,6 +60,7 @@ class StateGossip(Protocol):
         self.rounds = 0
         self._summary_now = ""
         self._fingerprints: dict[str, tuple[StoredValue, str]] = {}
+        self._last_summary: tuple[tuple[tuple[str, str], ...] | None, str] = (None, "")
         self.node.on_message("state.digest", self._on_digest)
         self.node.on_message("state.gossip", self._on_gossip)
         self.node.every(options.get("every", 1), self._round)
@@ -93,10 +94,15 @@ class StateGossip(Protocol):
     def _digest(self) -> dict[str, str]:
         return {key: self._fingerprint(key) for key in self._keys()}
 
-    @staticmethod
-    def _summary(digest: dict[str, str]) -> str:
-        text = ";".join(f"{k}={v}" for k, v in sorted(digest.items()))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+    def _summary(self, digest: dict[str, str]) -> str:
+        # Asked several times per message with the digest mostly unchanged: keep the last one.
+        items = tuple(digest.items())
+        if items == self._last_summary[0]:
+            return self._last_summary[1]
+        text = ";".join(f"{k}={v}" for k, v in sorted(items))
+        summary = hashlib.sha256(text.encode()).hexdigest()[:16]
+        self._last_summary = (items, summary)
+        return summary
 
     # -- the round ----------------------------------------------------------------------------
 
