@@ -127,6 +127,14 @@ class Cut:
 
 _new_message = tuple.__new__
 
+#: Deliveries are pushed straight onto SimPy's event heap with the key ``(time, NORMAL, eid)``
+#: that ``Environment.schedule`` would use, skipping two calls per message. That relies on
+#: SimPy internals (``env._queue``, ``env._eid``, ``Environment.step``), so the SimPy version
+#: is pinned in pyproject.toml, and tests/sim/test_network_fast_path.py runs worlds with this
+#: set to False (every delivery through the public ``Environment.schedule``) and compares
+#: them with the fast path event by event. Read when a network is built.
+HEAP_FAST_PATH = True
+
 
 class _Delivery:
     """The smallest object SimPy's ``Environment.step`` accepts as an event.
@@ -363,7 +371,10 @@ class Network:
         event.callbacks = link.callbacks
         event._value = msg
         event.kc = kc
-        heappush(self._queue, (at, NORMAL, next(self._eid), event))
+        if HEAP_FAST_PATH:
+            heappush(self._queue, (at, NORMAL, next(self._eid), event))
+        else:
+            self._env.schedule(event, NORMAL, at - now)  # type: ignore[arg-type]
 
     def _drop(self, kind: str, msg_id: int, copy: int, link: _Link, cause: str) -> None:
         self._metrics.dropped[cause] += 1
@@ -400,6 +411,8 @@ def _binder(net: Network) -> Callable[[_Link], None]:
     new_event = _Delivery
     new_message = _new_message
     normal = NORMAL
+    fast = HEAP_FAST_PATH
+    schedule_public = env.schedule
 
     def bind(link: _Link) -> None:
         src, dst = link.src, link.dst
@@ -481,8 +494,11 @@ def _binder(net: Network) -> Callable[[_Link], None]:
                 event._value = msg
                 event.kc = kc
                 # Same float expression as the sampler (the digest depends on it).
-                at = now + (minimum - mean * _log(1.0 - rnd())) if exponential else now + sample()
-                heappush(queue, (at, normal, next(eid), event))
+                delay = (minimum - mean * _log(1.0 - rnd())) if exponential else sample()
+                if fast:
+                    heappush(queue, (now + delay, normal, next(eid), event))
+                else:
+                    schedule_public(event, normal, delay)
             else:
                 schedule(link, msg, now, kc)
             if duplicate and rnd() < duplicate:
