@@ -498,7 +498,7 @@ def _binder(net: Network) -> Callable[[_Link], None]:
                 if fast:
                     heappush(queue, (now + delay, normal, next(eid), event))
                 else:
-                    schedule_public(event, normal, delay)
+                    schedule_public(event, normal, delay)  # type: ignore[arg-type]
             else:
                 schedule(link, msg, now, kc)
             if duplicate and rnd() < duplicate:
