@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from json.encoder import encode_basestring as _encode_str
 from typing import Any
 
 from crdt.base import Crdt, Op
@@ -82,8 +83,12 @@ def decode_op(data: Any) -> Op:
     return type_named(data["type"]).op_from_data(data["op"])
 
 
+# One encoder for every call: json.dumps builds a new JSONEncoder per call for these options.
+_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
 def canonical_json(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _encode(data)
 
 
 def to_bytes(value: Crdt[Any]) -> bytes:
@@ -157,5 +162,11 @@ def decode_element(data: Any) -> Any:
 
 
 def element_sort_key(element: Any) -> str:
-    """A total order over mixed elements: by canonical JSON text (independent of hashing)."""
+    """A total order over mixed elements: by canonical JSON text (independent of hashing).
+
+    >>> element_sort_key("tea"), element_sort_key(("a", 1))
+    ('"tea"', '["a",1]')
+    """
+    if type(element) is str:
+        return _encode_str(element)  # what canonical_json gives for a str, without the detour
     return canonical_json(encode_element(element))
