@@ -144,6 +144,9 @@ _SCALARS = (str, int, float, bool, type(None))
 
 
 def encode_element(element: Any) -> Any:
+    kind = type(element)
+    if kind is str or kind is int:  # the common elements, ahead of the general checks
+        return element
     if isinstance(element, tuple):
         return [encode_element(e) for e in element]
     if isinstance(element, _SCALARS):
@@ -167,6 +170,9 @@ def element_sort_key(element: Any) -> str:
     >>> element_sort_key("tea"), element_sort_key(("a", 1))
     ('"tea"', '["a",1]')
     """
-    if type(element) is str:
+    kind = type(element)
+    if kind is str:
         return _encode_str(element)  # what canonical_json gives for a str, without the detour
+    if kind is int:
+        return int.__repr__(element)  # as json encodes an int
     return canonical_json(encode_element(element))
