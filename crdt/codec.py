@@ -22,7 +22,7 @@ from json.encoder import encode_basestring as _encode_str
 from typing import Any
 
 from crdt.base import Crdt, Op
-from crdt.errors import DecodeError
+from crdt.errors import DecodeError, RegistrationError
 
 __all__ = [
     "register",
@@ -46,8 +46,29 @@ _TYPES: dict[str, type[Crdt[Any]]] = {}
 
 
 def register(cls: type[Crdt[Any]]) -> type[Crdt[Any]]:
-    """Class decorator: make ``cls`` decodable by its ``type_name``."""
-    _TYPES[cls.type_name] = cls
+    """Class decorator: make ``cls`` decodable by its ``type_name``.
+
+    Refuses, with a :class:`~crdt.errors.RegistrationError`, a name another class holds and a
+    declared operation that lacks its state (``name``), delta (``name_delta``) or op
+    (``prepare_name``) form, so an incomplete type fails where it is defined, not mid-run.
+    """
+    name = getattr(cls, "type_name", None)
+    if not isinstance(name, str) or not name:
+        raise RegistrationError(cls, f"expected a type_name string, found {name!r}")
+    holder = _TYPES.get(name)
+    if holder is not None and holder is not cls:
+        raise RegistrationError(
+            cls, f"type name {name!r} is taken by {holder.__module__}.{holder.__qualname__}; choose another"
+        )
+    missing = [
+        method
+        for operation in cls.operations
+        for method in (operation, f"{operation}_delta", f"prepare_{operation}")
+        if not callable(getattr(cls, method, None))
+    ]
+    if missing:
+        raise RegistrationError(cls, f"operations {list(cls.operations)} need the methods {missing}")
+    _TYPES[name] = cls
     return cls
 
 
@@ -145,15 +166,26 @@ _SCALARS = (str, int, float, bool, type(None))
 
 def encode_element(element: Any) -> Any:
     kind = type(element)
-    if kind is str or kind is int:  # the common elements, ahead of the general checks
+    # the common elements, ahead of the general checks
+    if kind is int or (kind is str and element.isascii()):
         return element
     if isinstance(element, tuple):
         return [encode_element(e) for e in element]
     if isinstance(element, _SCALARS):
         if isinstance(element, float) and not math.isfinite(element):
             raise DecodeError("codec", "elements must be finite numbers (JSON has no NaN or infinity)", element)
+        if isinstance(element, str) and not element.isascii() and not _is_utf8(element):
+            raise DecodeError("codec", "element strings must be valid Unicode (no lone surrogates)", element)
         return element
     raise DecodeError("codec", "elements must be str, int, float, bool, None or tuples of them", element)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def decode_element(data: Any) -> Any:

@@ -161,7 +161,7 @@ def _data(scenario: Scenario, world: World) -> DistributedData | None:
         protocol = default if isinstance(key_spec, str) else key_spec.get("protocol", default)
         keys[key] = KeySpec(type_named(type_name), protocol)
     with scenario.at("data"):
-        return DistributedData(
+        dd = DistributedData(
             world,
             spec.get("nodes", world.node_ids),
             keys,
@@ -172,6 +172,9 @@ def _data(scenario: Scenario, world: World) -> DistributedData | None:
             checks=True,
             history=world.trace.mode == "full",
         )
+        if "nodes" in spec:
+            dd.validate()  # the topology is built: report a cut-off replica at data.nodes
+        return dd
 
 
 def _update_once(dd: DistributedData, key: str, node_id: str) -> None:

@@ -69,6 +69,7 @@ class StaleFingerprint(GCounter):
         return new
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "broken, law",
     [

@@ -22,6 +22,9 @@ CASES = [
     ("topology:\n  - {zone: web, kind: ring}\n", 4, "topology[0].zone", "found 'web'"),
     ("tick: 0s\n", 3, "tick", "positive duration"),
     ("data:\n  keys:\n    hits: GCounter\nworkload:\n  keys: [nope]\n", 7, "workload.keys[0]", "found 'nope'"),
+    # dc-1 and dc-3 replicate only through dc-2, which hosts no replicator: they never would
+    ("topology:\n  - {zone: dc, kind: line}\ndata:\n  nodes: [dc-1, dc-3]\n  keys:\n    hits: GCounter\n", 6,
+     "data.nodes", "a connected graph through links between replicas"),
 ]
 
 
@@ -57,3 +60,24 @@ def test_missing_file_and_unknown_bundled_name_exit_2(capsys: pytest.CaptureFixt
 def test_python_built_scenarios_are_validated_by_the_same_schema() -> None:
     with pytest.raises(ScenarioError, match=r"<python>: zones.dc: expected"):
         Scenario.from_dict({"zones": {"dc": 0}})
+
+
+def test_validate_rejects_cut_off_replicas_and_accepts_what_runs_on_a_ring(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cut = tmp_path / "cut.yaml"
+    cut.write_text(BASE + "topology:\n  - {zone: dc, kind: line}\n"
+                   "data:\n  nodes: [dc-1, dc-3]\n  keys:\n    c: GCounter\n")
+    assert main(["validate", str(cut)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    # Levels above local, event sourcing and volatile op replicas on a ring: all validate and run.
+    ring = tmp_path / "ring.yaml"
+    ring.write_text(
+        "seed: 3\nduration: 2s\nzones:\n  dc: 6\ntopology:\n  - {zone: dc, kind: ring}\n"
+        "data:\n  protocol: op\n  durable: false\n  keys:\n    c: GCounter\n"
+        "workload:\n  rate: 20/s\n  write: majority\n  read: all\n  reads: 0.3\n"
+        "entities:\n  - {id: counter-1, example: counter}\n"
+        "faults:\n  - {at: 1s, crash: dc-2}\n  - {at: 1.5s, restart: dc-2}\n")
+    assert main(["validate", str(ring)]) == 0
+    assert main(["run", str(ring), "--quiet"]) == 0
+    assert "Traceback" not in capsys.readouterr().err
