@@ -18,7 +18,11 @@ Options (Enes et al., ICDE 2019): ``bp`` (default true) never sends a delta back
 neighbour it came from; ``rr`` (default true) buffers only the parts of a received delta group
 that are new to the local state (``Crdt.difference``, exact for types with a cheap join
 decomposition), where classic delta propagation buffers the whole group whenever any of it is
-new. ``every`` is the sync period in ticks (default 1).
+new. ``every`` is the sync period in ticks (default 1). ``fanout`` (default 8) bounds the
+neighbours a node syncs with per round: with more neighbours than that it takes the next
+``fanout`` of them in sorted order, round-robin, so on a complete graph a round costs
+``fanout`` messages, not n - 1, and every neighbour is still reached every ``n / fanout``
+rounds (acknowledgements and garbage collection are per neighbour, as before).
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DeltaGossip"]
 
-_OPTIONS = frozenset({"every", "bp", "rr", "causal"})
+_OPTIONS = frozenset({"every", "bp", "rr", "causal", "fanout"})
 _UNKNOWN = None  # a neighbour we have not heard from in this incarnation: it gets full state
 
 
@@ -50,6 +54,8 @@ class DeltaGossip(Protocol):
         # Deliberately breakable for the checker's tests: without the causal condition a node
         # sends each delta once, from where it last sent rather than from the last ack.
         self.causal = bool(options.get("causal", True))
+        self.fanout = self.int_option("fanout", 8, minimum=1)
+        self._next_peer = 0  # where the round-robin over neighbours continues
         self.epoch = 0
         self.counter = 0
         self.buffer: dict[int, tuple[str, StoredValue, str]] = {}
@@ -91,10 +97,19 @@ class DeltaGossip(Protocol):
     # -- sending ------------------------------------------------------------------------------
 
     def _round(self) -> None:
-        for peer in self.peers():
+        for peer in self._round_peers():
             if self.ungreeted is not None and peer in self.ungreeted:
                 self.send(peer, "delta.hello", {"epoch": self.epoch}, 4)
             self._sync(peer)
+
+    def _round_peers(self) -> list[str]:
+        peers = self.peers()
+        if len(peers) <= self.fanout:
+            return peers
+        start = self._next_peer % len(peers)
+        self._next_peer = start + self.fanout
+        chosen = peers[start:start + self.fanout]
+        return chosen + peers[:self.fanout - len(chosen)]
 
     def _sync(self, peer: str, always: bool = False) -> None:
         ack = self.acks.get(peer, _UNKNOWN)
