@@ -7,7 +7,7 @@ package registers every type with :mod:`crdt.codec`, so any encoded value can be
 from crdt.base import Crdt, Op
 from crdt.causalcounter import CausalCounter
 from crdt.clocks import CausalContext, Dot, Ordering, VersionVector
-from crdt.codec import decode, encode, from_bytes, size, to_bytes
+from crdt.codec import decode, encode, fingerprint, from_bytes, size, to_bytes
 from crdt.errors import CrdtError, DecodeError, InvalidOperationError, TypeMismatchError
 from crdt.flags import DWFlag, EWFlag
 from crdt.gcounter import GCounter
@@ -39,6 +39,7 @@ __all__ = [
     "to_bytes",
     "from_bytes",
     "size",
+    "fingerprint",
     # types
     "GCounter",
     "PNCounter",

@@ -39,14 +39,37 @@ class Op:
 
 
 class Crdt(ABC, Generic[V]):
-    """Abstract base of every CRDT value type."""
+    """Abstract base of every CRDT value type.
 
-    __slots__ = ()
+    A value is immutable, so what it knows about itself is computed once and kept on it:
+    :func:`crdt.codec.to_bytes` keeps its canonical encoding in ``_encoded`` and
+    :func:`crdt.codec.fingerprint` its fingerprint in ``_fingerprint`` (slots left unset until
+    first asked). A type that can maintain its size or fingerprint through its mutations and
+    merges, without encoding, overrides :meth:`_quick_size` and :meth:`_quick_fingerprint`.
+    """
+
+    __slots__ = ("_encoded", "_fingerprint")
+
+    _encoded: bytes
+    _fingerprint: str
 
     #: Stable name used in encodings and error messages.
     type_name: ClassVar[str]
     #: Names of the mutations; each has ``name``, ``name_delta`` and ``prepare_name`` methods.
     operations: ClassVar[tuple[str, ...]] = ()
+    #: The op records :meth:`effect` applies (what every ``prepare_*`` of the type returns).
+    op_types: ClassVar[tuple[type[Op], ...]] = ()
+
+    @classmethod
+    def accepts(cls, msg: object) -> bool:
+        """Whether ``msg`` can be applied to a value of this type: a state (or delta) of the type,
+        merged, or one of its ops, applied by :meth:`effect`.
+
+        >>> from crdt import GCounter, PNCounter
+        >>> PNCounter.accepts(PNCounter().prepare_increment("a")), GCounter.accepts(PNCounter())
+        (True, False)
+        """
+        return type(msg) is cls or type(msg) in cls.op_types
 
     @abstractmethod
     def merge(self, other: Self) -> Self:
@@ -83,6 +106,15 @@ class Crdt(ABC, Generic[V]):
     @abstractmethod
     def op_from_data(cls, data: Any) -> Op:
         """Decode an operation record of this type."""
+
+    def _quick_size(self) -> int | None:
+        """The canonical encoding's byte length if known without encoding, else None."""
+        return None
+
+    def _quick_fingerprint(self) -> str | None:
+        """A fingerprint (16 hex digits; equal values, equal fingerprints) if the type keeps
+        one incrementally, else None (then it is derived from the canonical encoding)."""
+        return None
 
     # -- mutations by name -------------------------------------------------------------------
 

@@ -15,8 +15,10 @@ True
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+from json.encoder import encode_basestring as _encode_str
 from typing import Any
 
 from crdt.base import Crdt, Op
@@ -34,6 +36,7 @@ __all__ = [
     "to_bytes",
     "from_bytes",
     "size",
+    "fingerprint",
     "encode_element",
     "decode_element",
     "element_sort_key",
@@ -101,12 +104,40 @@ def decode_op(data: Any) -> Op:
     return type_named(data["type"]).op_from_data(data["op"])
 
 
+# One encoder for every call: json.dumps builds a new JSONEncoder per call for these options.
+_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
 def canonical_json(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _encode(data)
 
 
 def to_bytes(value: Crdt[Any]) -> bytes:
-    return canonical_json(encode(value)).encode()
+    """The canonical encoding (computed once per value: values are immutable)."""
+    try:
+        return value._encoded
+    except AttributeError:
+        raw = canonical_json(encode(value)).encode()
+        object.__setattr__(value, "_encoded", raw)
+        return raw
+
+
+def fingerprint(value: Crdt[Any]) -> str:
+    """16 hex digits identifying the value: equal values have equal fingerprints, and distinct
+    values distinct ones but with negligible probability. Computed once per value, or kept
+    incrementally by the type; only equality of fingerprints means anything.
+
+    >>> from crdt import GCounter
+    >>> a, b = GCounter({"a": 1}).increment("b", 2), GCounter({"b": 2, "a": 1})
+    >>> fingerprint(a) == fingerprint(b) != fingerprint(GCounter({"a": 1}))
+    True
+    """
+    try:
+        return value._fingerprint
+    except AttributeError:
+        digest = value._quick_fingerprint() or hashlib.sha256(to_bytes(value)).hexdigest()[:16]
+        object.__setattr__(value, "_fingerprint", digest)
+        return digest
 
 
 def from_bytes(raw: bytes) -> Crdt[Any]:
@@ -120,7 +151,8 @@ def from_bytes(raw: bytes) -> Crdt[Any]:
 def size(value: Crdt[Any] | Op, type_name: str | None = None) -> int:
     """Bytes of the canonical encoding of a value, or of an op of type ``type_name``."""
     if isinstance(value, Crdt):
-        return len(to_bytes(value))
+        quick = value._quick_size()
+        return len(to_bytes(value)) if quick is None else quick
     return len(canonical_json(encode_op(type_name or "", value)).encode())
 
 
@@ -133,6 +165,10 @@ _SCALARS = (str, int, float, bool, type(None))
 
 
 def encode_element(element: Any) -> Any:
+    kind = type(element)
+    # the common elements, ahead of the general checks
+    if kind is int or (kind is str and element.isascii()):
+        return element
     if isinstance(element, tuple):
         return [encode_element(e) for e in element]
     if isinstance(element, _SCALARS):
@@ -161,5 +197,14 @@ def decode_element(data: Any) -> Any:
 
 
 def element_sort_key(element: Any) -> str:
-    """A total order over mixed elements: by canonical JSON text (independent of hashing)."""
+    """A total order over mixed elements: by canonical JSON text (independent of hashing).
+
+    >>> element_sort_key("tea"), element_sort_key(("a", 1))
+    ('"tea"', '["a",1]')
+    """
+    kind = type(element)
+    if kind is str:
+        return _encode_str(element)  # what canonical_json gives for a str, without the detour
+    if kind is int:
+        return int.__repr__(element)  # as json encodes an int
     return canonical_json(encode_element(element))

@@ -18,13 +18,14 @@ crdt.errors.InvalidOperationError: GCounter.increment: amount must be an integer
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from crdt.base import Crdt, Op
 from crdt.clocks import check_replica
-from crdt.codec import register
+from crdt.codec import canonical_json, register
 from crdt.errors import DecodeError, InvalidOperationError
 
 __all__ = ["GCounter", "Increment"]
@@ -56,15 +57,74 @@ def decode_counts(type_name: str, data: Any) -> dict[str, int]:
     return dict(data)
 
 
+# -- size and fingerprint, kept through merges and increments ----------------------------------
+# The canonical encoding is {"state":{"r1":c1,...},"type":"GCounter"}: a fixed frame, one
+# "r":c per replica and the commas between them. The fingerprint is the sum, modulo 2**64, of a
+# 64-bit hash per entry (a multiset hash), so a merge updates both from the entries it changes
+# instead of encoding and hashing the whole counter.
+
+_FRAME = len('{"state":{},"type":"GCounter"}')
+_MASK = (1 << 64) - 1
+_KEY_BYTES: dict[str, int] = {}
+
+
+def _key_bytes(replica: str) -> int:
+    """Bytes of ``"replica":`` in the canonical encoding (cached: replica ids repeat)."""
+    n = _KEY_BYTES.get(replica)
+    if n is None:
+        n = len(canonical_json(replica).encode()) + 1
+        if len(_KEY_BYTES) < 1_000_000:
+            _KEY_BYTES[replica] = n
+    return n
+
+
+def _entry_hash(replica: str, count: int) -> int:
+    raw = f"{replica}:{count}".encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "little")
+
+
+def _stats_of(counts: Mapping[str, int]) -> tuple[int, int]:
+    """(canonical byte length, fingerprint sum) of a counter with ``counts``, from scratch."""
+    size = _FRAME + max(len(counts) - 1, 0)
+    total = 0
+    for replica, count in counts.items():
+        size += _key_bytes(replica) + len(str(count))
+        total += _entry_hash(replica, count)
+    return size, total & _MASK
+
+
+def _stats_after(stats: tuple[int, int], counts: Mapping[str, int],
+                 changes: list[tuple[str, int]]) -> tuple[int, int]:
+    """The stats of ``counts`` updated by ``changes`` (distinct replicas, new counts)."""
+    size, total = stats
+    entries = len(counts)
+    for replica, count in changes:
+        old = counts.get(replica)
+        if old is None:
+            size += _key_bytes(replica) + len(str(count)) + (1 if entries else 0)
+            entries += 1
+        else:
+            size += len(str(count)) - len(str(old))
+            total -= _entry_hash(replica, old)
+        total += _entry_hash(replica, count)
+    return size, total & _MASK
+
+
 @register
 class GCounter(Crdt[int]):
-    """A grow-only counter. ``counts`` maps replica id to that replica's increments."""
+    """A grow-only counter. ``counts`` maps replica id to that replica's increments.
+
+    ``merge`` costs what the smaller side holds, returns the dominating side itself when one
+    dominates, and never sorts; size and fingerprint are kept through merges and increments.
+    """
 
     type_name = "GCounter"
     operations = ("increment",)
-    __slots__ = ("counts",)
+    op_types = (Increment,)
+    __slots__ = ("counts", "_stats")
 
     counts: Mapping[str, int]
+    _stats: tuple[int, int]  # (canonical byte length, fingerprint sum), set when first asked
 
     def __init__(self, counts: Mapping[str, int] | None = None) -> None:
         clean = {r: check_amount("GCounter", "create", c) for r, c in (counts or {}).items()}
@@ -92,14 +152,48 @@ class GCounter(Crdt[int]):
 
     def merge(self, other: GCounter) -> GCounter:
         self._check_same_type(other, "merge")
-        mine, theirs = self.counts, other.counts
-        if len(theirs) > len(mine):
-            mine, theirs = theirs, mine
+        if other is self:
+            return self
+        big, small = (self, other) if len(self.counts) >= len(other.counts) else (other, self)
+        mine, theirs = big.counts, small.counts
+        # In gossip one side often holds all of the other: checked in C, stopping at the
+        # first entry that differs.
+        if theirs.items() <= mine.items():
+            return big
+        get = mine.get
+        ahead = [(r, c) for r, c in theirs.items() if c > get(r, 0)]
+        if not ahead:
+            return big
         merged = dict(mine)
-        for replica, count in theirs.items():
-            if count > merged.get(replica, 0):
-                merged[replica] = count
-        return self._of(merged)
+        merged.update(ahead)
+        if len(merged) == len(theirs) and merged == theirs:
+            return small  # the smaller side dominates: keep it, with what it knows of itself
+        return self._derived(big, merged, ahead)
+
+    @classmethod
+    def _derived(cls, base: GCounter, counts: dict[str, int], changes: list[tuple[str, int]]) -> GCounter:
+        """A counter of ``counts`` (``base`` with ``changes``), inheriting base's stats."""
+        counter = cls._of(counts)
+        try:
+            stats = base._stats
+        except AttributeError:
+            return counter  # computed when first asked
+        object.__setattr__(counter, "_stats", _stats_after(stats, base.counts, changes))
+        return counter
+
+    def _stats_now(self) -> tuple[int, int]:
+        try:
+            return self._stats
+        except AttributeError:
+            stats = _stats_of(self.counts)
+            object.__setattr__(self, "_stats", stats)
+            return stats
+
+    def _quick_size(self) -> int:
+        return self._stats_now()[0]
+
+    def _quick_fingerprint(self) -> str:
+        return f"{self._stats_now()[1]:016x}"
 
     def difference(self, delta: GCounter) -> GCounter | None:
         self._check_same_type(delta, "difference")
@@ -113,8 +207,9 @@ class GCounter(Crdt[int]):
         if not check_amount(self.type_name, "increment", amount):
             return self
         counts = dict(self.counts)
-        counts[replica] = counts.get(replica, 0) + amount
-        return self._of(counts)
+        change = [(replica, counts.get(replica, 0) + amount)]
+        counts.update(change)
+        return self._derived(self, counts, change)
 
     def increment_delta(self, replica: str, amount: int = 1) -> GCounter | None:
         check_replica(self.type_name, "increment", replica)

@@ -9,7 +9,12 @@ each mutation) and call :func:`check_laws`. It generates random histories at sev
 * delta form: ``x.merge(x.m_delta(...)) == x.m(...)`` for every mutation; deltas delivered in
   any order, with duplicates, converge;
 * op form: ``x.effect(x.prepare_m(...)) == x.m(...)``; every delivery order that respects
-  causality converges.
+  causality converges;
+* what a value knows about itself: along a history in which every state's size and
+  fingerprint are asked before it changes (so sizes kept incrementally are exercised), the
+  size equals the byte length of a fresh canonical encoding, the cached bytes equal it, and
+  the fingerprint equals that of the same value decoded afresh (and differs from a different
+  value's).
 
 >>> from hypothesis import strategies as st
 >>> from crdt import GCounter
@@ -26,7 +31,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crdt.base import Crdt, Op
-from crdt.codec import decode_op, encode, encode_op
+from crdt.codec import canonical_json, decode_op, encode, encode_op, fingerprint, size, to_bytes
 
 __all__ = ["CrdtSpec", "elements", "replica_ids", "states", "check_laws"]
 
@@ -190,12 +195,48 @@ def _check_op_laws(spec: CrdtSpec) -> Callable[[], None]:
     return op_laws
 
 
+def _check_known(value: Crdt[Any], what: str) -> None:
+    fresh = canonical_json(encode(value)).encode()
+    assert size(value) == len(fresh), f"{what}: size {size(value)} != {len(fresh)} bytes encoded afresh"
+    assert to_bytes(value) == fresh, f"{what}: cached bytes differ from a fresh encoding"
+    copy = type(value).from_data(value.to_data())
+    assert fingerprint(value) == fingerprint(copy), f"{what}: equal values with different fingerprints"
+
+
+def _check_size_laws(spec: CrdtSpec) -> Callable[[], None]:
+    @given(st.data())
+    def size_laws(data: st.DataObject) -> None:
+        replicas = [spec.empty() for _ in spec.replicas]
+        for v in replicas:
+            _check_known(v, "empty")
+        for _ in range(data.draw(st.integers(0, 12), label="steps")):
+            if data.draw(st.booleans()):
+                index, name, args = data.draw(_mutation(spec))
+                x, replica = replicas[index], spec.replicas[index]
+                delta = x.mutate_delta(name, replica, *args)
+                new = x.mutate(name, replica, *args)
+                if delta is not None:
+                    _check_known(delta, f"{name}_delta")
+                    _check_known(x.merge(delta), f"merge of a {name}_delta")
+                _check_known(new, name)
+            else:
+                dst = data.draw(st.integers(0, len(replicas) - 1))
+                src = data.draw(st.integers(0, len(replicas) - 1))
+                index, new = dst, replicas[dst].merge(replicas[src])
+                _check_known(new, "merge")
+            if new != replicas[index]:
+                assert fingerprint(new) != fingerprint(replicas[index]), "a change kept the fingerprint"
+            replicas[index] = new
+
+    return size_laws
+
+
 def check_laws(spec: CrdtSpec, max_examples: int | None = None) -> None:
     """Check every CRDT law for ``spec``; raises ``AssertionError`` with a shrunk example.
 
     ``max_examples`` overrides the active hypothesis profile's example count.
     """
-    checks = [_check_state_laws(spec), _check_delta_laws(spec)]
+    checks = [_check_state_laws(spec), _check_delta_laws(spec), _check_size_laws(spec)]
     if spec.op_form:
         checks.append(_check_op_laws(spec))
     for check in checks:

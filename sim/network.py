@@ -127,6 +127,14 @@ class Cut:
 
 _new_message = tuple.__new__
 
+#: Deliveries are pushed straight onto SimPy's event heap with the key ``(time, NORMAL, eid)``
+#: that ``Environment.schedule`` would use, skipping two calls per message. That relies on
+#: SimPy internals (``env._queue``, ``env._eid``, ``Environment.step``), so the SimPy version
+#: is pinned in pyproject.toml, and tests/sim/test_network_fast_path.py runs worlds with this
+#: set to False (every delivery through the public ``Environment.schedule``) and compares
+#: them with the fast path event by event. Read when a network is built.
+HEAP_FAST_PATH = True
+
 
 class _Delivery:
     """The smallest object SimPy's ``Environment.step`` accepts as an event.
@@ -363,15 +371,17 @@ class Network:
         event.callbacks = link.callbacks
         event._value = msg
         event.kc = kc
-        heappush(self._queue, (at, NORMAL, next(self._eid), event))
+        if HEAP_FAST_PATH:
+            heappush(self._queue, (at, NORMAL, next(self._eid), event))
+        else:
+            self._env.schedule(event, NORMAL, at - now)  # type: ignore[arg-type]
 
     def _drop(self, kind: str, msg_id: int, copy: int, link: _Link, cause: str) -> None:
         self._metrics.dropped[cause] += 1
         dropped = link.stats.dropped
         dropped[cause] = dropped.get(cause, 0) + 1
         if self._tracing:
-            self._trace.record("drop", src=link.src, dst=link.dst, msg_kind=kind, id=msg_id,
-                               copy=copy, cause=cause)
+            self._trace.drop(link.src, link.dst, kind, msg_id, copy, cause)
 
 
 def _binder(net: Network) -> Callable[[_Link], None]:
@@ -395,12 +405,14 @@ def _binder(net: Network) -> Callable[[_Link], None]:
     cuts = net._cuts
     partitioned = net.partitioned
     tracing = net._tracing
-    record = net._trace.record
+    link_events = net._trace.link_events
     drop = net._drop
     schedule = net._schedule
     new_event = _Delivery
     new_message = _new_message
     normal = NORMAL
+    fast = HEAP_FAST_PATH
+    schedule_public = env.schedule
 
     def bind(link: _Link) -> None:
         src, dst = link.src, link.dst
@@ -418,13 +430,15 @@ def _binder(net: Network) -> Callable[[_Link], None]:
         exponential = isinstance(latency, Exponential)
         mean = latency.mean if isinstance(latency, Exponential) else 0.0
         minimum = latency.minimum if isinstance(latency, Exponential) else 0.0
+        trace_send, trace_deliver = link_events(src, dst) if tracing else (None, None)
 
         # Per-link values are default arguments, not closure cells: they sit in one tuple per
         # function instead of one heap object each, which keeps a large world's hot data
         # compact (measured: cells cost 15% wall time and 60 MB at 10k nodes). Network-wide
         # values are cells of the enclosing scope, shared by every link.
         def deliver(event: _Delivery, src: str = src, dst: str = dst, dst_node: Node = dst_node,
-                    stats: LinkCounters = stats, link: _Link = link) -> None:
+                    stats: LinkCounters = stats, link: _Link = link,
+                    trace_deliver: Any = trace_deliver) -> None:
             msg: Message = event._value
             if not dst_node.up:
                 drop(msg.kind, msg.id, msg.copy, link, "node_down")
@@ -436,8 +450,7 @@ def _binder(net: Network) -> Callable[[_Link], None]:
             kc.delivered += 1
             kc.bytes_delivered += size
             if tracing:
-                record("deliver", src=src, dst=dst, msg_kind=msg.kind, id=msg.id, copy=msg.copy,
-                       sent_at=round(msg.sent_at, 9))
+                trace_deliver(env._now, msg.kind, msg.id, msg.copy, msg.sent_at)
             handler = dst_node._handlers.get(msg.kind)
             if handler is None:
                 dst_node.receive(msg)  # raises the "no handler" error
@@ -453,7 +466,7 @@ def _binder(net: Network) -> Callable[[_Link], None]:
                  sample: Callable[[], float] = sample, plain: bool = plain,
                  exponential: bool = exponential, mean: float = mean, minimum: float = minimum,
                  link: _Link = link, callbacks: tuple[Callable[[Any], None], ...] = callbacks,
-                 ) -> bool:
+                 trace_send: Any = trace_send) -> bool:
             now = env._now
             msg_id = next(ids)
             # Totals are summed from the per-kind counters when read, not counted here.
@@ -463,7 +476,7 @@ def _binder(net: Network) -> Callable[[_Link], None]:
             kc.sent += 1
             kc.bytes_sent += size
             if tracing:
-                record("send", src=src, dst=dst, msg_kind=kind, id=msg_id, size=size)
+                trace_send(now, kind, msg_id, size)
             if not src_node.up:
                 drop(kind, msg_id, 0, link, "node_down")
                 return False
@@ -481,8 +494,11 @@ def _binder(net: Network) -> Callable[[_Link], None]:
                 event._value = msg
                 event.kc = kc
                 # Same float expression as the sampler (the digest depends on it).
-                at = now + (minimum - mean * _log(1.0 - rnd())) if exponential else now + sample()
-                heappush(queue, (at, normal, next(eid), event))
+                delay = (minimum - mean * _log(1.0 - rnd())) if exponential else sample()
+                if fast:
+                    heappush(queue, (now + delay, normal, next(eid), event))
+                else:
+                    schedule_public(event, normal, delay)  # type: ignore[arg-type]
             else:
                 schedule(link, msg, now, kc)
             if duplicate and rnd() < duplicate:

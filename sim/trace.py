@@ -11,6 +11,14 @@ The canonical encoding is JSON with sorted keys, no whitespace, ASCII only, and 
 to nanoseconds; it contains ids and names, never ``repr`` of objects, so it is stable across
 processes and ``PYTHONHASHSEED``.
 
+The digest is the SHA-256 of one record per event, in order: the canonical JSON line (and a
+newline) for most events, but for the two the network records per message, ``send`` and
+``deliver``, a compact binary record (:func:`send_record`, :func:`deliver_record`: names, raw
+float times and integers packed), because encoding JSON and rounding times
+cost more than the rest of a message's path. The binary records start with a byte no JSON line
+starts with, so the stream stays unambiguous, and the exported events are unchanged. Records
+are hashed in batches, which gives the same SHA-256.
+
 >>> clock = iter([0.0, 0.5]).__next__
 >>> t = Trace(clock, "full")
 >>> t.record("fault", action="crash", node="a")
@@ -23,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import struct
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +39,16 @@ from typing import IO, Any, Literal
 
 from sim.errors import ConfigError, SimError
 
-__all__ = ["TRACE_MODES", "Trace", "TraceEvent", "TraceMode", "canonical_json"]
+__all__ = [
+    "TRACE_MODES", "Trace", "TraceEvent", "TraceMode", "canonical_json", "deliver_record",
+    "send_record",
+]
 
 TraceMode = Literal["off", "digest", "full"]
+#: ``send(now, msg_kind, id, size)`` of one link (see :meth:`Trace.link_events`)
+LinkSend = Callable[[float, str, int, int], None]
+#: ``deliver(now, msg_kind, id, copy, sent_at)`` of one link
+LinkDeliver = Callable[[float, str, int, int, float], None]
 TRACE_MODES: tuple[str, ...] = ("off", "digest", "full")
 
 
@@ -50,6 +66,49 @@ def canonical_json(value: Any) -> str:
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False,
         default=_default,
     )
+
+
+#: records hashed per update; any size gives the same digest
+_BATCH = 512
+_TEXTS: dict[str, str] = {}
+_NAMES: dict[str, bytes] = {}
+_SEND = b"\x01"
+_pack_send = struct.Struct("<dqq").pack
+_pack_deliver = struct.Struct("<Bdqq").pack
+
+
+def _text(value: str) -> str:
+    """The canonical JSON text of a string field (node ids and kinds repeat: cached)."""
+    text = _TEXTS.get(value)
+    if text is None:
+        text = canonical_json(value)
+        if len(_TEXTS) < 1_000_000:
+            _TEXTS[value] = text
+    return text
+
+
+def _name(value: str) -> bytes:
+    """A string as a record field: its UTF-8 length (4 bytes, little-endian), then the bytes."""
+    raw = _NAMES.get(value)
+    if raw is None:
+        data = value.encode("utf-8", "surrogatepass")
+        raw = len(data).to_bytes(4, "little") + data
+        if len(_NAMES) < 1_000_000:
+            _NAMES[value] = raw
+    return raw
+
+
+def send_record(now: float, src: str, dst: str, msg_kind: str, id: int, size: int) -> bytes:
+    """What the digest hashes for a send: ``0x01``, the three names, then ``now`` (float64),
+    ``id`` and ``size`` (int64), little-endian."""
+    return _SEND + _name(src) + _name(dst) + _name(msg_kind) + _pack_send(now, id, size)
+
+
+def deliver_record(now: float, id: int, copy: int) -> bytes:
+    """What the digest hashes for a delivery: ``0x02``, ``now`` (float64), ``id`` and ``copy``
+    (int64), little-endian. Message ids are unique in a world, so the send record of ``id``
+    already fixes the rest (link, kind, size, send time)."""
+    return _pack_deliver(2, now, id, copy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +136,8 @@ class Trace:
         self.enabled = mode != "off"
         self._keep = mode == "full"
         self._hash = hashlib.sha256()
+        # records not yet fed to the hash: one update per batch instead of one per event
+        self._records: list[bytes] = []
         self._seq = 0
         self.events: list[TraceEvent] = []
 
@@ -89,11 +150,81 @@ class Trace:
         self._seq = seq + 1
         if "t" in fields or "kind" in fields or "seq" in fields:
             raise SimError("trace fields may not be named 't', 'kind' or 'seq'")
-        line = canonical_json({"seq": seq, "t": t, "kind": kind, **fields})
-        self._hash.update(line.encode("ascii"))
-        self._hash.update(b"\n")
+        self._add(canonical_json({"seq": seq, "t": t, "kind": kind, **fields}))
         if self._keep:
             self.events.append(TraceEvent(seq, t, kind, fields))
+
+    def _add(self, line: str) -> None:
+        records = self._records
+        records.append(line.encode("ascii") + b"\n")
+        if len(records) >= _BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        # The list is cleared, never rebound: the closures of link_events append to it.
+        records = self._records
+        if records:
+            self._hash.update(b"".join(records))
+            records.clear()
+
+    def drop(self, src: str, dst: str, msg_kind: str, id: int, copy: int, cause: str) -> None:
+        """``record("drop", src=…, dst=…, msg_kind=…, id=…, copy=…, cause=…)``, formatted
+        directly (each string's JSON text cached); the same line, byte for byte."""
+        t = round(self._clock(), 9)
+        seq = self._seq
+        self._seq = seq + 1
+        self._add(f'{{"cause":{_text(cause)},"copy":{copy!r},"dst":{_text(dst)},"id":{id!r},'
+                  f'"kind":"drop","msg_kind":{_text(msg_kind)},"seq":{seq},"src":{_text(src)},'
+                  f'"t":{t!r}}}')
+        if self._keep:
+            fields = {"src": src, "dst": dst, "msg_kind": msg_kind, "id": id, "copy": copy,
+                      "cause": cause}
+            self.events.append(TraceEvent(seq, t, "drop", fields))
+
+    def link_events(self, src: str, dst: str) -> tuple[LinkSend, LinkDeliver]:
+        """Recorders of one directed link's ``send`` and ``deliver`` events, for the network.
+
+        ``send(now, msg_kind, id, size)`` and ``deliver(now, msg_kind, id, copy, sent_at)``
+        hash the compact records :func:`send_record` and :func:`deliver_record` describe (the
+        link's part encoded once); in ``"full"`` mode they also keep the same events as
+        ``record("send", src=…, dst=…, msg_kind=…, id=…, size=…)`` and ``record("deliver",
+        …, copy=…, sent_at=…)`` would.
+        """
+        link_head = _SEND + _name(src) + _name(dst)
+        heads: dict[str, bytes] = {}  # msg_kind -> the send record's first bytes
+
+        def head(msg_kind: str) -> bytes:
+            raw = heads[msg_kind] = link_head + _name(msg_kind)
+            return raw
+
+        records = self._records
+        append = records.append
+        trace = self
+        keep = self._keep
+        events = self.events
+
+        def send(now: float, msg_kind: str, id: int, size: int) -> None:
+            seq = trace._seq
+            trace._seq = seq + 1
+            append((heads.get(msg_kind) or head(msg_kind)) + _pack_send(now, id, size))
+            if len(records) >= _BATCH:
+                trace._flush()
+            if keep:
+                fields = {"src": src, "dst": dst, "msg_kind": msg_kind, "id": id, "size": size}
+                events.append(TraceEvent(seq, round(now, 9), "send", fields))
+
+        def deliver(now: float, msg_kind: str, id: int, copy: int, sent_at: float) -> None:
+            seq = trace._seq
+            trace._seq = seq + 1
+            append(_pack_deliver(2, now, id, copy))
+            if len(records) >= _BATCH:
+                trace._flush()
+            if keep:
+                fields = {"src": src, "dst": dst, "msg_kind": msg_kind, "id": id, "copy": copy,
+                          "sent_at": round(sent_at, 9)}
+                events.append(TraceEvent(seq, round(now, 9), "deliver", fields))
+
+        return send, deliver
 
     @property
     def count(self) -> int:
@@ -101,8 +232,11 @@ class Trace:
         return self._seq
 
     def digest(self) -> str | None:
-        """SHA-256 hex digest of the canonical event lines, or None when the trace is off."""
-        return self._hash.hexdigest() if self.enabled else None
+        """SHA-256 hex digest of the event records in order, or None when the trace is off."""
+        if not self.enabled:
+            return None
+        self._flush()
+        return self._hash.hexdigest()
 
     def _require_events(self) -> list[TraceEvent]:
         if not self._keep:

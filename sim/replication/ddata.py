@@ -139,6 +139,8 @@ class DistributedData:
         self.notify_every = notify_every
         self._replica_set = frozenset(self.node_ids)
         self._neighbours: dict[str, list[str]] = {}
+        self._keys_for: dict[str, list[str]] = {}
+        self._keys_for_size = -1
         self.last_change: dict[str, float] = {}
         #: with ``history=True``: (time, key, node, fingerprint of the new state) per change
         self.history: list[tuple[float, str, str, str]] | None = [] if history else None
@@ -183,7 +185,15 @@ class DistributedData:
         return spec
 
     def keys_for(self, protocol: str) -> list[str]:
-        return sorted(k for k, spec in self.keys.items() if spec.protocol == protocol)
+        """Sorted keys under ``protocol`` (asked every round by every node: cached until a key
+        is added; keys are never removed, a deleted key keeps its spec)."""
+        if self._keys_for_size != len(self.keys):
+            self._keys_for, self._keys_for_size = {}, len(self.keys)
+        cached = self._keys_for.get(protocol)
+        if cached is None:
+            cached = self._keys_for[protocol] = sorted(
+                k for k, spec in self.keys.items() if spec.protocol == protocol)
+        return cached
 
     def replica_neighbours(self, node_id: str) -> list[str]:
         """Sorted neighbours of ``node_id`` that host a replicator (cached: topology is fixed)."""

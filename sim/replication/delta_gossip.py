@@ -18,9 +18,13 @@ Options (Enes et al., ICDE 2019): ``bp`` (default true) never sends a delta back
 neighbour it came from; ``rr`` (default true) buffers only the parts of a received delta group
 that are new to the local state (``Crdt.difference``, exact for types with a cheap join
 decomposition), where classic delta propagation buffers the whole group whenever any of it is
-new. ``every`` is the sync period in ticks (default 1). A state received from a write or a
-read repair is buffered like a received delta, so it spreads on (``spread_written: false``
-puts back the bug where it did not, for the tests).
+new. ``every`` is the sync period in ticks (default 1). ``fanout`` (default 8) bounds the
+neighbours a node syncs with per round: with more neighbours than that it takes the next
+``fanout`` of them in sorted order, round-robin, so on a complete graph a round costs
+``fanout`` messages, not n - 1, and every neighbour is still reached every ``n / fanout``
+rounds (acknowledgements and garbage collection are per neighbour, as before).
+A state received from a write or a read repair is buffered like a received delta, so it
+spreads on (``spread_written: false`` puts back the bug where it did not, for the tests).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DeltaGossip"]
 
-_OPTIONS = frozenset({"every", "bp", "rr", "causal", "spread_written"})
+_OPTIONS = frozenset({"every", "bp", "rr", "causal", "fanout", "spread_written"})
 _UNKNOWN = None  # a neighbour we have not heard from in this incarnation: it gets full state
 
 
@@ -55,6 +59,8 @@ class DeltaGossip(Protocol):
         # False only joins a state from a write or a read repair, without buffering it, so on a
         # non-complete topology the news stops here (a bug the tests must catch).
         self.spread_written = bool(options.get("spread_written", True))
+        self.fanout = self.int_option("fanout", 8, minimum=1)
+        self._next_peer = 0  # where the round-robin over neighbours continues
         self.epoch = 0
         self.counter = 0
         self.buffer: dict[int, tuple[str, StoredValue, str]] = {}
@@ -96,10 +102,19 @@ class DeltaGossip(Protocol):
     # -- sending ------------------------------------------------------------------------------
 
     def _round(self) -> None:
-        for peer in self.peers():
+        for peer in self._round_peers():
             if self.ungreeted is not None and peer in self.ungreeted:
                 self.send(peer, "delta.hello", {"epoch": self.epoch}, 4)
             self._sync(peer)
+
+    def _round_peers(self) -> list[str]:
+        peers = self.peers()
+        if len(peers) <= self.fanout:
+            return peers
+        start = self._next_peer % len(peers)
+        self._next_peer = start + self.fanout
+        chosen = peers[start:start + self.fanout]
+        return chosen + peers[:self.fanout - len(chosen)]
 
     def _sync(self, peer: str, always: bool = False) -> None:
         ack = self.acks.get(peer, _UNKNOWN)

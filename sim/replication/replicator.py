@@ -203,6 +203,9 @@ class Replicator:
         self._greet: dict[str, list[Callable[[Changed | Deleted], None]]] = {}
         self._requests: dict[int, Request] = {}
         self._next_request = 0
+        #: bumped on every change of a stored value, so protocols can tell cheaply that none
+        #: happened since they last looked
+        self.version = 0
         node.add_component("ddata", self)
         node.on_message("ddata.write", self._on_write)
         node.on_message("ddata.write_ack", self._on_write_ack)
@@ -265,6 +268,7 @@ class Replicator:
         self._changed_to(key, new, source)
 
     def _changed_to(self, key: str, new: StoredValue, source: str) -> None:
+        self.version += 1
         self.states[key] = new
         self._changed[key] = None
         self.group.note_change(key, self.node.id, new)

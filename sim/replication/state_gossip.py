@@ -64,7 +64,9 @@ class StateGossip(Protocol):
         self.agreed = 0
         self.rounds = 0
         self._summary_now = ""
-        self._fingerprints: dict[str, tuple[StoredValue, str]] = {}
+        self._memo: tuple[list[str] | None, list[StoredValue | None], dict[str, str]] = (None, [], {})
+        self._last_summary: tuple[dict[str, str] | None, str] = (None, "")
+        self._round_version = -1
         self.node.on_message("state.digest", self._on_digest)
         self.node.on_message("state.gossip", self._on_gossip)
         self.node.every(options.get("every", 1), self._round)
@@ -93,38 +95,45 @@ class StateGossip(Protocol):
 
     # -- digests ------------------------------------------------------------------------------
 
-    def _keys(self) -> list[str]:
+    def _digest(self) -> dict[str, str]:
+        """Key -> fingerprint of every key held here. Asked every round and on every message,
+        mostly with nothing changed, so the last digest is returned again (the same dict,
+        never mutated) while the stored values are the same objects."""
         states = self.replicator.states
-        return [k for k in self.replicator.group.keys_for(self.name) if k in states]
-
-    def _fingerprint(self, key: str) -> str:
-        value = self.replicator.states[key]
-        cached = self._fingerprints.get(key)
-        if cached is not None and cached[0] is value:
-            return cached[1]
-        digest = fingerprint(value)
-        self._fingerprints[key] = (value, digest)
+        keys = self.replicator.group.keys_for(self.name)
+        values = [states.get(k) for k in keys]
+        memo = self._memo
+        if memo[0] is keys and len(values) == len(memo[1]) and all(
+                a is b for a, b in zip(values, memo[1], strict=True)):
+            return memo[2]
+        digest = {k: fingerprint(v) for k, v in zip(keys, values, strict=True) if v is not None}
+        self._memo = (keys, values, digest)
         return digest
 
-    def _digest(self) -> dict[str, str]:
-        return {key: self._fingerprint(key) for key in self._keys()}
-
-    @staticmethod
-    def _summary(digest: dict[str, str]) -> str:
+    def _summary(self, digest: dict[str, str]) -> str:
+        # Asked several times per message for the same digest: keep the last one.
+        if digest is self._last_summary[0]:
+            return self._last_summary[1]
         text = ";".join(f"{k}={v}" for k, v in sorted(digest.items()))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        summary = hashlib.sha256(text.encode()).hexdigest()[:16]
+        self._last_summary = (digest, summary)
+        return summary
 
     # -- the round ----------------------------------------------------------------------------
 
     def _round(self) -> None:
         self.rounds += 1
+        background = self.background and self.rounds % self.background == 0
+        if self.agreed >= self.confirm and not background and self._round_version == self.replicator.version:
+            return  # agreed, and nothing stored here changed since: no news (the common case)
+        self._round_version = self.replicator.version
         digest = self._digest()
         if not digest and (self.mode == "push" or not self.pull_when_empty):
             return  # nothing to push; under pull an empty digest asks a peer for everything
         summary = self._summary(digest)
         if summary != self._summary_now:
             self._summary_now, self.agreed = summary, 0
-        if self.agreed >= self.confirm and not (self.background and self.rounds % self.background == 0):
+        if self.agreed >= self.confirm and not background:
             return
         peers = self.peers()
         if not peers:
@@ -173,7 +182,8 @@ class StateGossip(Protocol):
     def start(self) -> None:
         self.agreed = 0
         self._summary_now = ""
-        self._fingerprints = {}
+        self._memo = (None, [], {})
+        self._round_version = -1
 
     def pending(self) -> bool:
         digest = self._digest()

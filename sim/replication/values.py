@@ -16,7 +16,8 @@ import hashlib
 from typing import Any, Final
 
 from crdt import Crdt
-from crdt.codec import canonical_json, decode, encode
+from crdt.codec import canonical_json, decode, encode, size
+from crdt.codec import fingerprint as codec_fingerprint
 
 __all__ = [
     "DELETED",
@@ -67,29 +68,16 @@ def decode_value(data: Any) -> StoredValue:
     return DELETED if data == {"deleted": True} else decode(data)
 
 
-_ENCODED: dict[int, tuple[StoredValue, bytes]] = {}
-_ENCODED_LIMIT = 4096
-
-
-def _canonical(value: StoredValue) -> bytes:
-    # Values are immutable and one state is often sent to several peers and fingerprinted
-    # again, so its encoding is kept for a while. The entry holds the value itself, so its id
-    # cannot be reused by another object while cached.
-    cached = _ENCODED.get(id(value))
-    if cached is not None and cached[0] is value:
-        return cached[1]
-    raw = canonical_json(encode_value(value)).encode()
-    if len(_ENCODED) >= _ENCODED_LIMIT:
-        del _ENCODED[next(iter(_ENCODED))]
-    _ENCODED[id(value)] = (value, raw)
-    return raw
+_DELETED_BYTES = canonical_json(encode_value(DELETED)).encode()
+_DELETED_FINGERPRINT = hashlib.sha256(_DELETED_BYTES).hexdigest()[:16]
 
 
 def fingerprint(value: StoredValue) -> str:
-    """A short digest of the canonical encoding: equal values, equal fingerprints."""
-    return hashlib.sha256(_canonical(value)).hexdigest()[:16]
+    """A short digest of the value: equal values, equal fingerprints (cached on the value, or
+    kept incrementally by its type; see :func:`crdt.codec.fingerprint`)."""
+    return _DELETED_FINGERPRINT if isinstance(value, Deletion) else codec_fingerprint(value)
 
 
 def value_size(value: StoredValue) -> int:
     """Bytes of the canonical encoding: what a message carrying the value costs."""
-    return len(_canonical(value))
+    return len(_DELETED_BYTES) if isinstance(value, Deletion) else size(value)

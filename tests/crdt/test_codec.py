@@ -1,12 +1,15 @@
 """Canonical encoding: stable bytes, sizes and clear decode errors."""
 
+import json
 import subprocess
 import sys
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from crdt import DecodeError, GCounter, decode, from_bytes, size, to_bytes
-from crdt.codec import decode_element, element_sort_key, encode_element
+from crdt.codec import canonical_json, decode_element, element_sort_key, encode_element
 
 
 def test_encoding_is_independent_of_insertion_order() -> None:
@@ -54,6 +57,26 @@ def test_unencodable_element_is_rejected() -> None:
         with pytest.raises(DecodeError, match="finite numbers"):
             encode_element(bad)
     assert decode({"type": "GCounter", "state": {"a": 1}}) == GCounter({"a": 1})
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(_json)
+def test_canonical_json_is_sorted_compact_json(data: object) -> None:
+    expected = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    assert canonical_json(data) == expected
+
+
+@given(st.text() | st.integers() | st.tuples(st.text(), st.integers()))
+def test_element_sort_key_is_the_canonical_json_of_the_element(element: object) -> None:
+    assert element_sort_key(element) == canonical_json(encode_element(element))
+    if isinstance(element, str):
+        assert element_sort_key(element) == json.dumps(element, ensure_ascii=False)
 
 
 def test_register_refuses_a_name_another_type_holds() -> None:

@@ -46,10 +46,35 @@ class LostOp(GCounter):
         return self.increment(op.replica, 1)  # type: ignore[attr-defined]
 
 
+class MiscountedSize(GCounter):
+    """Broken: the size it keeps forgets the comma before each replica added by a merge."""
+
+    def merge(self, other: GCounter) -> GCounter:  # type: ignore[override]
+        merged = super().merge(other)
+        if merged is self or merged is other or not hasattr(self, "_stats"):
+            return merged
+        size, total = merged._stats_now()
+        added = len(merged.counts) - max(len(self.counts), len(other.counts))
+        object.__setattr__(merged, "_stats", (size - added, total))
+        return merged
+
+
+class StaleFingerprint(GCounter):
+    """Broken: an increment keeps the fingerprint of the counter it came from."""
+
+    def increment(self, replica: str, amount: int = 1) -> GCounter:
+        new = super().increment(replica, amount)
+        if new is not self and hasattr(self, "_stats"):
+            object.__setattr__(new, "_stats", (new._stats_now()[0], self._stats_now()[1]))
+        return new
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "broken, law",
     [
+        (MiscountedSize, "size .* bytes encoded afresh"),
+        (StaleFingerprint, "fingerprint"),
         (SummingCounter, "not idempotent"),
         (LeftBiasedCounter, "not commutative"),
         (OffByOneDelta, r"x.merge\(increment_delta\) != increment\(x\)"),

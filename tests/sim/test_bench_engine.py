@@ -12,8 +12,9 @@ def test_floor_and_engine_report_positive_rates() -> None:
     assert bench_floor(2000, width=100) > 0
     assert bench_network(2000, batch=100) > 0
     assert bench_network(500, batch=1) > 0
-    floor, engine = compare(2000, in_flight=100, rounds=2)
-    assert floor > 0 and engine > 0
+    assert bench_network(500, batch=100, trace="digest") > 0
+    floor, engine, digest = compare(2000, in_flight=100, rounds=2)
+    assert floor > 0 and engine > 0 and digest > 0
 
 
 def test_gossip_bench_delivers_and_restores_gc() -> None:

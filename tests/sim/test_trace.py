@@ -1,10 +1,14 @@
+import hashlib
 import io
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sim_helpers import pair
 
 from sim.errors import SimError
+from sim.trace import Trace, canonical_json, deliver_record, send_record
 
 
 def traced():  # type: ignore[no-untyped-def]
@@ -62,3 +66,62 @@ def test_unencodable_field_is_an_error() -> None:
     world, _ = pair()
     with pytest.raises(SimError, match="not JSON-encodable"):
         world.trace.record("update", value=object())
+
+
+_names = st.text(max_size=8)
+_ints = st.integers(min_value=0, max_value=2**40)
+_raw_times = st.floats(min_value=0, max_value=1e6, allow_nan=False)
+
+
+def _line(**fields: object) -> bytes:
+    return canonical_json(fields).encode() + b"\n"
+
+
+@given(src=_names, dst=_names, kind=_names, ids=_ints, size=_ints, copy=st.integers(0, 1),
+       sent_at=_raw_times, cause=_names, now=st.one_of(st.just(0), _raw_times))
+def test_network_events_keep_what_record_keeps_and_hash_their_records(
+        src: str, dst: str, kind: str, ids: int, size: int, copy: int, sent_at: float, cause: str,
+        now: float) -> None:
+    fast, slow = Trace(lambda: now, "full"), Trace(lambda: now, "full")
+    send, deliver = fast.link_events(src, dst)
+    send(now, kind, ids, size)
+    slow.record("send", src=src, dst=dst, msg_kind=kind, id=ids, size=size)
+    deliver(now, kind, ids, copy, sent_at)
+    slow.record("deliver", src=src, dst=dst, msg_kind=kind, id=ids, copy=copy, sent_at=round(sent_at, 9))
+    fast.drop(src, dst, kind, ids, copy, cause)
+    slow.record("drop", src=src, dst=dst, msg_kind=kind, id=ids, copy=copy, cause=cause)
+    assert fast.events == slow.events
+    t = round(now, 9)
+    expected = (send_record(now, src, dst, kind, ids, size)
+                + deliver_record(now, ids, copy)
+                + _line(seq=2, t=t, kind="drop", src=src, dst=dst, msg_kind=kind, id=ids, copy=copy,
+                        cause=cause))
+    assert fast.digest() == hashlib.sha256(expected).hexdigest()
+
+
+def test_records_are_unambiguous_and_every_field_counts() -> None:
+    base = send_record(0.5, "a", "b", "m", 1, 4)
+    assert base[:1] == b"\x01" and deliver_record(0.5, 1, 0)[:1] == b"\x02"
+    # Moving a character from one name to the next changes the record (names carry lengths).
+    assert send_record(0.5, "ab", "", "m", 1, 4) != send_record(0.5, "a", "b", "m", 1, 4)
+    variants = [send_record(0.5000001, "a", "b", "m", 1, 4), send_record(0.5, "c", "b", "m", 1, 4),
+                send_record(0.5, "a", "c", "m", 1, 4), send_record(0.5, "a", "b", "n", 1, 4),
+                send_record(0.5, "a", "b", "m", 2, 4), send_record(0.5, "a", "b", "m", 1, 5)]
+    assert all(v != base for v in variants)
+    delivered = deliver_record(0.5, 1, 0)
+    assert all(v != delivered for v in [deliver_record(0.25, 1, 0), deliver_record(0.5, 2, 0),
+                                        deliver_record(0.5, 1, 1)])
+
+
+def test_digest_is_the_same_across_hash_batches() -> None:
+    # More events than one batch: the batched hash equals hashing record by record.
+    trace = Trace(lambda: 0.5, "digest")
+    send, _ = trace.link_events("a", "b")
+    expected = hashlib.sha256()
+    for i in range(1300):
+        send(0.5, "m", i, 4)
+        expected.update(send_record(0.5, "a", "b", "m", i, 4))
+    assert trace.digest() == expected.hexdigest()
+    trace.record("phase", name="end")
+    expected.update(b'{"kind":"phase","name":"end","seq":1300,"t":0.5}\n')
+    assert trace.digest() == expected.hexdigest()
