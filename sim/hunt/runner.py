@@ -39,7 +39,8 @@ def _without_lists(text: str) -> str:
 
 def signature(checks: Sequence[Sequence[Any]]) -> tuple[str, str] | None:
     """The failure that matters: the first failing check other than quiescence (which usually
-    comes with it), and its message with numbers, lists and quoted values taken out.
+    comes with it), and its message with numbers, lists and quoted values taken out, up to its
+    first list (the rest names that list's items).
 
     >>> signature([["quiescence", False, "not quiet after 100 ticks"],
     ...            ["invariants", False, "0/1 keys hold their invariants; k: acknowledged adds lost: ['eggs']"]])
@@ -52,6 +53,8 @@ def signature(checks: Sequence[Sequence[Any]]) -> tuple[str, str] | None:
         return None
     primary = next((c for c in failing if c[0] != "quiescence"), failing[0])
     reason = _PARTICULARS.sub("…", _without_lists(str(primary[2])))
+    # What follows the first list only elaborates its items (which request, where, when).
+    reason = reason.split("[…]", 1)[0] + "[…]" if "[…]" in reason else reason
     return str(primary[0]), reason
 
 
