@@ -341,6 +341,20 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_CHECK_FAILED
 
 
+def _cmd_hunt(args: argparse.Namespace) -> int:
+    from sim.hunt import hunt
+
+    target = scenarios_dir() / "hunt" / f"{args.scenario}.yaml"  # a variant's hunt target, by name
+    try:
+        path = target if not Path(args.scenario).exists() and target.exists() else _scenario_path(args.scenario)
+        result = hunt(path, args.budget, seed=args.seed, workers=args.workers, dask=args.dask,
+                      out=args.out, progress=not args.quiet and sys.stderr.isatty())
+    except SimError as error:
+        return _fail(str(error))
+    print(json.dumps(result.to_json(), indent=2, sort_keys=True) if args.json else result.render())
+    return EXIT_CHECK_FAILED if result.found else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crdtsim",
@@ -409,6 +423,19 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--json", action="store_true", help="print the machine-readable result")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar and no timing line")
     sweep.set_defaults(func=_cmd_sweep)
+
+    hunt = sub.add_parser("hunt", help="search a scenario's schedules for a failing check; shrink it to minimal.yaml")
+    hunt.add_argument("scenario", help="a scenario file (its hunt: section says what may vary), a bundled name, "
+                                       "or a broken variant's name (its target in scenarios/hunt/)")
+    hunt.add_argument("--budget", default="200", help="runs (200) or wall time (30s, 2m) for the search")
+    hunt.add_argument("--seed", type=int, default=0, help="seed of the search (default 0)")
+    hunt_where = hunt.add_mutually_exclusive_group()
+    hunt_where.add_argument("--workers", type=int, help="worker processes (default: one per CPU)")
+    hunt_where.add_argument("--dask", metavar="ADDRESS", help="run on the Dask cluster at tcp://host:port")
+    hunt.add_argument("--out", default="hunt-out", help="directory for minimal.yaml, original.yaml, report.json")
+    hunt.add_argument("--json", action="store_true", help="print the machine-readable report")
+    hunt.add_argument("--quiet", action="store_true", help="no progress bar")
+    hunt.set_defaults(func=_cmd_hunt)
 
     completion = sub.add_parser("completion", help="print a shell completion script: "
                                 "eval \"$(crdtsim completion bash)\" in ~/.bashrc")

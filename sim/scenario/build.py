@@ -26,6 +26,7 @@ from sim.replication import DistributedData, KeySpec
 from sim.replication.consistency import All, Consistency, Local, Majority, To
 from sim.replication.ddata import random_workload
 from sim.replication.mutations import random_mutation
+from sim.replication.variants import variant
 from sim.runloop import RunResult
 from sim.scenario.load import Scenario
 from sim.units import parse_duration
@@ -163,18 +164,21 @@ def _data(scenario: Scenario, world: World) -> DistributedData | None:
     if spec is None:
         return None
     default = spec.get("protocol", "delta")
+    with scenario.at("data", "variant"):
+        broken = variant(spec["variant"]) if "variant" in spec else None
     keys = {}
     for key, key_spec in spec["keys"].items():
         type_name = key_spec if isinstance(key_spec, str) else key_spec["type"]
         protocol = default if isinstance(key_spec, str) else key_spec.get("protocol", default)
-        keys[key] = KeySpec(type_named(type_name), protocol)
+        type_ = type_named(type_name)
+        keys[key] = KeySpec(broken.key_type(type_) if broken else type_, protocol)
     with scenario.at("data"):
         dd = DistributedData(
             world,
             spec.get("nodes", world.node_ids),
             keys,
             default_protocol=default,
-            protocol_options=spec.get("options"),
+            protocol_options=broken.protocol_options(spec.get("options")) if broken else spec.get("options"),
             durable=spec.get("durable", True),
             notify_every=spec.get("notify_every", 1),
             checks=True,
@@ -189,6 +193,42 @@ def _update_once(dd: DistributedData, key: str, node_id: str) -> None:
     replicator, node = dd.replicator(node_id), dd.world.node(node_id)
     name, args = random_mutation(replicator.current(key), node, dd.world.rng(f"once:{node_id}"))  # type: ignore[arg-type]
     replicator.update(key, dd.keys[key].type, lambda s: getattr(s, name)(*args))
+
+
+def _write(dd: DistributedData, key: str, node_id: str, call: tuple[str, tuple[Any, ...]] | None, at: float,
+           level: Consistency) -> None:
+    """One explicit write: the given mutation, or a plausible one from a stream of its own."""
+    replicator, node = dd.replicator(node_id), dd.world.node(node_id)
+    if not node.up:
+        dd.world.metrics.ops_skipped += 1
+        return
+    if call is None:
+        call = random_mutation(replicator.current(key), node, dd.world.rng(f"write:{node_id}:{key}:{at!r}"))  # type: ignore[arg-type]
+    name, args = call
+    request = replicator.update(key, dd.keys[key].type, lambda s: getattr(s, name)(*args), write=level)
+    request.on_done(lambda result: dd.count("writes", result.ok))
+
+
+def _explicit_writes(scenario: Scenario, world: World, dd: DistributedData, level: Consistency) -> None:
+    """Schedule the workload's ``writes`` list, each at its time, node and key."""
+    warmup = parse_duration(scenario.get("warmup", 0.0), "warmup")
+    duration = parse_duration(scenario.get("duration", "5s"), "duration")
+    for index, w in enumerate(scenario.get("workload")["writes"]):
+        if w["key"] not in dd.keys:
+            raise scenario.error(("workload", "writes", index, "key"), f"a key among {sorted(dd.keys)}", w["key"])
+        if w["node"] not in dd.node_ids:
+            raise scenario.error(("workload", "writes", index, "node"), "a node hosting the data", w["node"])
+        operations = dd.keys[w["key"]].type.operations
+        if "op" in w and w["op"] not in operations:
+            raise scenario.error(("workload", "writes", index, "op"), f"a mutation among {list(operations)}", w["op"])
+        with scenario.at("workload", "writes", index, "at"):
+            at = parse_duration(w["at"], "at")
+        if at > duration:
+            raise scenario.error(("workload", "writes", index, "at"), f"a time within the workload phase ({duration}s)",
+                                 w["at"])
+        call = (w["op"], tuple(w.get("args", ()))) if "op" in w else None
+        # Times count from the start of the workload phase, as fault times do.
+        world.schedule(warmup + at, partial(_write, dd, w["key"], w["node"], call, at, level))
 
 
 def _workload(scenario: Scenario, world: World, dd: DistributedData | None) -> None:
@@ -206,6 +246,9 @@ def _workload(scenario: Scenario, world: World, dd: DistributedData | None) -> N
         if node not in dd.node_ids:
             raise scenario.error(("workload", "nodes", index), "a node hosting the data", node)
     with scenario.at("workload"):
+        if "writes" in spec:
+            _explicit_writes(scenario, world, dd, consistency(spec.get("write")))
+            return
         if spec.get("once", False):
             for node_id in nodes:
                 for key in keys:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["SCENARIO_SCHEMA", "CRDT_TYPES", "PROTOCOLS", "TOPOLOGY_KINDS"]
+__all__ = ["SCENARIO_SCHEMA", "CRDT_TYPES", "FAULT_KINDS", "PROTOCOLS", "TOPOLOGY_KINDS"]
 
 CRDT_TYPES = [
     "GCounter", "PNCounter", "GSet", "TwoPSet", "ORSet", "LWWRegister", "MVRegister", "LWWMap", "ORMap",
@@ -104,6 +104,24 @@ _FAULT = _object(
     ["at"],
     minProperties=2,
 )
+_WRITE = _object(
+    {"at": _DURATION, "node": {"type": "string"}, "key": {"type": "string"},
+     "op": {"type": "string", "description": "a mutation of the key's type (add, remove, increment, set…)"},
+     "args": {"type": "array", "description": "the mutation's arguments after the replica id"}},
+    ["at", "node", "key"],
+)
+_BOUNDS = _object({"min": {"type": "number", "minimum": 0}, "max": {"type": "number", "minimum": 0}})
+FAULT_KINDS = ["partition", "one_way", "crash", "loss_burst", "clock"]
+_HUNT = _object({
+    "faults": _object({"max": {"type": "integer", "minimum": 0},
+                       "kinds": {"type": "array", "items": {"enum": FAULT_KINDS}, "minItems": 1},
+                       "longest": _DURATION}),
+    "writes": _object({"min": {"type": "integer", "minimum": 0}, "max": {"type": "integer", "minimum": 0},
+                       "keys": _NAMES, "nodes": _NAMES}),
+    "nodes": _BOUNDS,
+    "topology": {"type": "array", "items": {"enum": TOPOLOGY_KINDS}, "minItems": 1},
+    "loss": _BOUNDS,
+}, description="what `crdtsim hunt` may vary, and within which bounds")
 
 SCENARIO_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -142,6 +160,7 @@ SCENARIO_SCHEMA: dict[str, Any] = {
                 "nodes": _NAMES,
                 "notify_every": {"type": "integer", "minimum": 1},
                 "keys": {"type": "object", "minProperties": 1, "additionalProperties": _KEY},
+                "variant": {"type": "string", "description": "a deliberately broken variant, by name"},
             }, ["keys"]),
             "workload": _object({
                 "rate": _RATE,
@@ -152,6 +171,7 @@ SCENARIO_SCHEMA: dict[str, Any] = {
                 "read": _CONSISTENCY,
                 "reads": {**_PROBABILITY, "description": "the fraction of operations that are reads"},
                 "once": {"type": "boolean", "description": "each node makes one update at t=0, instead of a rate"},
+                "writes": {"type": "array", "items": _WRITE, "description": "explicit writes, instead of a rate"},
             }),
             "faults": {"type": "array", "items": _FAULT},
             "nemesis": _object({
@@ -167,6 +187,7 @@ SCENARIO_SCHEMA: dict[str, Any] = {
                 "journal": {"enum": ["memory", "sqlite"]},
                 "rate": _RATE,
             }, ["id", "example"])},
+            "hunt": _HUNT,
             "app": {"type": "object", "description": "an application model (see docs/apps.md); checked by sim.apps"},
             "checks": _object({
                 "convergence": {"type": "boolean"},

@@ -111,7 +111,8 @@ def test_the_scenario_example_in_the_readme_runs_and_holds() -> None:
     assert blocks
     for block in blocks:
         run = run_scenario(Scenario.from_yaml_text(block, "README.md"))
-        assert run.result is not None and run.result.ok
+        # A scenario that selects a broken variant shows a bug: its checks must catch it.
+        assert run.result is not None and run.result.ok == ("variant:" not in block)
 
 
 def test_validating_leaves_no_temporary_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
