@@ -47,6 +47,19 @@ class Crdt(ABC, Generic[V]):
     type_name: ClassVar[str]
     #: Names of the mutations; each has ``name``, ``name_delta`` and ``prepare_name`` methods.
     operations: ClassVar[tuple[str, ...]] = ()
+    #: The op records :meth:`effect` applies (what every ``prepare_*`` of the type returns).
+    op_types: ClassVar[tuple[type[Op], ...]] = ()
+
+    @classmethod
+    def accepts(cls, msg: object) -> bool:
+        """Whether ``msg`` can be applied to a value of this type: a state (or delta) of the type,
+        merged, or one of its ops, applied by :meth:`effect`.
+
+        >>> from crdt import GCounter, PNCounter
+        >>> PNCounter.accepts(PNCounter().prepare_increment("a")), GCounter.accepts(PNCounter())
+        (True, False)
+        """
+        return type(msg) is cls or type(msg) in cls.op_types
 
     @abstractmethod
     def merge(self, other: Self) -> Self:

@@ -67,6 +67,7 @@ class CausalCounter(CausalCrdt[int]):
 
     type_name = "CausalCounter"
     operations = ("increment", "decrement")
+    op_types = (CausalCounterUpdate,)
     __slots__ = ()
 
     store: Mapping[Dot, int]

@@ -138,6 +138,7 @@ class EWFlag(_DotSetFlag):
 
     type_name = "EWFlag"
     operations = ("enable", "disable")
+    op_types = (FlagUpdate,)
     __slots__ = ()
 
     @classmethod
@@ -169,6 +170,7 @@ class DWFlag(_DotSetFlag):
 
     type_name = "DWFlag"
     operations = ("enable", "disable")
+    op_types = (FlagUpdate,)
     __slots__ = ()
 
     @classmethod

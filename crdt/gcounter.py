@@ -62,6 +62,7 @@ class GCounter(Crdt[int]):
 
     type_name = "GCounter"
     operations = ("increment",)
+    op_types = (Increment,)
     __slots__ = ("counts",)
 
     counts: Mapping[str, int]

@@ -95,6 +95,7 @@ class GSet(Crdt[frozenset[Any]]):
 
     type_name = "GSet"
     operations = ("add",)
+    op_types = (GSetAdd,)
     __slots__ = ("elements",)
 
     elements: frozenset[Any]

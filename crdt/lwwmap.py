@@ -71,6 +71,7 @@ class LWWMap(Crdt[dict[Any, Any]]):
 
     type_name = "LWWMap"
     operations = ("set", "delete")
+    op_types = (LWWMapSet, LWWMapDelete)
     __slots__ = ("entries",)
 
     entries: Mapping[Any, LWWRegister]

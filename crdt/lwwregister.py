@@ -117,6 +117,7 @@ class LWWRegister(Crdt[Any]):
 
     type_name = "LWWRegister"
     operations = ("set",)
+    op_types = (LWWWrite,)
     __slots__ = ("stored", "timestamp", "replica", "_rank")
 
     stored: Any

@@ -63,6 +63,7 @@ class MVRegister(CausalCrdt[tuple[Any, ...]]):
 
     type_name = "MVRegister"
     operations = ("set",)
+    op_types = (MVRegisterSet,)
     __slots__ = ()
 
     store: Mapping[Dot, Any]

@@ -159,6 +159,7 @@ class ORMap(CausalCrdt[dict[Any, Any]]):
 
     type_name = "ORMap"
     operations = ("update", "remove")
+    op_types = (ORMapUpdate, ORMapRemove)
     __slots__ = ()
 
     store: Mapping[Any, Entry]

@@ -151,6 +151,7 @@ class ORSet(CausalCrdt[frozenset[Any]]):
 
     type_name = "ORSet"
     operations = ("add", "remove", "clear")
+    op_types = (ORSetAdd, ORSetRemove, ORSetClear)
     __slots__ = ()
 
     store: PersistentMap  # element -> frozenset of dots (never empty)

@@ -49,6 +49,7 @@ class PNCounter(Crdt[int]):
 
     type_name = "PNCounter"
     operations = ("increment", "decrement")
+    op_types = (Increment, Decrement)
     __slots__ = ("p", "n")
 
     p: GCounter

@@ -73,6 +73,7 @@ class TwoPSet(Crdt[frozenset[Any]]):
 
     type_name = "TwoPSet"
     operations = ("add", "remove")
+    op_types = (TwoPSetAdd, TwoPSetRemove)
     __slots__ = ("live", "removed")
 
     live: frozenset[Any]

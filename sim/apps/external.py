@@ -15,9 +15,15 @@ An :class:`External` is a computation function like any other (register it in a
   ``{"op": "add", "value"}`` (GSet), each optionally with ``"node"``, or ``{"id", "error"}``;
 * the call is **synchronous** from the simulation's view: simulated time does not move while
   the program works, so wall time never changes a run and the same seed gives the same digest;
-* a reply slower than ``timeout`` wall seconds, the program's exit, an error reply or a
-  malformed line raise :class:`ExternalComputationError`, which names the computation and the
-  program and stops the run (like an incompatible effect in strict mode).
+* each call has a **budget in simulated seconds** (``budget``, default 50 ms): the call costs
+  what the reply says (``"cost"``, simulated seconds of work the program reports) or, without
+  one, ``BASE_COST`` plus ``COST_PER_BYTE`` per byte of request and reply; a call over its
+  budget fails, the same way on every run and every machine;
+* ``timeout`` wall seconds (default 10) is only a safety net for a hung process: a program that
+  does not answer at all is reported as hung, never as slow;
+* over budget, hung, the program's exit, an error reply or a malformed line raise
+  :class:`ExternalComputationError`, which names the computation and the program and stops the
+  run (like an incompatible effect in strict mode).
 
 The todo registry gains ``filter_todos_for_user_js`` and ``calculate_user_count_js``:
 ``todo_spec(filter_rule="filter_todos_for_user_js", user_count="calculate_user_count_js")``.
@@ -37,19 +43,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crdt import GSet, LWWMap, LWWRegister
+from sim.apps.effects import Effect
 from sim.apps.spec import is_object, obj
 from sim.apps.todo import TODO
 from sim.checks import CheckResult
 from sim.errors import SimError
 
 if TYPE_CHECKING:
-    from sim.apps.runtime import AppNode, AppRuntime, Effect, Event
+    from sim.apps.effects import Event
+    from sim.apps.runtime import AppNode, AppRuntime
     from sim.world import World
 
-__all__ = ["External", "ExternalComputationError", "SCRIPTS", "to_json", "from_json"]
+__all__ = ["External", "ExternalComputationError", "ExternalPrograms", "SCRIPTS", "to_json", "from_json"]
 
 SCRIPTS = Path(__file__).parent / "external"
 DEFAULT_TIMEOUT = 10.0
+DEFAULT_BUDGET = 0.05
+#: the simulated cost of a call whose reply reports none: a fixed part and one per byte moved
+BASE_COST = 0.001
+COST_PER_BYTE = 1e-6
 
 
 class ExternalComputationError(SimError):
@@ -135,7 +147,8 @@ class _Process:
                 left = deadline - time.monotonic()
                 if left <= 0 or not sel.select(left):
                     if time.monotonic() >= deadline:
-                        raise self.fail(f"no reply within {self.timeout:g} wall seconds")
+                        raise self.fail(f"hung: no reply within {self.timeout:g} wall seconds (the safety net "
+                                        "for a process that does not answer)")
                     continue
                 chunk = proc.stdout.read()
                 if chunk == b"":
@@ -175,11 +188,15 @@ def _stop_all(procs: dict[str, _Process]) -> None:
         p.close()
 
 
-class _Pool:
-    """The external processes of one runtime (one per computation path)."""
+class ExternalPrograms:
+    """The extension holding a runtime's external processes (one per computation path)."""
 
-    def __init__(self, runtime: AppRuntime) -> None:
+    name = "external"
+
+    def __init__(self) -> None:
         self.procs: dict[str, _Process] = {}
+
+    def attach(self, runtime: AppRuntime) -> None:
         self.finalizer = weakref.finalize(runtime, _stop_all, self.procs)
         runtime.world.add_check("app.external", self.check)
 
@@ -198,13 +215,13 @@ class _Pool:
                            "all stopped", {"calls": calls})
 
 
-_POOLS: weakref.WeakKeyDictionary[Any, _Pool] = weakref.WeakKeyDictionary()
-
-
-def pool_for(runtime: AppRuntime) -> _Pool:
-    if runtime not in _POOLS:
-        _POOLS[runtime] = _Pool(runtime)
-    return _POOLS[runtime]
+def pool_for(runtime: AppRuntime) -> ExternalPrograms:
+    """The runtime's external programs (the extension is attached now if it was not declared)."""
+    ext = runtime.extensions.get("external")
+    if ext is None:
+        ext = runtime.extend(ExternalPrograms())
+    assert isinstance(ext, ExternalPrograms)
+    return ext
 
 
 class External:
@@ -214,8 +231,9 @@ class External:
     """
 
     def __init__(self, function: str, inputs: Sequence[str] = (), script: str | Path | None = None,
-                 timeout: float = DEFAULT_TIMEOUT, argv: Sequence[str] | None = None) -> None:
-        self.function, self.inputs, self.timeout = function, tuple(inputs), timeout
+                 timeout: float = DEFAULT_TIMEOUT, argv: Sequence[str] | None = None,
+                 budget: float = DEFAULT_BUDGET) -> None:
+        self.function, self.inputs, self.timeout, self.budget = function, tuple(inputs), timeout, budget
         self.argv = list(argv) if argv is not None else ["node", str(script or SCRIPTS / "todo.js"), function]
 
     def path_on(self, node: AppNode) -> str:
@@ -235,14 +253,26 @@ class External:
                    "inputs": {name: to_json(node.value(name)) for name in self.inputs}}
         try:
             reply = proc.call(request)
+            self._charge(node, comp, request, reply, proc)
             return [self._effect(node, event, e, proc) for e in _effects(reply, proc)]
         except ExternalComputationError:
             pool.close()
             raise
 
-    def _effect(self, node: AppNode, event: Event, e: Any, proc: _Process) -> Effect:
-        from sim.apps.runtime import Effect
+    def _charge(self, node: AppNode, comp: str, request: dict[str, Any], reply: dict[str, Any],
+                proc: _Process) -> None:
+        """Enforce the call's simulated budget (deterministic: no wall time involved)."""
+        cost = reply.get("cost")
+        if cost is None:
+            moved = len(json.dumps(request, sort_keys=True)) + len(json.dumps(reply, sort_keys=True))
+            cost = BASE_COST + COST_PER_BYTE * moved
+        if not isinstance(cost, int | float) or isinstance(cost, bool) or not cost >= 0:
+            raise proc.fail(f"malformed cost {cost!r:.40} (simulated seconds)")
+        node.runtime.count("external_cost_us", round(cost * 1e6))
+        if cost > self.budget:
+            raise proc.fail(f"took {cost:g} simulated seconds, over its budget of {self.budget:g}")
 
+    def _effect(self, node: AppNode, event: Event, e: Any, proc: _Process) -> Effect:
         if not isinstance(e, dict) or not isinstance(e.get("path"), str):
             raise proc.fail(f"malformed effect {e!r:.80}")
         try:

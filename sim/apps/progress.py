@@ -20,19 +20,20 @@ server started is finished at its client.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from crdt import LWWMap, LWWRegister
+from sim.apps.effects import Effect
 from sim.apps.spec import AppSpec, Computation, SourceState, obj
 from sim.apps.todo import TODO, todo_spec, todos_of
 from sim.checks import CheckResult
 from sim.trace import canonical_json
 
 if TYPE_CHECKING:
-    from sim.apps.runtime import AppNode, AppRuntime, Effect, Event
+    from sim.apps.effects import Event
+    from sim.apps.runtime import AppNode, AppRuntime
     from sim.network import Message
     from sim.trace import TraceEvent
     from sim.world import World
@@ -63,8 +64,6 @@ def export_spec(export: str = "export_todos") -> AppSpec:
 
 @TODO.register("request_export")
 def _request_export(node: AppNode, event: Event) -> Effect | None:
-    from sim.apps.runtime import Effect
-
     n = node.value("export_request")
     if not n:
         return None
@@ -115,18 +114,23 @@ def _ask(runtime: AppRuntime, node_id: str, n: int) -> None:
 class Progress:
     """The jobs of one runtime: the servers' senders and the clients' receivers."""
 
-    def __init__(self, runtime: AppRuntime, step: float = 0.4, retry: float = 0.5, tries: int = 40) -> None:
-        self.runtime, self.step, self.retry, self.tries = runtime, step, retry, tries
+    name = "progress"
+
+    def __init__(self, step: float = 0.4, retry: float = 0.5, tries: int = 40) -> None:
+        self.step, self.retry, self.tries = step, retry, tries
         self.active: dict[str, bool] = {}  # job -> final acknowledged
         self.requested: dict[str, int] = {}
         self.shown: dict[str, dict[str, int]] = {}  # client -> job -> last sequence number shown
         self.done: dict[str, set[str]] = {}  # client -> jobs whose final result it stored
+
+    def attach(self, runtime: AppRuntime) -> None:
+        self.runtime = runtime
         world = runtime.world
         for zone in runtime.spec.user_zones():
             for node_id in runtime.zone_nodes(zone):
-                world.node(node_id).on_message("app.progress", self._on_progress)
+                runtime.on_message(node_id, "app.progress", self._on_progress)
         for node_id in runtime.zone_nodes("server"):
-            world.node(node_id).on_message("app.progress.ack", self._on_ack)
+            runtime.on_message(node_id, "app.progress.ack", self._on_ack)
         runtime.guards.setdefault("/server/export_requests", _own_request)
         world.add_pending(lambda: any(not acked for acked in self.active.values()))
         world.add_check("app.progress", self.check)
@@ -246,13 +250,13 @@ def progress_violations(events: Iterable[TraceEvent]) -> list[dict[str, Any]]:
     return bad
 
 
-_PROGRESS: weakref.WeakKeyDictionary[Any, Progress] = weakref.WeakKeyDictionary()
-
-
 def progress_for(runtime: AppRuntime) -> Progress:
-    if runtime not in _PROGRESS:
-        _PROGRESS[runtime] = Progress(runtime)
-    return _PROGRESS[runtime]
+    """The runtime's progress extension (attached now if it has none)."""
+    ext = runtime.extensions.get("progress")
+    if ext is None:
+        ext = runtime.extend(Progress())
+    assert isinstance(ext, Progress)
+    return ext
 
 
 def schedule_exports(runtime: AppRuntime, exports: Sequence[tuple[float, str]]) -> None:

@@ -153,11 +153,22 @@ class Channel:
 
 
 class Registry:
-    """Computations by name (the todo app's are in :mod:`sim.apps.todo`)."""
+    """Computations by name (the todo app's are in :mod:`sim.apps.todo`), and the app's write
+    guards: ``guards[path](path, msg, session) -> bool`` decides whether a write from below to
+    ``path`` is allowed."""
 
     def __init__(self, name: str, functions: Mapping[str, ComputationFn] | None = None) -> None:
         self.name = name
         self.functions: dict[str, ComputationFn] = dict(functions or {})
+        self.guards: dict[str, Callable[[str, Any, Any], bool]] = {}
+
+    def guard(self, path: str) -> Callable[[Callable[[str, Any, Any], bool]], Callable[[str, Any, Any], bool]]:
+        """Register the write guard of ``path``."""
+        def decorate(fn: Callable[[str, Any, Any], bool]) -> Callable[[str, Any, Any], bool]:
+            self.guards[path] = fn
+            return fn
+
+        return decorate
 
     def register(self, name: str) -> Callable[[ComputationFn], ComputationFn]:
         def decorate(fn: ComputationFn) -> ComputationFn:

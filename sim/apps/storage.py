@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from sim.apps.spec import AppSpec
     from sim.world import World
 
-__all__ = ["SqliteStore", "MemoryStore", "build_stores", "close_on_crash"]
+__all__ = ["SqliteStore", "MemoryStore", "Storage", "build_stores", "close_on_crash"]
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS states (name TEXT PRIMARY KEY, data TEXT NOT NULL)"
 
@@ -126,6 +126,24 @@ def close_on_crash(world: World, store: Any, nodes: list[str]) -> None:
         world.node(node_id).on_crash(lambda n=node_id: store.close(n))  # type: ignore[misc]
 
 
+class Storage:
+    """The storage extension: ``Storage({zone: store})`` puts each zone's states in RAM in front of
+    its store (the zone's nodes reload from it when they start)."""
+
+    name = "storage"
+
+    def __init__(self, stores: dict[str, Any]) -> None:
+        self.stores = dict(stores)
+
+    def attach(self, runtime: Any) -> None:
+        for zone in sorted(self.stores):
+            if zone not in runtime.spec.zones:
+                raise ConfigError("storage zone", f"must be one of {sorted(runtime.spec.zones)}", zone)
+        runtime.stores.update(self.stores)
+        for zone, store in sorted(self.stores.items()):
+            close_on_crash(runtime.world, store, runtime.zone_nodes(zone))
+
+
 def build_stores(storage: dict[str, str], spec: AppSpec, world: World, workdir: Path | None) -> dict[str, Any]:
     """``{zone: "sqlite" | "memory"}`` -> a store per zone; SQLite files go under ``workdir/app``."""
     stores: dict[str, Any] = {}
@@ -141,6 +159,5 @@ def build_stores(storage: dict[str, str], spec: AppSpec, world: World, workdir: 
             store = MemoryStore()
         else:
             raise ConfigError(f"storage {zone}", "one of 'sqlite', 'memory'", kind)
-        close_on_crash(world, store, sorted(world.topology.nodes_in(zone)))
         stores[zone] = store
     return stores

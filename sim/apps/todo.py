@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from crdt import GSet, LWWMap, LWWRegister
 from crdt.lwwregister import TOMBSTONE
+from sim.apps.effects import Effect, Event
 from sim.apps.session import Session
 from sim.apps.spec import AppSpec, Channel, Computation, DerivedState, Registry, SourceState, obj
 from sim.workload import Workload
 
 if TYPE_CHECKING:
-    from sim.apps.runtime import AppNode, AppRuntime, Effect, Event
+    from sim.apps.runtime import AppNode, AppRuntime
     from sim.node import Node
 
 __all__ = ["TODO", "todo_spec", "todo_guards", "add_todo", "todo_workload", "TITLES"]
@@ -32,8 +33,6 @@ TITLES = ("milk", "bread", "call mum", "taxes", "gym", "book flights", "water pl
 
 
 def _effect(path: str, msg: Any, node: str | None = None) -> Effect:
-    from sim.apps.runtime import Effect
-
     return Effect(path, msg, node)
 
 
@@ -117,31 +116,41 @@ def todo_spec(filter_rule: str = "filter_todos_for_user", user_count: str = "cal
     )
 
 
-def _own_writes(path: str, msg: Any, session: Session) -> bool:
-    """A user may write only todos keyed and owned by their own user id."""
+@TODO.guard("/db/all_todos")
+def own_writes(path: str, msg: Any, session: Session) -> bool:
+    """A user may write only todos whose whole key is ``<their user id>/<number>`` and whose
+    value (unless a tombstone) names them and that key."""
     if not isinstance(msg, LWWMap):
         return False
-    for key in msg.entries if hasattr(msg, "entries") else msg.value():
-        if not str(key).startswith(f"{session.user}/"):
+    for key, entry in msg.entries.items():  # tombstones included: a delete is a write too
+        owner, _, number = str(key).partition("/")
+        if owner != session.user or not number.isdigit():
             return False
-    for value in msg.value().values():
-        if value is not TOMBSTONE and dict(value).get("user") != session.user:
+        value = entry.value()
+        if value is not TOMBSTONE and (not isinstance(value, tuple) or dict(value).get("user") != session.user
+                                       or dict(value).get("id") != key):
             return False
     return True
 
 
 def todo_guards() -> dict[str, Any]:
-    return {"/db/all_todos": _own_writes}
+    return dict(TODO.guards)
 
 
 def add_todo(runtime: AppRuntime, node_id: str, title: str, done: bool = False) -> bool:
+    """The user of ``node_id`` adds a todo; recorded as theirs in the runtime's ground truth."""
     node = runtime.node(node_id)
     if not node.node.up:
         return False
     user = node.user
+    assert user is not None
     n = sum(1 for k in node.value("edits") if str(k).startswith(f"{user}/")) + 1
-    return runtime.inject_local_mutation(node_id, "/client/edits", "set", f"{user}/{n}",
-                                         obj(done=done, title=title, user=user), node.timestamp())
+    key = f"{user}/{n}"  # numbered from what the node remembers: a node that forgot reuses keys
+    if not runtime.inject_local_mutation(node_id, "/client/edits", "set", key,
+                                         obj(done=done, id=key, title=title, user=user), node.timestamp()):
+        return False
+    runtime.record(key, user, title=title)
+    return True
 
 
 def toggle_todo(runtime: AppRuntime, node_id: str, rng: random.Random) -> bool:

@@ -45,7 +45,11 @@ def measure(scenario: str = "todo-access", seeds: int = 50, duration: str | None
 
     data = Scenario.from_yaml(bundled()[scenario]).data
     if duration is not None:
+        from sim.units import parse_duration
+
         data["duration"] = duration
+        span = parse_duration(duration, "duration")  # faults must fall in the shorter workload phase
+        data["faults"] = [f for f in data.get("faults", []) if parse_duration(f["at"], "at") < span]
     model = Scenario.from_dict(data)
     delivered = 0
     start = time.perf_counter()

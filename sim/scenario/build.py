@@ -323,7 +323,7 @@ def build(scenario: Scenario, seed: int | None = None, out: str | Path | None = 
         _workload(scenario, world, dd)
         app = None
         if scenario.get("app") is not None:
-            from sim.apps.scenario import build_app
+            from sim.scenario.app import build_app
 
             app = build_app(scenario, world, workdir)
         drawn = _faults(scenario, world)

@@ -69,3 +69,21 @@ def test_a_replica_that_crashed_resyncs_from_the_primary() -> None:
     assert stale and max(e.fields["seconds"] for e in stale) > 0.5  # it served reads right after restarting
     primary = run.app.node("db-1").state("all_todos")
     assert all(run.app.node(s).state("todos") == primary for s in ("server-1", "server-2"))
+
+
+def test_challenge_2_read_replicas_take_the_reads_off_the_primary() -> None:
+    with_replicas = run_scenario(Scenario.from_yaml(bundled()["todo-replicas"]))
+    data = Scenario.from_yaml(bundled()["todo-replicas"]).data
+    del data["app"]["replicas"]
+    data["zones"]["db"] = 1
+    data["faults"] = [f for f in data["faults"] if "db-2" not in (f.get("crash"), f.get("restart"))]
+    alone = run_scenario(Scenario.from_dict(data))
+    assert with_replicas.result is not None and with_replicas.result.ok
+    assert alone.result is not None and alone.result.ok
+    busy, relieved = summary(alone)["app"]["load"]["db-1"], summary(with_replicas)["app"]["load"]["db-1"]
+    assert busy["reads"] > 0 and relieved["reads"] == 0  # replicas serve every read
+    assert busy["writes"] > 0 and relieved["writes"] > 0  # the primary takes every write either way
+    staleness = summary(with_replicas)["app"]["replicas"]["staleness"]
+    assert 0 <= staleness["p50_seconds"] <= staleness["p95_seconds"] <= staleness["p99_seconds"] \
+        <= staleness["max_seconds"]
+    assert staleness["max_seconds"] > 0  # some reads were served behind the primary

@@ -46,7 +46,7 @@ def test_a_restarted_client_reloads_its_pre_crash_state_then_converges_with_the_
         assert [n for n, _ in store.loads].count("client-2") == 2  # at start, and after the restart
         # the server's answer to the last edit before the crash was lost with the node: the
         # reloaded my_todos lacks it, the catch-up brings it (and the edit made after restart)
-        assert _titles(before["my_todos"].value()) == ["milk", "taxes"]
+        assert "call mum" not in _titles(before["my_todos"].value())
         assert dict(before["edits"].value()["u2/3"])["title"] == "call mum"  # persisted before the crash
         db = run.app.node("db-1").state("all_todos")
         assert client.value("my_todos") == todos_of(db, "u2")

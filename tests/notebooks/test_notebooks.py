@@ -7,12 +7,14 @@ import nbformat
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-NAMES = ["quickstart", "partitions", "protocols", "eventsourcing", "hunting"]
+NAMES = ["quickstart", "partitions", "protocols", "eventsourcing", "hunting", "apps"]
 #: lines a notebook must print: its story really happened, not only ran
 PRINTS = {"eventsourcing": ["every journal holds the same events: True",
                            "the two e-mail writes: ['dc-2#1', 'dc-1#2'] -> concurrent"],
           "hunting": ["  convergence: 0/1 keys converged; diverged: k",
-                      "[FAIL] convergence: 0/1 keys converged; diverged: k"]}
+                      "[FAIL] convergence: 0/1 keys converged; diverged: k"],
+          "apps": ["[ok] app.convergence: 7 nodes: sources agree, every write arrived, every derived state is up "
+                   "to date", "[ok] app.durability: all 15 created data reached the top zone", "leaks: 0 | ok: True"]}
 
 
 def test_every_notebook_is_tested() -> None:

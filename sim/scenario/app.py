@@ -1,4 +1,4 @@
-"""The ``app`` section of a scenario: which app, its users, workload, sessions and attacks.
+"""The ``app`` section of a scenario: which app, its users, workload, sessions, attacks, extensions.
 
 .. code-block:: yaml
 
@@ -8,8 +8,11 @@
       workload: {rate: 4/s}
       todos: [{at: 0.5s, node: client-1, title: milk}]
       sessions: [{at: 1s, disconnect: client-2}, {at: 3s, reconnect: client-2}]
-      attacks: [{at: 1s, node: client-3, forge: u1}, {at: 1.2s, node: client-3, replay: client-1}]
+      attacks: [{at: 1s, node: client-3, impersonate: u1}, {at: 1.2s, node: client-3, steal: client-1}]
       session_ttl: 2s
+      login: password            # or trust_claim: the broken variant that believes the claimed user
+      delivery: reliable         # or once: the broken variant that never re-sends
+      eager: false               # true: the broken variant that computes and sends everything
       on_incompatible: raise     # or reject: count and drop incompatible effects
       storage: {client: sqlite}  # RAM in front of a durable store per node (sqlite or memory)
       replicas: {zone: db}       # its first node (or `primary`) takes the writes, the others serve reads
@@ -17,13 +20,15 @@
 
 from __future__ import annotations
 
+import shutil
 from typing import TYPE_CHECKING, Any
 
-from sim.apps.runtime import AppRuntime
-from sim.apps.session import forge
+from sim.apps.attacks import attack, kind_of
+from sim.apps.external import External
+from sim.apps.runtime import AppRuntime, Extension
 from sim.apps.spec import AppSpec
-from sim.apps.storage import build_stores
-from sim.apps.todo import TODO, add_todo, todo_guards, todo_spec, todo_workload
+from sim.apps.storage import Storage, build_stores
+from sim.apps.todo import TODO, add_todo, todo_spec, todo_workload
 from sim.errors import ConfigError
 from sim.units import parse_duration
 
@@ -38,7 +43,7 @@ __all__ = ["build_app", "APPS", "REGISTRIES"]
 APPS = {"todo": todo_spec}
 REGISTRIES = {"todo": TODO}
 _KEYS = {"spec", "registry", "zones", "channels", "variant", "users", "workload", "todos", "sessions", "attacks",
-         "session_ttl", "on_incompatible", "channel", "storage", "replicas", "exports"}
+         "session_ttl", "on_incompatible", "channel", "storage", "replicas", "exports", "login", "delivery", "eager"}
 
 
 def _spec(app: dict[str, Any]) -> AppSpec:
@@ -53,6 +58,24 @@ def _spec(app: dict[str, Any]) -> AppSpec:
     return APPS[name](**app.get("variant", {}))
 
 
+def _programs(spec: AppSpec) -> list[str]:
+    """The programs the spec's external computations run (their first word)."""
+    found = []
+    for zone in spec.zones:
+        for comp in spec.computations(zone).values():
+            fn = spec.registry.functions.get(comp.name)
+            if isinstance(fn, External) and fn.argv[0] not in found:
+                found.append(fn.argv[0])
+    return found
+
+
+def _choice(scenario: Scenario, app: dict[str, Any], key: str, choices: tuple[Any, ...]) -> Any:
+    value = app.get(key, choices[0])
+    if value not in choices:
+        raise scenario.error(("app", key), f"one of {', '.join(repr(c) for c in choices)}", value)
+    return value
+
+
 def build_app(scenario: Scenario, world: World, workdir: Path | None = None) -> AppRuntime:
     app = scenario.get("app")
     for key in app:
@@ -60,6 +83,11 @@ def build_app(scenario: Scenario, world: World, workdir: Path | None = None) -> 
             raise scenario.error(("app", key), f"a known key (one of {sorted(_KEYS)})", key)
     with scenario.at("app"):
         spec = _spec(app)
+    for program in _programs(spec):
+        if shutil.which(program) is None:
+            where = ("app", "variant") if "variant" in app else ("app",)
+            raise scenario.error(where, f"the program {program!r} of its external computations on PATH "
+                                        f"(install Node.js for {program!r})", "none")
     for zone in spec.zones:
         if not world.topology.has_zone(zone):
             raise scenario.error(("app",), f"zones to include the app zone {zone!r}", sorted(scenario.get("zones")))
@@ -70,20 +98,34 @@ def build_app(scenario: Scenario, world: World, workdir: Path | None = None) -> 
                                                                                             "min": "2ms"}}}))
     for c in spec.channels:
         world.connect_zones(c.from_zone, c.to_zone, c.type)
-    on_incompatible = app.get("on_incompatible", "raise")
-    if on_incompatible not in ("raise", "reject"):
-        raise scenario.error(("app", "on_incompatible"), "one of 'raise', 'reject'", on_incompatible)
+    on_incompatible = _choice(scenario, app, "on_incompatible", ("raise", "reject"))
+    login = _choice(scenario, app, "login", ("password", "trust_claim"))
+    delivery = _choice(scenario, app, "delivery", ("reliable", "once"))
+    eager = _choice(scenario, app, "eager", (False, True))
     with scenario.at("app", "session_ttl"):
         ttl = parse_duration(app.get("session_ttl", 3600.0), "session_ttl")
     with scenario.at("app", "storage"):
         stores = build_stores(app.get("storage", {}), spec, world, workdir)
-    runtime = AppRuntime(world, spec, users=app.get("users"), strict=on_incompatible == "raise", session_ttl=ttl,
-                         guards=todo_guards() if spec.registry is TODO else {}, stores=stores)
-    if "replicas" in app:
-        from sim.apps.replicas import replicate
+    extensions: list[Extension] = [Storage(stores)] if stores else []
+    if _programs(spec):
+        from sim.apps.external import ExternalPrograms
 
-        with scenario.at("app", "replicas"):
-            replicate(runtime, **app["replicas"])
+        extensions.append(ExternalPrograms())
+    if "replicas" in app:
+        from sim.apps.replicas import Replication
+
+        replicas = app["replicas"]
+        if not isinstance(replicas, dict) or set(replicas) - {"zone", "primary"}:
+            raise scenario.error(("app", "replicas"), "a mapping with zone and primary", replicas)
+        extensions.append(Replication(replicas.get("zone", "db"), replicas.get("primary")))
+    if "exports" in app:  # long-running exports with progress (sim.apps.progress)
+        from sim.apps.progress import Progress
+
+        extensions.append(Progress())
+    with scenario.at("app", "replicas" if "replicas" in app else "extensions"):
+        runtime = AppRuntime(world, spec, users=app.get("users"), strict=on_incompatible == "raise",
+                             session_ttl=ttl, extensions=extensions, login=login,
+                             send_once=delivery == "once", eager=eager)
     if "workload" in app:
         with scenario.at("app", "workload"):
             world.add_workload(todo_workload(runtime, app["workload"].get("rate", "2/s"),
@@ -93,7 +135,7 @@ def build_app(scenario: Scenario, world: World, workdir: Path | None = None) -> 
             runtime.node(t["node"])
             world.schedule(parse_duration(t["at"], "at"),
                            lambda t=t: None if add_todo(runtime, t["node"], t["title"]) else None)  # type: ignore[misc]
-    if "exports" in app:  # long-running exports with progress (sim.apps.progress)
+    if "exports" in app:
         from sim.apps.progress import schedule_exports
 
         with scenario.at("app", "exports"):
@@ -107,20 +149,7 @@ def build_app(scenario: Scenario, world: World, workdir: Path | None = None) -> 
     for i, a in enumerate(app.get("attacks", [])):
         with scenario.at("app", "attacks", i):
             runtime.node(a["node"])
-            world.schedule(parse_duration(a["at"], "at"), lambda a=a: _attack(runtime, a))  # type: ignore[misc]
+            kind_of({k: v for k, v in a.items() if k not in ("at", "node")})
+            world.schedule(parse_duration(a["at"], "at"),
+                           lambda a=a: attack(runtime, a["node"], a))  # type: ignore[misc]
     return runtime
-
-
-def _attack(runtime: AppRuntime, attack: dict[str, Any]) -> None:
-    node = runtime.node(attack["node"])
-    if not node.node.up:
-        return
-    zone = runtime.spec.providers_of(node.zone)[0]
-    if "forge" in attack:
-        claims = {"user": attack["forge"], "node": node.id, "issuer": node.providers[zone],
-                  "exp": runtime.world.now + 60.0}
-        node.connect(zone, forge(claims))
-    elif "replay" in attack:
-        stolen = runtime.node(attack["replay"]).session
-        if stolen is not None:
-            node.connect(zone, stolen)
