@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sim.scenario.build import ScenarioRun
 
-__all__ = ["applied_faults", "describe_fault", "protocol_of", "render", "summary", "who_holds_what"]
+__all__ = ["applied_faults", "describe_fault", "lost_write_lines", "protocol_of", "render", "summary",
+           "who_holds_what"]
 
 
 def protocol_of(kind: str) -> str:
@@ -105,6 +106,10 @@ def summary(run: ScenarioRun) -> dict[str, Any]:
     }
 
 
+#: the text summary names at most this many lost writes (``--json`` has them all)
+MAX_LOST_LINES = 10
+
+
 def _time(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}s"
 
@@ -147,6 +152,19 @@ def _history_lines(history: dict[str, Any]) -> list[str]:
     return lines
 
 
+def lost_write_lines(s: dict[str, Any]) -> list[str]:
+    """Each write a failed invariant found lost, by request id, operation, node and time.
+
+    Kept out of the check's message, whose wording stays the same however many writes are lost
+    (a hunt compares failures by it)."""
+    lines = []
+    for key, writes in ((s.get("invariants") or {}).get("lost_writes") or {}).items():
+        for w in writes:
+            lines.append(f"{key}: lost request {w['request']} ({w['f']} {w['args']}) at {w['node']}, "
+                         f"t={w['time']:.3f}s" + (f", {w['how']}" if "how" in w else ""))
+    return lines
+
+
 def who_holds_what(key: str, k: dict[str, Any]) -> list[str]:
     """A diverged key in words: each distinct state, its replicas, and what differs."""
     lines = [f"{key} diverged: {len(k['states'])} distinct states"]
@@ -168,6 +186,10 @@ def render(s: dict[str, Any]) -> str:
         for key, k in s["keys"].items():
             if not k["converged"]:
                 lines += who_holds_what(key, k) + [""]
+    lost = lost_write_lines(s)
+    if lost:
+        lines += lost[:MAX_LOST_LINES] + ([f"… and {len(lost) - MAX_LOST_LINES} more lost writes (see --json)"]
+                                          if len(lost) > MAX_LOST_LINES else []) + [""]
     workload, quiet = s["time"].get("workload", [0, 0]), s["time"].get("quiet", [0, 0])
     lines.append(f"ticks {s['ticks']}   workload {workload[0]:.2f}-{workload[1]:.2f}s   quiet until {quiet[1]:.2f}s   "
                  f"converged by {_time(s['convergence_time'])}")

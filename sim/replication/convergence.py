@@ -94,11 +94,6 @@ def _lost(u: UpdateRecord, name: str, args: tuple[Any, ...]) -> dict[str, Any]:
     return {"request": u.request, "node": u.node, "time": round(u.time, 9), "f": name, "args": _show(args)}
 
 
-def _where(lost: list[dict[str, Any]]) -> str:
-    return "; ".join(f"request {w['request']} ({w['f']} {w['args']}) at {w['node']}, t={w['time']:.3f}s"
-                     for w in lost[:5]) + (f"; … {len(lost) - 5} more" if len(lost) > 5 else "")
-
-
 def _counter_violation(final: int, updates: list[UpdateRecord]) -> Violation | None:
     bounds = {"increment": [0, 0], "decrement": [0, 0]}  # [acknowledged, attempted]
     for u in updates:
@@ -130,7 +125,7 @@ def _set_violation(final: Any, updates: list[UpdateRecord]) -> Violation | None:
                 lost.append(args[0])
                 writes.append(_lost(u, name, args))
     if lost:
-        return f"acknowledged adds lost: {sorted(set(lost), key=repr)}: {_where(writes)}", writes
+        return f"acknowledged adds lost: {sorted(set(lost), key=repr)}", writes
     return None
 
 
@@ -155,7 +150,7 @@ def _lww_violation(state: Any, updates: list[UpdateRecord]) -> Violation | None:
                 lost.append(what)
                 writes.append(_lost(u, name, args))
     if lost:
-        return f"acknowledged writes lost to older ones: {lost}: {_where(writes)}", writes
+        return f"acknowledged writes lost to older ones: {lost}", writes
     return None
 
 

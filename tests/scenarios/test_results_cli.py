@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from sim import plots
 from sim.cli import _progress, main
-from sim.scenario import Scenario, build
+from sim.scenario import Scenario, build, run_scenario
 from sim.serve import make_server, results_directories
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +35,11 @@ def test_window_sets_the_space_time_diagram(results: Path) -> None:
     svg = (results / "quickstart" / "spacetime.svg").read_text()
     assert "<!-- quickstart: space-time diagram 1.00–1.50s (" in svg  # matplotlib keeps each text as a comment
     default = (results / "hunt" / "seed-5" / "spacetime.svg").read_text()
-    assert "space-time diagram 1.01–2.01s" in default  # around the first divergence (1.256 s)
+    run = run_scenario(Scenario.from_dict(json.loads((results / "broken.json").read_text())), trace="full")
+    began = plots.first_divergence(run)
+    lo, hi = plots.default_window(run)
+    assert began is not None and lo < began < hi
+    assert f"space-time diagram {lo:.2f}–{hi:.2f}s" in default  # around the first divergence
     summary = json.loads((results / "quickstart" / "summary.json").read_text())
     assert summary["rerun"] == "crdtsim run quickstart --seed 42 --window 1s..1.5s"
 
