@@ -1,7 +1,8 @@
 """The ``crdtsim`` command line.
 
 Each subcommand returns the process exit code: 0 when every check holds, 1 when a check fails,
-2 for bad input (a clear message on stderr, never a traceback).
+2 for bad input or an output that cannot be written (one line on stderr, never a traceback),
+130 after Ctrl-C and 143 after SIGTERM (nothing staged is left behind, sweep workers stopped).
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ import importlib
 import json
 import os
 import pkgutil
-import shutil
+import signal
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,8 @@ import sim.benchmarks
 from sim.errors import SimError
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+#: the shell's codes for a process ended by SIGINT (Ctrl-C) and SIGTERM: 128 + the signal number
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 DEFAULT_SCENARIO = "quickstart"
 
@@ -70,51 +72,49 @@ def _progress(run: Any, enabled: bool) -> Callable[[], None]:
     return bar.close
 
 
-def _write_atomically(out: Path, files: dict[str, Callable[[Path], None]]) -> None:
-    """Write every file into a fresh directory first, then move them into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".crdtsim-", dir=out))
-    try:
-        for name, write in files.items():
-            write(staging / name)
-        for name in files:
-            os.replace(staging / name, out / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+def _limits(args: argparse.Namespace) -> Any:
+    from sim.scenario.limits import Limits
 
-
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return Limits.parse(getattr(args, "limit", None) or [])
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from sim.output import RunDirectory
     from sim.report import render, summary
     from sim.scenario import Scenario, build
 
     try:
-        scenario = Scenario.from_yaml(_scenario_path(args.scenario))
-        run = build(scenario, seed=args.seed, out=args.out, trace="full" if (args.trace or args.plots) else None)
+        scenario = Scenario.from_yaml(_scenario_path(args.scenario), _limits(args))
+        # Everything the run writes (journals included) goes to a fresh staging directory first.
+        rundir = RunDirectory(args.out, force=args.force) if args.out is not None else None
     except SimError as error:
         return _fail(str(error))
-    close = _progress(run, not args.quiet and sys.stderr.isatty())
     try:
-        run.run()
-    finally:
-        close()
-        run.cleanup()
-    report = summary(run)
-    if args.out is not None:
-        files: dict[str, Callable[[Path], None]] = {
-            "summary.json": lambda p: _write_json(p, report),
-        }
-        if args.trace:
-            files["trace.jsonl"] = run.world.trace.to_jsonl
-            files["trace.chrome.json"] = run.world.trace.to_chrome
-        if args.plots:
-            from sim.plots import write_all
+        run = build(scenario, seed=args.seed, out=rundir.root if rundir else None,
+                    trace="full" if (args.trace or args.plots) else None)
+        close = _progress(run, not args.quiet and sys.stderr.isatty())
+        try:
+            run.run()
+        finally:
+            close()
+            run.cleanup()
+        report = summary(run)
+        if rundir is not None:
+            rundir.write_json("summary.json", report)
+            if args.trace:
+                rundir.write("trace.jsonl", run.world.trace.to_jsonl)
+                rundir.write("trace.chrome.json", run.world.trace.to_chrome)
+            if args.plots:
+                from sim.plots import write_all
 
-            files.update(write_all(run))
-        _write_atomically(Path(args.out), files)
+                for name, writer in write_all(run).items():
+                    rundir.write(name, writer)
+            rundir.commit()
+    except SimError as error:
+        return _fail(str(error))
+    finally:
+        if rundir is not None:
+            rundir.discard()
     print(json.dumps(report, indent=2, sort_keys=True) if args.json else render(report))
     return EXIT_OK if report["ok"] else EXIT_CHECK_FAILED
 
@@ -123,9 +123,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from sim.scenario import Scenario, build
 
     status = EXIT_OK
+    try:
+        limits = _limits(args)
+    except SimError as error:
+        return _fail(str(error))
     for name in args.scenarios:
         try:
-            build(Scenario.from_yaml(_scenario_path(name))).cleanup()  # built, not run: leave nothing behind
+            # Exactly what `crdtsim run` checks before it runs; built, not run: leave nothing behind.
+            build(Scenario.from_yaml(_scenario_path(name), limits)).cleanup()
             print(f"{name}: ok")
         except SimError as error:
             status = _fail(str(error))
@@ -177,7 +182,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         seeds = parse_seeds(args.seeds)
         path = _scenario_path(args.scenario)
         result = sweep(path, seeds, workers=args.workers, dask=args.dask,
-                       progress=not args.quiet and sys.stderr.isatty())
+                       progress=not args.quiet and sys.stderr.isatty(), limits=_limits(args))
     except SimError as error:
         return _fail(str(error))
     result = dataclasses.replace(result, scenario=args.scenario)  # re-run commands as the user typed it
@@ -186,6 +191,11 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         where = f"Dask at {args.dask}" if args.dask else f"{args.workers or os.cpu_count()} worker processes"
         print(f"{len(seeds)} seeds in {time.perf_counter() - started:.1f}s on {where}", file=sys.stderr)
     return EXIT_OK if result.ok else EXIT_CHECK_FAILED
+
+
+def _limit_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--limit", action="append", metavar="NAME=N",
+                        help="raise one bound on the scenario's size, e.g. nodes=50000 (see docs/scenarios.md)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -202,11 +212,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the machine-readable summary")
     run.add_argument("--plots", action="store_true", help="write plots (PNG) into --out")
     run.add_argument("--trace", action="store_true", help="write the trace (JSON Lines and Chrome trace) into --out")
+    run.add_argument("--force", action="store_true", help="replace an existing --out directory")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    _limit_option(run)
     run.set_defaults(func=_cmd_run)
 
     validate = sub.add_parser("validate", help="check scenario files without running them")
     validate.add_argument("scenarios", nargs="+")
+    _limit_option(validate)
     validate.set_defaults(func=_cmd_validate)
 
     sub.add_parser("list", help="the bundled scenarios").set_defaults(func=_cmd_list)
@@ -227,8 +240,20 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--dask", metavar="ADDRESS", help="run on the Dask cluster whose scheduler is at tcp://host:port")
     sweep.add_argument("--json", action="store_true", help="print the machine-readable result")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar and no timing line")
+    _limit_option(sweep)
     sweep.set_defaults(func=_cmd_sweep)
     return parser
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind (``finally`` blocks discard staged output, stop workers) and exit 143.
+
+    A BaseException, like KeyboardInterrupt, so no ``except Exception`` on the way swallows it.
+    """
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -236,11 +261,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run" and (args.plots or args.trace) and args.out is None:
         return _fail("--plots and --trace write files: give --out DIR")
     try:
+        previous: Any = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (main() called from a thread): leave signals alone
+        previous = None
+    try:
         return int(args.func(args))
     except BrokenPipeError:
         # The reader went away (``crdtsim list | head``): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except KeyboardInterrupt:
+        print("crdtsim: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Terminated:
+        print("crdtsim: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -21,13 +21,14 @@ from crdt.codec import type_named
 from sim.errors import SimError
 from sim.eventsourcing import Behavior, ReplicatedEntity, in_memory_journals, sqlite_journals
 from sim.faults import FaultSchedule, fault_from_spec, random_schedule
+from sim.output import fresh_directory
 from sim.replication import DistributedData, KeySpec
 from sim.replication.consistency import All, Consistency, Local, Majority, To
 from sim.replication.ddata import random_workload
 from sim.replication.mutations import random_mutation
 from sim.runloop import RunResult
 from sim.scenario.load import Scenario
-from sim.units import parse_duration
+from sim.units import parse_duration, parse_rate
 from sim.workload import Workload
 from sim.world import World
 
@@ -69,16 +70,17 @@ class ScenarioRun:
         return self.result
 
     def cleanup(self) -> None:
-        """Close the app's stores; remove the temporary directory (SQLite files) a run without ``out`` made."""
+        """Close the app's stores and the journals (their files are complete, with no WAL left over);
+        remove the temporary directory (SQLite files) a run without ``out`` made."""
         if self.app is not None:
             for store in self.app.stores.values():
                 store.close_all()
+        for entity in self.entities:
+            for node_id in entity.replicas:
+                journal = entity.replica(node_id).journal
+                if journal is not None:
+                    journal.close()
         if self.temporary and self.workdir is not None:
-            for entity in self.entities:
-                for node_id in entity.replicas:
-                    journal = entity.replica(node_id).journal
-                    if journal is not None:
-                        journal.close()
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
 
@@ -214,7 +216,9 @@ def _faults(scenario: Scenario, world: World) -> None:
     nemesis = scenario.get("nemesis")
     if nemesis is not None:
         with scenario.at("nemesis"):
-            faults.extend(random_schedule(world, scenario.get("duration", "5s"), **nemesis))
+            options = {**nemesis, "rate": parse_rate(nemesis.get("rate", "0.5/s"), "rate")}
+            if options["rate"] > 0:  # a nemesis at rate 0 makes no faults
+                faults.extend(random_schedule(world, scenario.get("duration", "5s"), **options))
     if faults:
         with scenario.at("faults"):
             world.set_faults(FaultSchedule(faults))
@@ -232,7 +236,7 @@ def _entities(scenario: Scenario, world: World, workdir: Path | None) -> list[Re
             if spec.get("journal", "memory") == "sqlite":
                 if workdir is None:
                     raise scenario.error(("entities", index, "journal"), "an output directory for SQLite", "none")
-                journals = sqlite_journals(workdir / spec["id"])
+                journals = sqlite_journals(fresh_directory(workdir, spec["id"]))
             else:
                 journals = in_memory_journals()
             entity = ReplicatedEntity(world, replicas, spec["id"], COUNTER, journals=journals)
