@@ -109,6 +109,8 @@ def run_seed(path: str, seed: int, limits: Limits | None = None) -> dict[str, An
     except Exception as error:  # noqa: BLE001 - a crash is this seed's result, not the sweep's
         return {"seed": seed, "ok": False, "failed": [ERROR], "digest": None, "convergence_time": None,
                 "error": f"{type(error).__name__}: {error}"}
+    except _Stop:  # SIGTERM in a pool worker: the work directory is gone by now; end the process
+        os._exit(128 + signal.SIGTERM)
     failed = [check["name"] for check in report["checks"] if not check["ok"]]
     if not report["ok"] and not report["quiesced"] and QUIESCENCE not in failed:
         failed.append(QUIESCENCE)
@@ -195,9 +197,18 @@ def validate(path: str | Path, seed: int, limits: Limits | None = None) -> None:
 
 def _worker_init() -> None:
     """In a pool worker: Ctrl-C goes to the whole process group, but only the parent acts on it
-    (it stops the workers), so a worker ignores SIGINT and keeps SIGTERM's default: end now."""
+    (it stops the workers), so a worker ignores SIGINT; SIGTERM unwinds the running seed, so its
+    temporary directory is removed, and then ends the process (see :func:`run_seed`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+
+
+class _Stop(BaseException):
+    """SIGTERM in a pool worker (a BaseException: no ``except Exception`` on the way catches it)."""
+
+
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    raise _Stop()
 
 
 def _stop_workers(pool: Any) -> None:
@@ -227,8 +238,7 @@ def _on_pool(path: str, seeds: list[int], workers: int | None, limits: Limits | 
         finished = True
     finally:
         if not finished:  # interrupted (Ctrl-C, SIGTERM) or abandoned: do not wait for running seeds
-            pool.shutdown(wait=False, cancel_futures=True)
-            _stop_workers(pool)
+            _stop_workers(pool)  # before shutdown, which forgets the worker processes
         pool.shutdown(wait=True, cancel_futures=True)
 
 

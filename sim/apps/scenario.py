@@ -135,7 +135,9 @@ def _at_app_path(scenario: Scenario, error: ConfigError) -> Exception:
         where = ("app", param)
     elif param == "app path" and isinstance(error.found, str):
         where = _find_path_value(scenario.get("app"), error.found) or where
-    expected = str(error.expected).removeprefix("must be ").removeprefix("must ")
+    expected = str(error.expected)
+    expected = expected.removeprefix("must be ") if expected.startswith("must be ") else \
+        "to " + expected.removeprefix("must ") if expected.startswith("must ") else expected
     return scenario.error(where, f"{expected} ({param})", error.found)
 
 

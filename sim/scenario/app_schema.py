@@ -55,7 +55,8 @@ APP_PROPERTIES: dict[str, Any] = {
         "description": "{at, node, forge: user} or {at, node, replay: node}",
         "anyOf": [obj({**_AT_NODE, "forge": ID}, ["at", "node", "forge"]),
                   obj({**_AT_NODE, "replay": ID}, ["at", "node", "replay"])]}},
-    "session_ttl": {**POSITIVE_DURATION, "description": "how long a session lasts (at least 1ms)"},
+    "session_ttl": {**POSITIVE_DURATION, "description": "a positive duration with a unit (how long a session lasts, "
+                                                        "at least one tick)"},
     "on_incompatible": {"enum": ["raise", "reject"]},
     "channel": LINK,
     "storage": {"type": "object", "propertyNames": ID, "additionalProperties": {"enum": ["sqlite", "memory"]}},

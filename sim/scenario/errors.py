@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sim.errors import SimError
 
 __all__ = ["ScenarioError", "Shown", "format_path"]
+
+
+_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,59}$")
 
 
 def format_path(path: tuple[str | int, ...]) -> str:
@@ -15,8 +19,8 @@ def format_path(path: tuple[str | int, ...]) -> str:
     for part in path:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif not str(part).isprintable() or not str(part) or len(str(part)) > 60:
-            text += f"[{str(part)[:60]!r}]"  # a key with a newline would break the one-line message
+        elif not _PLAIN.match(str(part)):
+            text += f"[{str(part)[:60]!r}]"  # '../x' or a key with a newline: quoted, so the path reads one way
         else:
             text += f".{part}" if text else str(part)
     return text or "(document)"

@@ -87,10 +87,6 @@ def _expected(error: jsonschema.ValidationError) -> str:
     return " ".join(error.message.split())[:200]
 
 
-def _expected_of(schema: Mapping[str, Any]) -> str:
-    return str(schema.get("description", "a valid name"))
-
-
 def _best(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
     # For "anyOf", prefer the alternative that got furthest into the value (the user's intent).
     if error.validator in ("anyOf", "oneOf") and error.context:
@@ -149,10 +145,8 @@ class Scenario:
                 allowed = sorted(error.schema.get("properties", {}))
                 unknown = sorted(set(error.instance) - set(allowed), key=str)[0]
                 raise scenario.error((*path, unknown), f"a known key (one of {allowed})", unknown)
-            if error.validator == "propertyNames":
-                bad = next(k for k in error.instance if not jsonschema.Draft202012Validator(
-                    error.validator_value).is_valid(k))
-                raise scenario.error((*path, bad), _expected_of(error.validator_value), bad)
+            if "propertyNames" in error.absolute_schema_path:  # the instance is the bad key itself
+                raise scenario.error((*path, error.instance), _expected(error), error.instance)
             raise scenario.error(path, _expected(error), error.instance)
         for where, expected, found in (*app_problems(data.get("app") or {}), *problems(data, limits)):
             raise scenario.error(where, expected, found)
