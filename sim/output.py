@@ -4,7 +4,7 @@ A run writes every file (summary, traces, plots, SQLite journals and stores) int
 staging directory next to ``out``; :meth:`RunDirectory.commit` moves it into place once
 everything is written, and anything that goes wrong (an error, Ctrl-C, SIGTERM) discards it,
 so ``out`` either holds one complete run or is left as it was. An existing ``out`` is refused
-unless ``force=True``, which replaces it whole. Because the staging directory is new, a run
+unless it is empty or ``force=True``, which replaces it whole. Because the staging directory is new, a run
 never reads state (journals) left by another.
 
 The API for writers is small: ``rundir.path(name)`` is where to write a file (parents made,
@@ -89,7 +89,7 @@ class RunDirectory:
             if self.out.exists() or self.out.is_symlink():
                 if not self.out.is_dir() or self.out.is_symlink():
                     raise OutputError(f"{self.out} is not a directory; --out names a directory to create")
-                if not force:
+                if not force and any(self.out.iterdir()):  # an empty directory holds no run to lose
                     raise OutputError(f"{self.out} exists; give --force to replace it")
             parent = self.out.absolute().parent
             parent.mkdir(parents=True, exist_ok=True)
@@ -135,7 +135,7 @@ class RunDirectory:
         trash = None
         try:
             if self.out.exists():
-                if not self.force:  # made meanwhile by someone else: do not clobber it
+                if not self.force and any(self.out.iterdir()):  # filled meanwhile by someone else: keep it
                     raise OutputError(f"{self.out} exists; give --force to replace it")
                 trash = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.old-", dir=self.root.parent))
                 os.rename(self.out, trash / "old")

@@ -54,6 +54,10 @@ def test_an_existing_out_is_refused_without_force_and_left_as_it_was(
 ) -> None:
     out = tmp_path / "D"
     out.mkdir()
+    assert main(["run", "cart", "--out", str(out), "--quiet"]) == 0  # an empty directory holds no run to lose
+    assert [p.name for p in out.iterdir()] == ["summary.json"]
+    capsys.readouterr()
+    (out / "summary.json").unlink()
     (out / "mine.txt").write_text("keep")
     assert main(["run", "cart", "--out", str(out), "--quiet"]) == 2
     assert capsys.readouterr().err == f"crdtsim: {out} exists; give --force to replace it\n"
