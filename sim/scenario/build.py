@@ -162,6 +162,9 @@ def _data(scenario: Scenario, world: World) -> DistributedData | None:
         type_name = key_spec if isinstance(key_spec, str) else key_spec["type"]
         protocol = default if isinstance(key_spec, str) else key_spec.get("protocol", default)
         keys[key] = KeySpec(type_named(type_name), protocol)
+    for index, node in enumerate(spec.get("nodes", [])):
+        if not world.topology.has_node(node):
+            raise scenario.error(("data", "nodes", index), "a known node", node)
     with scenario.at("data"):
         return DistributedData(
             world,
@@ -233,6 +236,9 @@ def _entities(scenario: Scenario, world: World, workdir: Path | None) -> list[Re
     for index, spec in enumerate(scenario.get("entities", [])):
         with scenario.at("entities", index):
             replicas = spec.get("replicas", world.node_ids)
+            for i, node in enumerate(replicas):
+                if not world.topology.has_node(node):
+                    raise scenario.error(("entities", index, "replicas", i), "a known node", node)
             if spec.get("journal", "memory") == "sqlite":
                 if workdir is None:
                     raise scenario.error(("entities", index, "journal"), "an output directory for SQLite", "none")

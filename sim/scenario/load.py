@@ -199,10 +199,14 @@ class Scenario:
         index = re.search(r"\[(\d+)\]", param)
         if index and path and isinstance(self._at_path(path), list):
             path = (*path, int(index.group(1)))
+        node = self._at_path(path)
         for token in reversed(re.split(r"[^A-Za-z_]+", param)):
-            node = self._at_path(path)
             if isinstance(node, dict) and token in node:
                 return (*path, token)
+        for token in reversed(re.split(r"[^A-Za-z_]+", param)):  # one level down: topology[0].params.d
+            for key, child in (node.items() if isinstance(node, dict) else ()):
+                if isinstance(child, dict) and token in child:
+                    return (*path, key, token)
         return path
 
     def _at_path(self, path: Path_) -> Any:

@@ -37,6 +37,10 @@ CASES = [
     # a restart before its crash is reported at the restart the user wrote, not at the sorted position
     ("faults:\n  - {at: 2s, crash: dc-1}\n  - {at: 1s, restart: dc-1}\n", 5, "faults[1].restart", "down at that time"),
     ("faults:\n  - {at: 1s, clock: dc-1, skew: 1.0e+9}\n", 4, "faults[0].skew", "a number <= 86400"),
+    ("data:\n  nodes: [dc-1, dc-9]\n  keys: {hits: GCounter}\n", 4, "data.nodes[1]", "a known node, found 'dc-9'"),
+    ("entities:\n  - {id: c, example: counter, replicas: [dc-9]}\n", 4, "entities[0].replicas[0]", "found 'dc-9'"),
+    ("topology:\n  - {zone: dc, kind: random_regular, params: {d: 3}}\n", 4, "topology[0].params.d",
+     "an integer in [1, 2]"),
     ("entities:\n  - {id: ../../x, example: counter, journal: sqlite}\n", 4, "entities[0].id",
      "expected an id: a letter or digit"),
 ]
