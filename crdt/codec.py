@@ -20,7 +20,7 @@ import math
 from typing import Any
 
 from crdt.base import Crdt, Op
-from crdt.errors import DecodeError
+from crdt.errors import DecodeError, RegistrationError
 
 __all__ = [
     "register",
@@ -43,8 +43,29 @@ _TYPES: dict[str, type[Crdt[Any]]] = {}
 
 
 def register(cls: type[Crdt[Any]]) -> type[Crdt[Any]]:
-    """Class decorator: make ``cls`` decodable by its ``type_name``."""
-    _TYPES[cls.type_name] = cls
+    """Class decorator: make ``cls`` decodable by its ``type_name``.
+
+    Refuses, with a :class:`~crdt.errors.RegistrationError`, a name another class holds and a
+    declared operation that lacks its state (``name``), delta (``name_delta``) or op
+    (``prepare_name``) form, so an incomplete type fails where it is defined, not mid-run.
+    """
+    name = getattr(cls, "type_name", None)
+    if not isinstance(name, str) or not name:
+        raise RegistrationError(cls, f"expected a type_name string, found {name!r}")
+    holder = _TYPES.get(name)
+    if holder is not None and holder is not cls:
+        raise RegistrationError(
+            cls, f"type name {name!r} is taken by {holder.__module__}.{holder.__qualname__}; choose another"
+        )
+    missing = [
+        method
+        for operation in cls.operations
+        for method in (operation, f"{operation}_delta", f"prepare_{operation}")
+        if not callable(getattr(cls, method, None))
+    ]
+    if missing:
+        raise RegistrationError(cls, f"operations {list(cls.operations)} need the methods {missing}")
+    _TYPES[name] = cls
     return cls
 
 

@@ -5,7 +5,7 @@ Every message names the type, the operation and the offending value, so a user c
 
 from __future__ import annotations
 
-__all__ = ["CrdtError", "TypeMismatchError", "InvalidOperationError", "DecodeError"]
+__all__ = ["CrdtError", "TypeMismatchError", "InvalidOperationError", "DecodeError", "RegistrationError"]
 
 
 class CrdtError(Exception):
@@ -33,3 +33,10 @@ class DecodeError(CrdtError, ValueError):
 
     def __init__(self, type_name: str, problem: str, data: object) -> None:
         super().__init__(f"{type_name}.from_data: {problem}, found {data!r:.120}")
+
+
+class RegistrationError(CrdtError, TypeError):
+    """A type could not be registered: its name is taken, or it lacks a form of an operation."""
+
+    def __init__(self, cls: type, problem: str) -> None:
+        super().__init__(f"register({cls.__qualname__}): {problem}")

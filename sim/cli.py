@@ -24,7 +24,8 @@ from sim.errors import SimError
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 #: the shell's codes for a process ended by SIGINT (Ctrl-C) and SIGTERM: 128 + the signal number
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
-SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+#: the bundled scenarios in a source checkout
+SOURCE_SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 DEFAULT_SCENARIO = "quickstart"
 
 
@@ -33,9 +34,16 @@ def _fail(message: str) -> int:
     return EXIT_BAD_INPUT
 
 
+def scenarios_dir() -> Path:
+    """The directory of the bundled scenarios: ``sim/bundled/`` in an installed wheel (setup.py
+    maps ``scenarios/`` there), else the source checkout's ``scenarios/`` (an editable install)."""
+    installed = Path(__file__).resolve().parent / "bundled"
+    return installed if installed.is_dir() else SOURCE_SCENARIOS
+
+
 def bundled() -> dict[str, Path]:
     """Bundled scenarios by name."""
-    return {p.stem: p for p in sorted(SCENARIOS.glob("*.yaml"))}
+    return {p.stem: p for p in sorted(scenarios_dir().glob("*.yaml"))}
 
 
 def _scenario_path(name_or_path: str | None) -> Path:
@@ -146,6 +154,43 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def _templates() -> list[str]:
+    return sorted(p.stem for p in TEMPLATES.glob("*.yaml"))
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    import string
+
+    path = Path(args.name if args.name.endswith((".yaml", ".yml")) else f"{args.name}.yaml")
+    text = (TEMPLATES / f"{args.template}.yaml").read_text(encoding="utf-8")
+    try:
+        with path.open("x", encoding="utf-8") as out:  # "x": never overwrite a file
+            out.write(string.Template(text).substitute(name=path.stem, file=path))
+    except FileExistsError:
+        return _fail(f"{path} exists; choose another name or remove it first")
+    except OSError as error:
+        return _fail(f"cannot write {path}: {error.strerror}")
+    print(f"wrote {path} ({args.template} template); run it with: crdtsim run {path}")
+    return EXIT_OK
+
+
+def _cmd_completion(args: argparse.Namespace) -> int:
+    import shtab
+
+    names = " ".join(bundled())
+    # in bash a scenario argument completes to the bundled names and to files
+    preamble = f"_crdtsim_scenarios() {{ compgen -W '{names}' -- \"$1\"; _shtab_compgen_files \"$1\"; }}"
+    print(shtab.complete(build_parser(), shell=args.shell, preamble=preamble if args.shell == "bash" else ""))
+    return EXIT_OK
+
+
+#: how shells complete a scenario argument (see ``_cmd_completion``)
+_SCENARIO_COMPLETION = {"bash": "_crdtsim_scenarios", "zsh": "_files -g '*.y(a|)ml'"}
+
+
 def _cmd_schema(args: argparse.Namespace) -> int:
     from sim.scenario import SCENARIO_SCHEMA
 
@@ -203,10 +248,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="crdtsim",
         description="Deterministic simulation of CRDT replication and replicated event sourcing.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a scenario (default: the bundled quickstart)")
-    run.add_argument("scenario", nargs="?", help="a scenario file, or the name of a bundled scenario")
+    run.add_argument(  # type: ignore[attr-defined]
+        "scenario", nargs="?", help="a scenario file, or the name of a bundled scenario"
+    ).complete = _SCENARIO_COMPLETION
     run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--out", help="directory for summary.json, the trace and plots")
     run.add_argument("--json", action="store_true", help="print the machine-readable summary")
@@ -218,9 +266,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_cmd_run)
 
     validate = sub.add_parser("validate", help="check scenario files without running them")
-    validate.add_argument("scenarios", nargs="+")
+    validate.add_argument("scenarios", nargs="+").complete = _SCENARIO_COMPLETION  # type: ignore[attr-defined]
     _limit_option(validate)
     validate.set_defaults(func=_cmd_validate)
+
+    init = sub.add_parser("init", help="write a commented scenario file to start from")
+    init.add_argument("name", nargs="?", default="my-scenario", help="the scenario's name or file (NAME.yaml)")
+    init.add_argument("--template", choices=_templates(), default="data",
+                      help="replicated CRDT keys (data), an event-sourced entity, or the todo app")
+    init.set_defaults(func=_cmd_init)
 
     sub.add_parser("list", help="the bundled scenarios").set_defaults(func=_cmd_list)
     sub.add_parser("schema", help="print the JSON Schema of scenario files").set_defaults(func=_cmd_schema)
@@ -233,7 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="two replicas diverge and merge, without a network").set_defaults(func=_cmd_demo)
 
     sweep = sub.add_parser("sweep", help="run a scenario under many seeds in parallel; report the failing seeds")
-    sweep.add_argument("scenario", help="a scenario file, or the name of a bundled scenario")
+    sweep.add_argument(  # type: ignore[attr-defined]
+        "scenario", help="a scenario file, or the name of a bundled scenario"
+    ).complete = _SCENARIO_COMPLETION
     sweep.add_argument("--seeds", required=True, help="seeds to run: 1-500, 1,5,9 or 1-10,20-30")
     where = sweep.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, help="worker processes (default: one per CPU)")
@@ -242,6 +298,11 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--quiet", action="store_true", help="no progress bar and no timing line")
     _limit_option(sweep)
     sweep.set_defaults(func=_cmd_sweep)
+
+    completion = sub.add_parser("completion", help="print a shell completion script: "
+                                "eval \"$(crdtsim completion bash)\" in ~/.bashrc")
+    completion.add_argument("shell", choices=["bash", "zsh", "tcsh"])
+    completion.set_defaults(func=_cmd_completion)
     return parser
 
 
@@ -254,6 +315,15 @@ class Terminated(BaseException):
 
 def _on_sigterm(signum: int, frame: Any) -> None:
     raise Terminated()
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("crdtsim")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

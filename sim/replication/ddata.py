@@ -53,6 +53,20 @@ class KeySpec:
             raise ConfigError("protocol", f"must be one of {list(PROTOCOLS)}", self.protocol)
 
 
+def _key_spec(key: str, given: KeySpec | type[Crdt[Any]] | str, protocol: str) -> KeySpec:
+    """A key's spec from a :class:`KeySpec`, a CRDT type, or a CRDT type's name (``"ORSet"``)."""
+    if isinstance(given, KeySpec):
+        return given
+    if isinstance(given, str):
+        from crdt.codec import registered_types
+
+        types = registered_types()
+        if given not in types:
+            raise ConfigError(f"keys.{key}", f"must name a CRDT type, one of {sorted(types)}", given)
+        return KeySpec(types[given], protocol)
+    return KeySpec(given, protocol)
+
+
 @dataclass
 class UpdateRecord:
     """One update issued at a replica: its mutations, and whether it was acknowledged."""
@@ -69,6 +83,9 @@ class UpdateRecord:
 class DistributedData:
     """The replicated key-value store over ``nodes``.
 
+    ``keys`` maps each declared key to a :class:`KeySpec`, a CRDT type or a type's name
+    (``{"cart": "ORSet"}``); the last two use ``default_protocol``. ``replicator(node)`` is the
+    node's :class:`~sim.replication.replicator.Replicator` (``update``, ``get``, ``subscribe`` …).
     ``protocol_options`` maps a protocol name to its options (see each protocol module).
     ``durable`` keeps replica states across crashes (in the node's durable store).
     """
@@ -77,7 +94,7 @@ class DistributedData:
         self,
         world: World,
         nodes: Sequence[str],
-        keys: Mapping[str, KeySpec] | None = None,
+        keys: Mapping[str, KeySpec | type[Crdt[Any]] | str] | None = None,
         *,
         default_protocol: str = "delta",
         protocol_options: Mapping[str, Mapping[str, Any]] | None = None,
@@ -99,7 +116,9 @@ class DistributedData:
             if name not in PROTOCOLS:
                 raise ConfigError("protocol_options", f"keys must be among {list(PROTOCOLS)}", name)
         self.default_protocol = default_protocol
-        self.keys: dict[str, KeySpec] = dict(keys or {})
+        self.keys: dict[str, KeySpec] = {
+            key: _key_spec(key, given, default_protocol) for key, given in (keys or {}).items()
+        }
         self.durable = durable
         self.notify_every = notify_every
         self._replica_set = frozenset(self.node_ids)
@@ -131,8 +150,10 @@ class DistributedData:
         except KeyError:
             raise SimError(f"node {node_id!r} hosts no replicator; replicas are {self.node_ids}") from None
 
-    def key_spec(self, key: str, type_: type[Crdt[Any]] | None = None) -> KeySpec:
+    def key_spec(self, key: str, type_: type[Crdt[Any]] | str | None = None) -> KeySpec:
         """The spec of ``key``; an unknown key is created with the default protocol."""
+        if isinstance(type_, str):
+            type_ = _key_spec(key, type_, self.default_protocol).type
         spec = self.keys.get(key)
         if spec is None:
             if type_ is None:

@@ -35,6 +35,7 @@ __all__ = [
     "Changed",
     "Deleted",
     "KeyDeletedError",
+    "Modifiable",
     "ReadResult",
     "Replicator",
     "Request",
@@ -110,22 +111,56 @@ class Request:
                 callback(result)
 
 
-class _Recorder:
-    """Stands in for a CRDT inside ``modify``: records mutations, replica id bound."""
+class Modifiable:
+    """What ``modify`` receives in :meth:`Replicator.update`: the key's current value, to read and mutate.
 
-    def __init__(self, operations: tuple[str, ...]) -> None:
-        self._operations = operations
+    Mutations omit the replica id (``cart.add("milk")`` is ``ORSet.add(<this replica>, "milk")``),
+    return the same object so they chain, and are recorded: the recorded calls are the update,
+    sent as deltas or ops by the key's protocol. Anything else (``value()``, ``contains(…)``)
+    reads the current state with the mutations made so far applied, so ``modify`` can decide
+    from what it sees, as in Akka: ``lambda c: c.increment(1) if c.value() < 3 else c``.
+    """
+
+    __slots__ = ("_state", "_replica", "_applied", "calls")
+
+    def __init__(self, state: Crdt[Any], replica: str) -> None:
+        self._state = state
+        self._replica = replica
+        self._applied = 0  # how many of ``calls`` ``_state`` already includes
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
 
-    def __getattr__(self, name: str) -> Callable[..., _Recorder]:
-        if name.startswith("_") or name not in self._operations:
-            raise AttributeError(f"no mutation {name!r}; expected one of {list(self._operations)}")
+    @property
+    def state(self) -> Crdt[Any]:
+        """The current state with every recorded mutation applied (computed only when read)."""
+        for name, args in self.calls[self._applied:]:
+            self._state = self._state.mutate(name, self._replica, *args)
+        self._applied = len(self.calls)
+        return self._state
 
-        def record(*args: Any) -> _Recorder:
-            self.calls.append((name, args))
-            return self
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # private and special names are not the CRDT's to answer
+            raise AttributeError(name)
+        operations = type(self._state).operations
+        if name in operations:
+            def record(*args: Any) -> Modifiable:
+                self.calls.append((name, args))
+                return self
 
-        return record
+            return record
+        if hasattr(self._state, name):
+            return getattr(self.state, name)
+        raise AttributeError(
+            f"no mutation {name!r}; expected one of {list(operations)} or a read of the {self._state.type_name}"
+        )
+
+    def __contains__(self, element: object) -> bool:
+        return element in self.state  # type: ignore[operator]
+
+    def __len__(self) -> int:
+        return len(self.state)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        return f"Modifiable({self.state!r})"
 
 
 class Replicator:
@@ -137,6 +172,8 @@ class Replicator:
         self.protocols: dict[str, Protocol] = {}
         self._subscribers: dict[str, list[Callable[[Changed | Deleted], None]]] = {}
         self._changed: dict[str, None] = {}
+        #: subscribers that have not heard the key's current value yet
+        self._greet: dict[str, list[Callable[[Changed | Deleted], None]]] = {}
         self._requests: dict[int, Request] = {}
         self._next_request = 0
         node.add_component("ddata", self)
@@ -210,20 +247,26 @@ class Replicator:
     def update(
         self,
         key: str,
-        type_: type[Crdt[Any]],
+        type_: type[Crdt[Any]] | str,
         modify: Callable[[Any], Any],
         write: Consistency = Local,
     ) -> Request:
         """Apply ``modify`` to the value of ``key`` here, then replicate with ``write``.
 
-        ``modify`` receives a stand-in whose mutation methods omit the replica id:
-        ``lambda cart: cart.add("milk")`` calls ``ORSet.add(<this node>, "milk")``.
+        ``modify`` receives a :class:`Modifiable` of the current value: its mutations omit the
+        replica id (``lambda cart: cart.add("milk")`` calls ``ORSet.add(<this node>, "milk")``)
+        and its reads see the current state. ``type_`` is the key's CRDT type or its name.
         """
         spec = self.group.key_spec(key, type_)
         if self.is_deleted(key):
             raise KeyDeletedError(key, self.node.id)
-        recorder = _Recorder(spec.type.operations)
-        modify(recorder)
+        recorder = Modifiable(self.current(key), self.replica_id)  # type: ignore[arg-type]
+        returned = modify(recorder)
+        if isinstance(returned, Crdt):
+            raise SimError(
+                f"modify for key {key!r} returned a new {returned.type_name}; call the mutations on the value"
+                " it receives instead (they are what replicates)"
+            )
         protocol = self.protocols[spec.protocol]
         if recorder.calls:
             protocol.local_update(key, recorder.calls)
@@ -249,20 +292,33 @@ class Replicator:
         return request
 
     def subscribe(self, key: str, callback: Callable[[Changed | Deleted], None]) -> None:
-        """Call ``callback`` with Changed/Deleted notices, at most once per notify interval."""
+        """Call ``callback`` with Changed/Deleted notices, at most once per notify interval.
+
+        As in Akka, a new subscriber first hears the key's current value (at the next notify
+        tick), if this replica holds one, and then every change.
+        """
         self._subscribers.setdefault(key, []).append(callback)
+        if key in self.states:
+            self._greet.setdefault(key, []).append(callback)
 
     def unsubscribe(self, key: str, callback: Callable[[Changed | Deleted], None]) -> None:
-        callbacks = self._subscribers.get(key, [])
-        if callback in callbacks:
-            callbacks.remove(callback)
+        for registry in (self._subscribers, self._greet):
+            callbacks = registry.get(key, [])
+            if callback in callbacks:
+                callbacks.remove(callback)
+
+    @property
+    def open_requests(self) -> int:
+        """Reads and writes still waiting for other replicas; completed ones are not kept."""
+        return len(self._requests)
 
     # -- consistency ------------------------------------------------------------------------
 
     def _new_request(self, kind: str, key: str, level: Consistency) -> Request:
         self._next_request += 1
         request = Request(kind, key, level.required(len(self.group.node_ids)), [self.node.id])
-        self._requests[self._next_request] = request
+        if request.required > 1:  # a local request completes at once: nothing answers it, nothing keeps it
+            self._requests[self._next_request] = request
         return request
 
     def _fan_out(
@@ -334,12 +390,14 @@ class Replicator:
     # -- notifications and lifecycle --------------------------------------------------------
 
     def _notify(self) -> None:
-        if not self._changed:
+        if not self._changed and not self._greet:
             return
         changed, self._changed = self._changed, {}
-        for key in sorted(changed):
-            callbacks = self._subscribers.get(key)
-            if not callbacks:
+        greet, self._greet = self._greet, {}
+        for key in sorted(changed.keys() | greet.keys()):
+            # a changed key goes to every subscriber; an unchanged one only to the new ones
+            callbacks = self._subscribers.get(key) if key in changed else greet[key]
+            if not callbacks or key not in self.states:
                 continue
             value = self.states.get(key)
             notice: Changed | Deleted = Deleted(key) if isinstance(value, Deletion) else Changed(key, value)  # type: ignore[arg-type]

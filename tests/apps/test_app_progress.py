@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from sim.apps.progress import STEPS, progress_violations
 from sim.cli import bundled
 from sim.scenario import Scenario, run_scenario
@@ -35,6 +37,7 @@ def test_progress_in_order_and_the_final_result_exactly_once() -> None:
     assert not progress_violations(events)
 
 
+@pytest.mark.slow
 def test_the_checker_catches_the_variant_without_sequence_numbers() -> None:
     for seed in range(8):
         run = run_scenario(_scenario(), seed=seed)

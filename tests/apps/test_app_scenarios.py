@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from sim.apps.checks import find_leaks, work_for_disconnected
@@ -58,8 +56,8 @@ def _small(broken: bool) -> Scenario:
     return Scenario.from_dict(data)
 
 
+@pytest.mark.slow
 def test_no_leak_over_200_seeds_and_the_broken_rule_is_caught() -> None:
-    start = time.perf_counter()
     scenario = _small(broken=False)
     attacks = 0
     for seed in range(200):
@@ -73,4 +71,3 @@ def test_no_leak_over_200_seeds_and_the_broken_rule_is_caught() -> None:
         run = run_scenario(_small(broken=True), seed=seed)
         caught += bool(find_leaks(run.world.trace.events, ["client"]))
     assert caught >= 15  # a seed where only one user wrote cannot leak
-    assert time.perf_counter() - start < 60

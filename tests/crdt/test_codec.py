@@ -54,3 +54,32 @@ def test_unencodable_element_is_rejected() -> None:
         with pytest.raises(DecodeError, match="finite numbers"):
             encode_element(bad)
     assert decode({"type": "GCounter", "state": {"a": 1}}) == GCounter({"a": 1})
+
+
+def test_register_refuses_a_name_another_type_holds() -> None:
+    from crdt.codec import register, type_named
+    from crdt.errors import RegistrationError
+
+    class Impostor(GCounter):
+        type_name = "GCounter"
+
+    with pytest.raises(RegistrationError, match="'GCounter' is taken by crdt.gcounter.GCounter; choose another"):
+        register(Impostor)
+    assert type_named("GCounter") is GCounter
+    assert register(GCounter) is GCounter  # registering the same class again changes nothing
+
+
+def test_register_refuses_an_operation_without_all_three_forms() -> None:
+    from crdt.codec import register, registered_types
+    from crdt.errors import RegistrationError
+
+    class HalfCounter(GCounter):
+        type_name = "HalfCounter"
+        operations = ("increment", "double")
+
+        def double(self, replica: str) -> "HalfCounter":
+            return self
+
+    with pytest.raises(RegistrationError, match=r"need the methods \['double_delta', 'prepare_double'\]"):
+        register(HalfCounter)
+    assert "HalfCounter" not in registered_types()

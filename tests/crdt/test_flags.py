@@ -14,6 +14,7 @@ EXAMPLES = min(settings.default.max_examples, 150)
 OPS = {"enable": st.just(()), "disable": st.just(())}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flag", [EWFlag, DWFlag])
 def test_laws(flag: type) -> None:
     check_laws(CrdtSpec(flag, OPS), max_examples=EXAMPLES)

@@ -10,6 +10,7 @@ from crdt.testing import CrdtSpec, check_laws
 SPEC = CrdtSpec(GCounter, {"increment": st.tuples(st.integers(0, 3))})
 
 
+@pytest.mark.slow
 def test_laws() -> None:
     check_laws(SPEC)
 

@@ -46,6 +46,7 @@ class LostOp(GCounter):
         return self.increment(op.replica, 1)  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "broken, law",
     [

@@ -7,7 +7,10 @@ import nbformat
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-NAMES = ["quickstart", "partitions", "protocols"]
+NAMES = ["quickstart", "partitions", "protocols", "eventsourcing"]
+#: lines a notebook must print: its story really happened, not only ran
+PRINTS = {"eventsourcing": ["every journal holds the same events: True",
+                           "the two e-mail writes: ['dc-2#1', 'dc-1#2'] -> concurrent"]}
 
 
 def test_every_notebook_is_tested() -> None:
@@ -45,10 +48,13 @@ def test_notebook_runs(name: str, kernel_dir: Path, monkeypatch: pytest.MonkeyPa
     assert specs.get_kernel_spec("python3").argv[0] == sys.executable
     book = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     km = KernelManager(kernel_name="python3", kernel_spec_manager=specs)
-    client = NotebookClient(book, km=km, timeout=120, kernel_name="python3",
+    client = NotebookClient(book, km=km, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(NOTEBOOKS)}})
     client.execute()  # raises CellExecutionError, with the cell and its traceback, on any error
     errors = [o for c in book.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert errors == []
     images = [o for c in book.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
     assert images, f"{name} drew no plot"
+    printed = "".join(o.get("text", "") for c in book.cells if c.cell_type == "code" for o in c.outputs)
+    for line in PRINTS.get(name, []):
+        assert line in printed.splitlines(), f"{name} did not print {line!r}"

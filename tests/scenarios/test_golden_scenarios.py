@@ -18,7 +18,7 @@ from sim.report import summary
 from sim.scenario import Scenario, run_scenario
 
 GOLDEN = Path(__file__).parent / "golden"
-SLOW = {"gossip-1000"}
+SLOW = {"gossip-1000", "delta-vs-state"}
 
 
 def _params() -> list[object]:

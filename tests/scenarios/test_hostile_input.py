@@ -1,7 +1,7 @@
 """Hostile input: every bad file gets one line and exit 2, with no traceback, no hang, no memory
 blow-up and no file written outside the run's own directory.
 
-The cases come from ``hostile.py`` (one list per class of the hostile-input report: binary,
+The cases come from ``sim/benchmarks/hostile.py`` (one list per class of the hostile-input report: binary,
 non-UTF-8, control characters, sizes, numbers, NaN and negatives, ids, app sections, duplicate
 keys, YAML structure, aliases, special files); the property test mutates the bundled scenarios.
 Bounds here are generous on purpose: a hang is caught by the alarm, not by timing the case.
@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hostile import SPECIAL_FILES, WRONG_VALUES, bundled, dump, paths, replaced, text_cases
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sim.benchmarks.hostile import SPECIAL_FILES, WRONG_VALUES, bundled, dump, paths, replaced, text_cases
 from sim.cli import main
 
 CASES = list(text_cases())

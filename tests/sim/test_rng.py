@@ -1,5 +1,3 @@
-import random
-
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,13 +17,3 @@ def test_streams_are_independent_of_each_other() -> None:
     assert [b("x").random() for _ in range(3)] == first
     assert RngRegistry(6)("x").random() != first[0]
 
-
-def test_sim_never_uses_the_global_random_functions() -> None:
-    import pathlib
-    import re
-
-    root = pathlib.Path(__file__).resolve().parents[2] / "sim"
-    pattern = re.compile(r"\brandom\.(random|uniform|choice|shuffle|seed|randint|gauss)\(")
-    offenders = [p.name for p in root.rglob("*.py") if pattern.search(p.read_text())]
-    assert offenders == []
-    assert isinstance(derive_rng(1, "x"), random.Random)

@@ -149,3 +149,73 @@ def test_values_can_be_maps_of_nested_crdts() -> None:
         "cart", ORMap, lambda m: m.update("milk", "CausalCounter", "increment", 1)))
     assert world.run(duration="1s").ok
     assert [dd.replicator(n).value("cart") for n in nodes] == [{"milk": 3}] * 3
+
+
+def test_keys_can_be_declared_by_type_or_type_name() -> None:
+    world = World(seed=1)
+    nodes = world.add_nodes("dc", 2)
+    dd = DistributedData(world, nodes, {"cart": "ORSet", "hits": GCounter, "likes": KeySpec(GCounter, "state")},
+                         default_protocol="op")
+    assert dd.keys == {"cart": KeySpec(ORSet, "op"), "hits": KeySpec(GCounter, "op"),
+                       "likes": KeySpec(GCounter, "state")}
+    with pytest.raises(ConfigError, match=r"keys.cart must name a CRDT type, one of \[.*'ORSet'"):
+        DistributedData(world, nodes, {"cart": "Orset"})
+    dd.replicator("dc-1").update("visits", "GCounter", lambda c: c.increment(1))
+    assert dd.keys["visits"] == KeySpec(GCounter, "op")
+
+
+@pytest.mark.parametrize("protocol, kind", [("delta", "delta.sync"), ("op", "op.msg"), ("state", "state.digest")])
+def test_modify_reads_the_current_value_and_its_mutations_still_replicate(protocol: str, kind: str) -> None:
+    world, dd = cluster(n=3, protocol=protocol)
+    for i in range(5):
+        world.schedule(0.01 * i, lambda: dd.replicator("dc-1").update(
+            "hits", GCounter, lambda c: c.increment(1) if c.value() < 3 else c))
+    result = world.run(duration="1s")
+    assert [dd.replicator(n).value("hits") for n in dd.node_ids] == [3, 3, 3]
+    assert [u.calls for u in dd.updates] == [[("increment", (1,))]] * 3 + [[]] * 2
+    assert result.metrics["per_kind"][kind]["delivered"] > 0
+
+
+def test_reads_in_modify_see_the_mutations_made_before_them() -> None:
+    world, dd = cluster(n=2)
+    dd.replicator("dc-1").update("cart", ORSet, lambda s: s.add("milk"))
+    dd.replicator("dc-1").update("cart", ORSet, lambda s: s.add("tea").add(f"{len(s)} items"))
+    dd.replicator("dc-1").update("cart", ORSet, lambda s: s.remove("milk") if "milk" in s else s)
+    world.run(duration="1s")
+    assert dd.replicator("dc-2").value("cart") == {"tea", "2 items"}
+
+
+def test_modify_returning_a_new_value_is_a_clear_error() -> None:
+    _, dd = cluster(n=2)
+    with pytest.raises(SimError, match="returned a new ORSet; call the mutations on the value it receives"):
+        dd.replicator("dc-1").update("cart", ORSet, lambda s: ORSet().add("dc-1", "milk"))
+    with pytest.raises(AttributeError, match="no mutation 'push'"):
+        dd.replicator("dc-1").update("cart", ORSet, lambda s: s.push("x"))
+
+
+def test_a_new_subscriber_first_hears_the_current_value() -> None:
+    world, dd = cluster(n=2)
+    dd.replicator("dc-1").update("cart", ORSet, lambda s: s.add("milk"))
+    early, late, absent = [], [], []
+    dd.replicator("dc-2").subscribe("cart", early.append)
+    world.schedule(0.5, lambda: dd.replicator("dc-2").subscribe("cart", late.append))
+    world.schedule(0.5, lambda: dd.replicator("dc-2").subscribe("hits", absent.append))
+    world.schedule(0.8, lambda: dd.replicator("dc-1").update("cart", ORSet, lambda s: s.add("tea")))
+    world.run(duration="2s")
+    assert [n.state.value() for n in early] == [{"milk"}, {"milk", "tea"}]
+    assert [n.state.value() for n in late] == [{"milk"}, {"milk", "tea"}]  # the value it joined at, then the change
+    assert absent == []  # no value yet, nothing to hear
+
+
+def test_completed_requests_are_released() -> None:
+    world, dd = cluster(n=3)
+    replicator = dd.replicator("dc-1")
+    for _ in range(1005):
+        replicator.update("cart", ORSet, lambda s: s.add("milk"))
+        replicator.get("cart")
+    assert replicator.open_requests == 0
+    write = replicator.update("cart", ORSet, lambda s: s.add("tea"), write=Majority())
+    read = replicator.get("cart", read=All())
+    assert replicator.open_requests == 2
+    world.run(duration="1s")
+    assert write.result.ok and read.result.ok and replicator.open_requests == 0

@@ -1,21 +1,24 @@
-"""Hostile scenario files by class, and mutations of the bundled scenarios (shared by the fuzz
-test and by ``python tests/scenarios/hostile.py``, which runs every case in its own process and
-reports per-case wall time and peak memory by class)."""
+"""Hostile scenario files by class, and mutations of the bundled scenarios.
+
+``crdtsim bench hostile`` runs every case as ``crdtsim run FILE --out RUN`` in its own process and
+prints, by class, how many were refused with exit 2, how many left anything behind or printed
+more than one line, and the worst wall time, CPU time and peak memory of a refused case. The
+fuzz test (``tests/scenarios/test_hostile_input.py``) uses the same cases in-process.
+"""
 
 from __future__ import annotations
 
+import argparse
 import copy
 import math
 import os
+import random
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
-
-ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = ROOT / "scenarios"
 
 #: values of the wrong type or out of range, tried at every path of every bundled scenario
 WRONG_VALUES: list[Any] = [None, True, -1, 0, 1.5, 10**30, math.nan, math.inf, "x", "", [], {}, [[1]], {"a": {"b": 1}},
@@ -25,7 +28,10 @@ Path_ = tuple[Any, ...]
 
 
 def bundled() -> dict[str, dict[str, Any]]:
-    return {p.stem: yaml.safe_load(p.read_text()) for p in sorted(SCENARIOS.glob("*.yaml"))}
+    """Every bundled scenario's data, by name."""
+    from sim.cli import bundled as files
+
+    return {name: yaml.safe_load(path.read_text(encoding="utf-8")) for name, path in files().items()}
 
 
 def paths(data: Any, prefix: Path_ = ()) -> Iterator[Path_]:
@@ -194,7 +200,7 @@ def _aliases() -> Iterator[tuple[str, str]]:
 
 
 def _text_classes() -> Iterator[tuple[str, str, bytes]]:
-    rng = __import__("random").Random(7)  # a local generator: these files are data, not a simulation
+    rng = random.Random(7)  # a fixed local generator: these files are test data, not a simulation
     for i in range(15):
         yield "binary", f"garbage-{i}", bytes(rng.randrange(256) for _ in range(rng.choice([1, 64, 4096])))
     for i, raw in enumerate([b"\xff\xfe", b"zones: {dc: 3}\nname: \xe9t\xe9\n", b"\xc3\x28", b"\xed\xa0\x80",
@@ -259,13 +265,18 @@ def run_case(argv: list[str], cwd: str, timeout: float = 60.0) -> tuple[int, flo
     return process.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, text
 
 
-def main() -> None:  # pragma: no cover - a measurement, run by hand
+def main(argv: Sequence[str]) -> int:
     """Run every case as ``crdtsim run FILE --out RUN`` in a fresh process and print the figures."""
     import shutil
     import tempfile
     from collections import defaultdict
 
-    only = set(sys.argv[1:])
+    parser = argparse.ArgumentParser(prog="crdtsim bench hostile", description=__doc__)
+    parser.add_argument("classes", nargs="*", help="only these classes (default: all)")
+    parser.add_argument("--mutation-step", type=int, default=50,
+                        help="run every Nth mutation of the bundled scenarios (default 50; 1 runs all 14,000)")
+    args = parser.parse_args(list(argv))
+    only, step = set(args.classes), max(1, args.mutation_step)
     by_class: dict[str, list[tuple[str, int, float, float, float, bool]]] = defaultdict(list)
     with tempfile.TemporaryDirectory() as tmp:
         cases: list[tuple[str, str, str]] = []
@@ -279,18 +290,17 @@ def main() -> None:  # pragma: no cover - a measurement, run by hand
                 os.mkfifo(fifo)
                 special = str(fifo)
             cases.append(("special", special, special))
-        step = int(os.environ.get("HOSTILE_MUTATION_STEP", "7"))  # every 7th mutation: a sample across paths
         for i, (cls, name, text) in enumerate(mutations()):
             if i % step == 0:
                 file = Path(tmp) / f"case-{len(cases)}.yaml"
                 file.write_text(text)
                 cases.append((cls, name, str(file)))
-        for cls, name, file in cases:
+        for cls, name, case_file in cases:
             if only and cls not in only:
                 continue
             run = Path(tmp) / "run"
             command = "validate" if name.startswith("gossip-1000:") else "run"  # a valid gossip-1000 runs 15 s
-            argv = [sys.executable, "-m", "sim.cli", command, file, *(["--quiet", "--out", str(run)]
+            argv = [sys.executable, "-m", "sim.cli", command, case_file, *(["--quiet", "--out", str(run)]
                                                                        if command == "run" else [])]
             code, wall, cpu, peak, err = run_case(argv, tmp)
             clean = code in (0, 1, 2) and "Traceback" not in err and len(err.strip().splitlines()) <= 1
@@ -315,7 +325,8 @@ def main() -> None:  # pragma: no cover - a measurement, run by hand
         print(f"{cls:>12} {len(rows):>6} {sum(r[1] == 2 for r in rows):>7} {sum(r[1] in (0, 1) for r in rows):>8} "
               f"{sum(not r[5] for r in rows):>8} {max(r[2] for r in bad):>10.2f} {max(r[3] for r in bad):>9.2f} "
               f"{max(r[4] for r in bad):>8.1f}")
+    return 0 if all(r[5] for rows in by_class.values() for r in rows) else 1
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    sys.exit(main(sys.argv[1:]))

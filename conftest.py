@@ -1,0 +1,55 @@
+"""Shared test configuration, for the tests and for the doctests of the packages and docs.
+
+It sits at the repository root so that it also applies to ``README.md``, ``docs/`` and the
+modules' doctests, not only to ``tests/``.
+
+Hypothesis runs with a fixed, derandomized profile in CI (``CI=true``) so CI cannot flake,
+and with a deeper randomized profile locally so developers find more. Neither depends on the
+machine's speed: no deadline, and no health check that times input generation.
+
+Under ``CI=true`` a test skipped because a tool is missing fails instead: CI installs every
+tool the suite needs (``.ci/install-tools``), so a missing one is a broken set-up, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+#: health checks whose outcome depends on how fast this machine is at the moment
+SPEED_HEALTH_CHECKS = [HealthCheck.too_slow]
+
+settings.register_profile(
+    "ci",
+    max_examples=60,
+    derandomize=True,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=SPEED_HEALTH_CHECKS,
+)
+settings.register_profile(
+    "dev",
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=SPEED_HEALTH_CHECKS,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+#: skip reasons that mean "a tool or package this test needs is absent"
+MISSING_TOOL = re.compile(r"is not installed|could not import", re.IGNORECASE)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CI") == "true" and report.skipped and isinstance(report.longrepr, tuple):
+        reason = str(report.longrepr[2])
+        if MISSING_TOOL.search(reason):
+            report.outcome = "failed"
+            report.longrepr = f"{reason}: CI must provide it (add it to .ci/install-tools)"

@@ -1,0 +1,55 @@
+"""A built wheel is a complete install: its bundled scenarios list and run from anywhere."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from sim.cli import bundled
+
+ROOT = Path(__file__).resolve().parents[2]
+NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".hypothesis", "out")
+
+
+def _run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=1800)
+
+
+@pytest.mark.slow
+def test_a_wheel_installed_in_a_fresh_venv_lists_and_runs_the_bundled_scenarios(tmp_path: Path) -> None:
+    source = tmp_path / "source"  # build from a copy: the build leaves nothing in the checkout
+    shutil.copytree(ROOT, source, ignore=NOT_SOURCE)
+    built = _run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", tmp_path / "dist", source,
+                 cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    (wheel,) = (tmp_path / "dist").glob("crdtsim-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {f"sim/bundled/{name}.yaml" for name in bundled()} <= names
+
+    venv = tmp_path / "venv"
+    assert _run(sys.executable, "-m", "venv", venv, cwd=tmp_path).returncode == 0
+    installed = _run(venv / "bin" / "pip", "install", "--quiet", "--find-links", tmp_path / "dist", wheel, cwd=tmp_path)
+    assert installed.returncode == 0, installed.stderr
+
+    where = _run(venv / "bin" / "python", "-c", "import sim; print(sim.__file__)", cwd=tmp_path)
+    assert Path(where.stdout.strip()).is_relative_to(venv)  # the wheel's copy, not this checkout
+
+    listed = _run(venv / "bin" / "crdtsim", "list", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == list(bundled())
+
+    ran = _run(venv / "bin" / "crdtsim", "run", "--quiet", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.startswith("scenario quickstart  seed 42  OK")
+    cart = _run(venv / "bin" / "crdtsim", "run", "cart", "--quiet", cwd=tmp_path)
+    assert cart.returncode == 0 and cart.stdout.startswith("scenario cart "), cart.stderr
+    for template in ("data", "app"):  # the templates and the app's data files are in the wheel too
+        assert _run(venv / "bin" / "crdtsim", "init", template, "--template", template, cwd=tmp_path).returncode == 0
+        checked = _run(venv / "bin" / "crdtsim", "validate", f"{template}.yaml", cwd=tmp_path)
+        assert checked.returncode == 0, checked.stderr
+    assert "sim/apps/external/todo.js" in names and "sim/templates/data.yaml" in names
