@@ -134,11 +134,17 @@ def started() -> Iterator[list[int]]:
             os.kill(pid, signal.SIGKILL)
 
 
+def _default_sigint() -> None:
+    # A test runner's worker may ignore SIGINT, and an ignored signal stays ignored in its children;
+    # Python turns SIGINT into KeyboardInterrupt only when it starts with the default disposition.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(args: list[str], tmp_path: Path, started: list[int]) -> subprocess.Popen[str]:
     env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
     (tmp_path / "tmp").mkdir()
     process = subprocess.Popen([sys.executable, "-m", "sim.cli", *args], cwd=tmp_path, env=env, text=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_default_sigint)
     started.append(process.pid)
     return process
 
