@@ -38,6 +38,13 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=SPEED_HEALTH_CHECKS,
 )
+# The whole-run property test's deep run (tests/sim/replication/test_whole_run_properties.py).
+settings.register_profile(
+    "deep",
+    max_examples=2000,
+    deadline=None,
+    suppress_health_check=[*SPEED_HEALTH_CHECKS, HealthCheck.data_too_large],
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 #: skip reasons that mean "a tool or package this test needs is absent"

@@ -27,7 +27,22 @@ from typing import Any, NamedTuple
 
 from crdt.errors import DecodeError, InvalidOperationError, TypeMismatchError
 
-__all__ = ["Dot", "Ordering", "VersionVector", "CausalContext"]
+__all__ = ["Dot", "Ordering", "VersionVector", "CausalContext", "check_replica"]
+
+
+def check_replica(where: str, operation: str, replica: object) -> str:
+    """``replica`` if it can be a replica id: a string that encodes as UTF-8 (a lone surrogate
+    such as ``"\\ud800"`` cannot, so it would fail only later, when a state is encoded)."""
+    if type(replica) is str and replica.isascii():
+        return replica
+    if not isinstance(replica, str):
+        raise InvalidOperationError(where, operation, "replica id must be a string", replica)
+    try:
+        replica.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidOperationError(where, operation, "replica id must be valid Unicode (no lone surrogates)",
+                                    replica) from None
+    return replica
 
 
 class Dot(NamedTuple):
@@ -65,8 +80,7 @@ class Ordering(enum.Enum):
 def _check_counts(entries: Mapping[str, int], where: str) -> dict[str, int]:
     clean: dict[str, int] = {}
     for replica, count in entries.items():
-        if not isinstance(replica, str):
-            raise InvalidOperationError(where, "create", "replica ids must be strings", replica)
+        check_replica(where, "create", replica)
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise InvalidOperationError(where, "create", "counts must be integers >= 0", count)
         if count:
@@ -179,7 +193,7 @@ class CausalContext:
 
     def next_dot(self, replica: str) -> Dot:
         """The dot ``replica`` uses for its next event (one past its contiguous prefix)."""
-        return Dot(replica, self.vv.get(replica) + 1)
+        return Dot(check_replica("CausalContext", "next_dot", replica), self.vv.get(replica) + 1)
 
     def advance(self, replica: str) -> tuple[Dot, CausalContext]:
         """``replica``'s next dot and this context with it added (``self.add(dot)``), fast.
@@ -193,7 +207,7 @@ class CausalContext:
         >>> dot, ctx.vv.get("a")
         (Dot(replica='a', counter=1), 1)
         """
-        counter = self.vv.entries.get(replica, 0) + 1
+        counter = self.vv.entries.get(check_replica("CausalContext", "advance", replica), 0) + 1
         dot = Dot(replica, counter)
         if self.cloud and any(d.replica == replica for d in self.cloud):
             return dot, self.add(dot)

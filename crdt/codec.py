@@ -138,8 +138,18 @@ def encode_element(element: Any) -> Any:
     if isinstance(element, _SCALARS):
         if isinstance(element, float) and not math.isfinite(element):
             raise DecodeError("codec", "elements must be finite numbers (JSON has no NaN or infinity)", element)
+        if isinstance(element, str) and not element.isascii() and not _is_utf8(element):
+            raise DecodeError("codec", "element strings must be valid Unicode (no lone surrogates)", element)
         return element
     raise DecodeError("codec", "elements must be str, int, float, bool, None or tuples of them", element)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def decode_element(data: Any) -> Any:

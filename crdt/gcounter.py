@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crdt.base import Crdt, Op
+from crdt.clocks import check_replica
 from crdt.codec import register
 from crdt.errors import DecodeError, InvalidOperationError
 
@@ -108,6 +109,7 @@ class GCounter(Crdt[int]):
     # -- increment: state, delta and op forms --------------------------------------------------
 
     def increment(self, replica: str, amount: int = 1) -> GCounter:
+        check_replica(self.type_name, "increment", replica)
         if not check_amount(self.type_name, "increment", amount):
             return self
         counts = dict(self.counts)
@@ -115,11 +117,13 @@ class GCounter(Crdt[int]):
         return self._of(counts)
 
     def increment_delta(self, replica: str, amount: int = 1) -> GCounter | None:
+        check_replica(self.type_name, "increment", replica)
         if not check_amount(self.type_name, "increment", amount):
             return None
         return self._of({replica: self.get(replica) + amount})
 
     def prepare_increment(self, replica: str, amount: int = 1) -> Increment | None:
+        check_replica(self.type_name, "increment", replica)
         if not check_amount(self.type_name, "increment", amount):
             return None
         return Increment(replica, amount)

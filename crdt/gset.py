@@ -13,7 +13,7 @@ True
 >>> a.add("a", ["a", "list"])  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-crdt.errors.InvalidOperationError: GSet.add: elements must be str, int, ..., found ['a', 'list']
+crdt.errors.InvalidOperationError: GSet.add: elements must be str ..., found ['a', 'list']
 
 Elements are JSON scalars or tuples of them (see :mod:`crdt.codec`); :func:`check_element` and
 :func:`decode_elements` are shared with the other element-holding types.
@@ -38,7 +38,7 @@ __all__ = [
     "decode_elements",
 ]
 
-_ELEMENT_RULE = "elements must be str, int, bool, None, finite floats or tuples of them"
+_ELEMENT_RULE = "elements must be str (valid Unicode), int, bool, None, finite floats or tuples of them"
 
 
 def check_element(type_name: str, operation: str, element: object) -> Any:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crdt.base import Crdt, Op
+from crdt.clocks import check_replica
 from crdt.codec import element_sort_key, encode_element, register
 from crdt.errors import DecodeError, InvalidOperationError
 from crdt.gset import check_element, decode_element_checked
@@ -148,10 +149,7 @@ class LWWMap(Crdt[dict[Any, Any]]):
     ) -> LWWRegister | None:
         """The new entry for ``key`` if this write would win there, else ``None``."""
         check_element(self.type_name, operation, key)
-        if not isinstance(replica, str):
-            raise InvalidOperationError(
-                self.type_name, operation, "replica id must be a string", replica
-            )
+        check_replica(self.type_name, operation, replica)
         check_timestamp(self.type_name, operation, timestamp)
         candidate = LWWRegister._of(value, timestamp, replica)
         current = self.entries.get(key)

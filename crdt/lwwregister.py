@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crdt.base import Crdt, Op
+from crdt.clocks import check_replica
 from crdt.codec import canonical_json, encode_element, register
 from crdt.errors import DecodeError, InvalidOperationError
 from crdt.gset import check_element, decode_element_checked
@@ -84,9 +85,7 @@ def check_timestamp(type_name: str, operation: str, timestamp: object) -> Timest
 
 
 def _check_replica(type_name: str, operation: str, replica: object) -> str:
-    if not isinstance(replica, str):
-        raise InvalidOperationError(type_name, operation, "replica id must be a string", replica)
-    return replica
+    return check_replica(type_name, operation, replica)
 
 
 Rank = tuple[Timestamp, str, bool, str, str]

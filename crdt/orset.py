@@ -92,7 +92,7 @@ class ORSetClear(Op):
 
 def check_element(type_name: str, operation: str, element: Any) -> Any:
     """``element`` if it can be encoded (JSON scalar or tuple of them), else a clear error."""
-    if type(element) is str or type(element) is int:
+    if type(element) is int or (type(element) is str and element.isascii()):
         return element
     try:
         encode_element(element)
@@ -100,7 +100,7 @@ def check_element(type_name: str, operation: str, element: Any) -> Any:
         raise InvalidOperationError(
             type_name,
             operation,
-            "elements must be str, int, float, bool, None or tuples of them",
+            "elements must be str (valid Unicode), int, float, bool, None or tuples of them",
             element,
         ) from None
     return element

@@ -36,7 +36,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sim.errors import ConfigError, SimError
 
@@ -44,9 +44,23 @@ if TYPE_CHECKING:
     from sim.network import Message
     from sim.world import World
 
-__all__ = ["Handler", "Node"]
+__all__ = ["Handler", "Node", "Routed", "ROUTED_PREFIX"]
 
 Handler = Callable[["Message"], None]
+
+#: Kind prefix of a routed message on each hop: ``via:ddata.write`` counts as its own kind.
+ROUTED_PREFIX = "via:"
+
+
+class Routed(NamedTuple):
+    """A message travelling hop by hop to a node that is not a neighbour of its source."""
+
+    src: str
+    dst: str
+    kind: str
+    payload: Any
+    size: int
+    sent_at: float
 
 
 class Node:
@@ -119,6 +133,36 @@ class Node:
             return self.world.network.send(self.id, dst, kind, payload, size)
         return send(kind, payload, size)
 
+    def send_routed(self, dst: str, kind: str, payload: Any = None, size: int = 0) -> bool:
+        """Send to ``dst`` over a shortest path of the topology when it is not a neighbour.
+
+        Each hop is an ordinary message of kind ``via:<kind>`` (counted, lost, duplicated and
+        delayed like any other, with the two node ids added to its size); the node on the way
+        forwards it, and ``dst`` receives it as if ``src`` had sent ``kind`` directly. Routes are
+        fixed shortest paths (ties to the smallest id): a hop that is down or cut off drops it.
+        """
+        if self.world.topology.connected(self.id, dst):
+            return self.send(dst, kind, payload, size)
+        return self._forward_routed(Routed(self.id, dst, kind, payload, size, self.world.now))
+
+    def _forward_routed(self, routed: Routed) -> bool:
+        hop = self.world.topology.next_hop(self.id, routed.dst)
+        if hop is None:
+            raise SimError(f"send: no path from {self.id!r} to {routed.dst!r} in the topology")
+        size = routed.size + len(routed.src) + len(routed.dst)
+        return self.send(hop, ROUTED_PREFIX + routed.kind, routed, size)
+
+    def _on_routed(self, msg: Message) -> None:
+        routed: Routed = msg.payload
+        if routed.dst != self.id:
+            self._forward_routed(routed)
+            return
+        handler = self._handlers.get(routed.kind)
+        if handler is None:
+            raise SimError(f"node {self.id} has no handler for message kind {routed.kind!r}")
+        handler(msg._replace(src=routed.src, kind=routed.kind, payload=routed.payload, size=routed.size,
+                             sent_at=routed.sent_at))
+
     def neighbours(self) -> list[str]:
         """Sorted ids of the nodes this node can send to."""
         return self.world.topology.neighbours(self.id)
@@ -137,6 +181,9 @@ class Node:
         """Called by the network for a message delivered to this (up) node."""
         handler = self._handlers.get(msg.kind)
         if handler is None:
+            if msg.kind.startswith(ROUTED_PREFIX):
+                self._on_routed(msg)
+                return
             raise SimError(f"node {self.id} has no handler for message kind {msg.kind!r}")
         handler(msg)
 

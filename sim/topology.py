@@ -101,6 +101,8 @@ class Topology:
         # (zone_a, zone_b) -> channel type (None: the default model); stored both ways.
         self._zone_channels: dict[tuple[str, str], str | None] = {}
         self._neighbours: dict[str, list[str]] = {}
+        #: destination -> hop distance of every node that can reach it (cached like neighbours)
+        self._distances: dict[str, dict[str, int]] = {}
 
     # -- nodes and zones -------------------------------------------------------------------
 
@@ -109,7 +111,7 @@ class Topology:
             raise ConfigError("node", "must be a new node id", node)
         self._zone_of[node] = zone
         self._zones.setdefault(zone, []).append(node)
-        self._neighbours.clear()
+        self._changed()
 
     def zone_of(self, node: str) -> str:
         return self._zone_of[node]
@@ -144,7 +146,7 @@ class Topology:
             if a == b:
                 raise ConfigError("edge", "must join two different nodes", f"{a}-{b}")
             self.graph.add_edge(a, b, channel=channel)
-        self._neighbours.clear()
+        self._changed()
 
     def connect(self, nodes: Sequence[str], kind: str, channel: str | None = None,
                 rng: random.Random | None = None, **params: Any) -> None:
@@ -168,7 +170,7 @@ class Topology:
                 raise ConfigError("channel zone", f"must be one of {sorted(self._zones)}", zone)
         self._zone_channels[(zone_a, zone_b)] = channel
         self._zone_channels[(zone_b, zone_a)] = channel
-        self._neighbours.clear()
+        self._changed()
 
     def connected(self, src: str, dst: str) -> bool:
         """True if ``src`` may send to ``dst``."""
@@ -205,6 +207,42 @@ class Topology:
         found.discard(node)
         result = self._neighbours[node] = sorted(found)
         return result
+
+    def _changed(self) -> None:
+        self._neighbours.clear()
+        self._distances.clear()
+
+    # -- routes ----------------------------------------------------------------------------
+
+    def distances_to(self, dst: str) -> dict[str, int]:
+        """Hop distance to ``dst`` of every node that can reach it (breadth-first, cached)."""
+        cached = self._distances.get(dst)
+        if cached is not None:
+            return cached
+        self._check_node(dst, "route")
+        found, frontier = {dst: 0}, [dst]
+        while frontier:
+            following = []
+            for node in frontier:
+                # Links are symmetric here, so who ``node`` can send to can send to ``node``.
+                for neighbour in self.neighbours(node):
+                    if neighbour not in found:
+                        found[neighbour] = found[node] + 1
+                        following.append(neighbour)
+            frontier = following
+        self._distances[dst] = found
+        return found
+
+    def next_hop(self, src: str, dst: str) -> str | None:
+        """The neighbour of ``src`` on a shortest path to ``dst`` (the smallest id among equally
+        short ones, so routes are deterministic); None when ``dst`` is unreachable."""
+        if self.connected(src, dst):
+            return dst
+        distances = self.distances_to(dst)
+        here = distances.get(src)
+        if here is None:
+            return None
+        return next(n for n in self.neighbours(src) if distances.get(n) == here - 1)
 
     # -- validation ------------------------------------------------------------------------
 

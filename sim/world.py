@@ -72,6 +72,7 @@ class World:
         self.workloads: list[Workload] = []
         self.checks: list[tuple[str, Check]] = []
         self._pending: list[Callable[[], bool]] = []
+        self._validators: list[Callable[[], None]] = []
         # (node id, registration number, every, node, task): sorted so ticks run in node order
         self._tasks: list[tuple[str, int, int, Node, Callable[[], None]]] = []
         self._tasks_sorted = True
@@ -194,6 +195,10 @@ class World:
     def pending(self) -> bool:
         return any(fn() for fn in self._pending)
 
+    def add_validator(self, fn: Callable[[], None]) -> None:
+        """Register a wiring check run by :meth:`validate`; ``fn()`` raises ConfigError."""
+        self._validators.append(fn)
+
     def add_check(self, name: str, fn: Check) -> None:
         """Register a check run after the quiet phase; ``fn(world) -> CheckResult``."""
         if any(n == name for n, _ in self.checks):
@@ -240,6 +245,8 @@ class World:
         self.faults.validate(self, duration)
         for w in self.workloads:
             w.validate(self)
+        for validator in self._validators:
+            validator()
 
     def run(self, duration: Any = "10s", warmup: Any = 0.0, quiet_max: int = 1000,
             require_connected: bool = True) -> RunResult:

@@ -7,7 +7,8 @@ written to that replica's journal in one atomic write, and only then is the comm
 acknowledged (:class:`CommandResult`). The events then replicate to every other replica, whose
 journals end holding every event.
 
-Replication (per entity, between every pair of replicas):
+Replication (per entity, between every pair of replicas; a replica that is not a neighbour in
+the topology is reached hop by hop, see :meth:`sim.node.Node.send_routed`):
 
 * each replica knows, per origin, the highest ``origin_seq`` it holds (``seen``); its journal
   holds each origin's events without gaps, because a replica writes an event of origin ``o``
@@ -514,12 +515,12 @@ class EntityReplica:
     # -- replication -----------------------------------------------------------------------
 
     def _send_seen(self, peer: str, reply: bool) -> None:
-        self.node.send(peer, self._kind_seen, {"seen": dict(self.seen), "reply": reply},
+        self.node.send_routed(peer, self._kind_seen, {"seen": dict(self.seen), "reply": reply},
                        _HEADER + 12 * len(self.seen))
 
     def _send_events(self, peer: str, events: Sequence[EventEnvelope]) -> None:
         size = _HEADER + 12 * len(self.seen) + sum(e.size() for e in events)
-        self.node.send(peer, self._kind_events, {"events": tuple(events), "seen": dict(self.seen)}, size)
+        self.node.send_routed(peer, self._kind_events, {"events": tuple(events), "seen": dict(self.seen)}, size)
 
     def _learn(self, peer: str, seen: dict[str, int]) -> None:
         if peer not in self.acked:

@@ -78,6 +78,10 @@ class UpdateRecord:
     time: float
     calls: list[tuple[str, tuple[Any, ...]]]
     acked: bool = False
+    #: what carries the update in its protocol (an op record's id), if the protocol says
+    ref: Any = None
+    #: destroyed with every copy by crashes (reported by the protocol; volatile state only)
+    lost: bool = False
 
 
 class DistributedData:
@@ -88,6 +92,8 @@ class DistributedData:
     node's :class:`~sim.replication.replicator.Replicator` (``update``, ``get``, ``subscribe`` …).
     ``protocol_options`` maps a protocol name to its options (see each protocol module).
     ``durable`` keeps replica states across crashes (in the node's durable store).
+    Reads and writes above ``local`` reach replicas that are not neighbours hop by hop
+    (:meth:`sim.node.Node.send_routed`); the protocols themselves talk to replica neighbours.
     """
 
     def __init__(
@@ -102,6 +108,8 @@ class DistributedData:
         notify_every: int = 1,
         checks: bool = True,
         history: bool = False,
+        route_requests: bool = True,
+        check_connected: bool = True,
     ) -> None:
         self.world = world
         self.node_ids = sorted(nodes)
@@ -120,6 +128,12 @@ class DistributedData:
             key: _key_spec(key, given, default_protocol) for key, given in (keys or {}).items()
         }
         self.durable = durable
+        #: False sends requests only over direct links, which fails on a non-complete topology
+        #: (a broken variant the tests must catch); True routes them hop by hop
+        self.route_requests = route_requests
+        #: False accepts replicas that are not connected through replica links, which then
+        #: never replicate (a broken variant the tests must catch)
+        self.check_connected = check_connected
         self.notify_every = notify_every
         self._replica_set = frozenset(self.node_ids)
         self._neighbours: dict[str, list[str]] = {}
@@ -127,6 +141,8 @@ class DistributedData:
         #: with ``history=True``: (time, key, node, fingerprint of the new state) per change
         self.history: list[tuple[float, str, str, str]] | None = [] if history else None
         self.updates: list[UpdateRecord] = []
+        self._by_ref: dict[Any, UpdateRecord] = {}
+        self._protocol_state: dict[str, dict[str, Any]] = {}
         #: outcomes of the workload's requests: "writes_ok", "writes_failed", "reads_ok", …
         self.requests: dict[str, int] = {}
         used = sorted({spec.protocol for spec in self.keys.values()} | {default_protocol})
@@ -138,6 +154,7 @@ class DistributedData:
                 replicator.protocols[name] = classes[name](replicator, options.get(name, {}))
             self.replicators[node_id] = replicator
         world.add_pending(self.pending)
+        world.add_validator(self.validate)
         if checks:
             from sim.replication.convergence import convergence_check, invariant_check
 
@@ -174,6 +191,23 @@ class DistributedData:
             self._neighbours[node_id] = cached
         return cached
 
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` unless the replicas are connected through links between
+        replicas: the protocols talk only to replica neighbours, so a replica cut off from the
+        others (its path leads through nodes without a replicator) would never hear a change."""
+        self._neighbours.clear()  # the topology may have changed since a first look
+        if not self.node_ids or not self.check_connected:
+            return
+        reached, frontier = {self.node_ids[0]}, [self.node_ids[0]]
+        while frontier:
+            frontier = [n for node in frontier for n in self.replica_neighbours(node) if n not in reached]
+            reached.update(frontier)
+        if len(reached) < len(self.node_ids):
+            cut_off = [n for n in self.node_ids if n not in reached]
+            raise ConfigError(
+                "nodes", "must form a connected graph through links between replicas",
+                f"{cut_off[:5]} not reachable from {self.node_ids[0]} through replicas")
+
     def pending(self) -> bool:
         if any(r.pending() for r in self.replicators.values()):
             return True
@@ -193,9 +227,12 @@ class DistributedData:
         if self.history is not None:
             self.history.append((self.world.now, key, node, fingerprint(value)))
 
-    def record_update(self, key: str, node: str, calls: list[tuple[str, tuple[Any, ...]]]) -> UpdateRecord:
-        record = UpdateRecord(key, node, self.replicator(node).replica_id, self.world.now, calls)
+    def record_update(self, key: str, node: str, calls: list[tuple[str, tuple[Any, ...]]],
+                      ref: Any = None) -> UpdateRecord:
+        record = UpdateRecord(key, node, self.replicator(node).replica_id, self.world.now, calls, ref=ref)
         self.updates.append(record)
+        if isinstance(ref, tuple):  # an op record's id, by which the protocol may report it lost
+            self._by_ref[ref] = record
         self.world.trace.record("update", node=node, key=key, ops=[[n, list(a)] for n, a in calls])
         return record
 
@@ -205,6 +242,32 @@ class DistributedData:
 
     def record_ack(self, record: UpdateRecord) -> None:
         record.acked = True
+
+    def protocol_state(self, protocol: str) -> dict[str, Any]:
+        """What a protocol shares between its replicas of this group: the simulator's view,
+        for decisions a real system would take with a membership service."""
+        return self._protocol_state.setdefault(protocol, {})
+
+    def record_lost(self, ref: Any, key: str | None) -> None:
+        """A protocol gave up what ``ref`` names (an op record): crashes destroyed every copy."""
+        update = self._by_ref.get(ref)
+        if update is not None and not update.lost:
+            update.lost = True
+        self.world.trace.record("lost", key=key if update is None else update.key,
+                                ref=list(ref) if isinstance(ref, tuple) else ref)
+
+    def lost_updates(self) -> list[UpdateRecord]:
+        """Updates no live replica holds: given up by their protocol, or, with volatile state,
+        held by no replica that is up (crashes destroyed every copy before it spread)."""
+        if self.durable:
+            return [u for u in self.updates if u.lost]
+        live = [r for r in self.replicators.values() if r.node.up]
+
+        def held(u: UpdateRecord) -> bool:
+            protocol = self.keys[u.key].protocol
+            return any(r.protocols[protocol].holds(u.key, u.ref) for r in live)
+
+        return [u for u in self.updates if u.lost or (u.ref is not None and not held(u))]
 
     def states(self, key: str) -> dict[str, Any]:
         """The stored value of ``key`` at every replica that is up, by node id."""

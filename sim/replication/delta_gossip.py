@@ -23,6 +23,7 @@ new. ``every`` is the sync period in ticks (default 1).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sim.replication.protocol import Calls, Protocol
@@ -65,7 +66,7 @@ class DeltaGossip(Protocol):
 
     # -- local changes ------------------------------------------------------------------------
 
-    def local_update(self, key: str, calls: Calls) -> None:
+    def local_update(self, key: str, calls: Calls) -> StoredValue | None:
         state, group = self.replicator.current(key), None
         for name, args in calls:
             delta = state.mutate_delta(name, self.replicator.replica_id, *args)  # type: ignore[union-attr]
@@ -73,9 +74,11 @@ class DeltaGossip(Protocol):
                 state = join(state, delta)
                 group = delta if group is None else join(group, delta)
         if group is None:
-            return  # nothing changed: nothing to send
+            return None  # nothing changed: nothing to send
         self.replicator.replace(key, state, self.node.id)
         self._buffer(key, group, self.node.id)
+        # with volatile state, the delta tells the checks whether the update survived crashes
+        return None if self.replicator.group.durable else group
 
     def local_delete(self, key: str) -> None:
         self.replicator.replace(key, DELETED, self.node.id)
@@ -139,6 +142,16 @@ class DeltaGossip(Protocol):
         return group
 
     # -- receiving ----------------------------------------------------------------------------
+
+    def accept_write(self, key: str, payload: Any, source: str, ack: Callable[[], None]) -> None:
+        """A state from a write (or a read's repair) spreads on like a received delta: had
+        it only been joined, the delta that later brings the same news would inflate nothing
+        here and stop, and replicas behind this one on a non-complete topology never hear it."""
+        part = difference(self.replicator.states.get(key), payload)
+        if part is not None:
+            self.store(key, part, source)
+            self._buffer(key, part, source)
+        ack()
 
     def _on_hello(self, msg: Message) -> None:
         # A restarted peer: it may have lost everything, so it gets our full state, even empty

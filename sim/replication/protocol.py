@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sim.errors import ConfigError
+from sim.replication.values import join, value_size
 
 if TYPE_CHECKING:
     from sim.node import Node
@@ -46,14 +48,40 @@ class Protocol:
             raise ConfigError(f"{self.name} protocol {name}", f"must be an integer >= {minimum}", value)
         return value
 
-    def local_update(self, key: str, calls: Calls) -> None:
+    def local_update(self, key: str, calls: Calls) -> Any:
         """Apply one update's mutations ``[(name, args), ...]`` here and arrange for them to
-        spread together (one delta, one broadcast record: an update is one message)."""
+        spread together (one delta, one broadcast record: an update is one message).
+
+        May return a reference to what carries the update (the op record's id), by which the
+        protocol can later report the update lost (:meth:`DistributedData.record_lost`)."""
         raise NotImplementedError
 
     def local_delete(self, key: str) -> None:
         """Delete ``key`` here (the marker then spreads like a state)."""
         raise NotImplementedError
+
+    def holds(self, key: str, ref: Any) -> bool:
+        """Whether this replica holds the update ``local_update`` returned ``ref`` for. For
+        state-based protocols ``ref`` is the update's delta: held when the state is above it."""
+        value = self.replicator.states.get(key)
+        return value is not None and join(value, ref) == value
+
+    def write_payload(self, key: str) -> tuple[Any, int] | None:
+        """What a write at a level above ``local`` sends each replica for ``key``, and its size
+        in bytes; None when there is nothing to send. State-based protocols send the state."""
+        value = self.replicator.states.get(key)
+        return None if value is None else (value, value_size(value))
+
+    def accept_write(self, key: str, payload: Any, source: str, ack: Callable[[], None]) -> None:
+        """Take a write's payload from ``source`` and call ``ack`` once it is applied here."""
+        self.store(key, payload, source)
+        ack()
+
+    def repairs_reads(self) -> bool:
+        """Whether a read at a level above ``local`` may join the answers into this replica.
+        True for state-based protocols (a join is idempotent); an op-based replica changes only
+        by delivering operations, since joining a state and then applying its ops counts twice."""
+        return True
 
     def start(self) -> None:
         """Called at world start and after every restart (volatile state is gone)."""

@@ -268,9 +268,8 @@ class Replicator:
                 " it receives instead (they are what replicates)"
             )
         protocol = self.protocols[spec.protocol]
-        if recorder.calls:
-            protocol.local_update(key, recorder.calls)
-        update = self.group.record_update(key, self.node.id, recorder.calls)
+        ref = protocol.local_update(key, recorder.calls) if recorder.calls else None
+        update = self.group.record_update(key, self.node.id, recorder.calls, ref)
         request = self._replicate_write(key, write)
         request.on_done(lambda result: self.group.record_ack(update) if result.ok else None)
         return request
@@ -329,16 +328,28 @@ class Replicator:
         request_id = self._next_request
         for peer in self.group.node_ids:
             if peer != self.node.id:
-                self.node.send(peer, kind, {"id": request_id, **payload()}, HEADER_BYTES + size)
+                self._send(peer, kind, {"id": request_id, **payload()}, HEADER_BYTES + size)
         self.node.after(level.timeout, lambda: self._time_out(request_id))
+
+    def _send(self, dst: str, kind: str, payload: dict[str, Any], size: int) -> None:
+        # Requests go to every replica, neighbour or not: over the topology, hop by hop.
+        if self.group.route_requests:
+            self.node.send_routed(dst, kind, payload, size)
+        else:
+            self.node.send(dst, kind, payload, size)
 
     def _replicate_write(self, key: str, write: Consistency) -> Request:
         request = self._new_request("write", key, write)
-        value = self.states.get(key)
-        if value is not None and request.required > 1:
-            self._fan_out(request, write, "ddata.write", lambda: {"key": key, "value": value}, value_size(value))
+        # The protocol says what a write carries: the state, or the operations behind it.
+        payload = self._protocol(key).write_payload(key) if request.required > 1 else None
+        if payload is not None:
+            value, size = payload
+            self._fan_out(request, write, "ddata.write", lambda: {"key": key, "value": value}, size)
         self._maybe_finish(request)
         return request
+
+    def _protocol(self, key: str) -> Protocol:
+        return self.protocols[self.group.key_spec(key).protocol]
 
     def _maybe_finish(self, request: Request) -> None:
         if len(request.answered) < request.required:
@@ -347,8 +358,9 @@ class Replicator:
         if request.kind == "write":
             request.finish(UpdateResult(request.key, True, "", replicas))
         else:
-            if request.state is not None and request.required > 1:
-                self.receive(request.key, request.state, self.node.id)  # read repair
+            if request.state is not None and request.required > 1 and self._protocol(request.key).repairs_reads():
+                # read repair, through the protocol so that the repaired news spreads on too
+                self._protocol(request.key).accept_write(request.key, request.state, self.node.id, lambda: None)
             state = request.state
             request.finish(ReadResult(request.key, True, None if isinstance(state, Deletion) else state))
 
@@ -362,8 +374,10 @@ class Replicator:
             request.finish(ReadResult(request.key, False, None, "timeout"))
 
     def _on_write(self, msg: Message) -> None:
-        self.receive(msg.payload["key"], msg.payload["value"], msg.src)
-        self.node.send(msg.src, "ddata.write_ack", {"id": msg.payload["id"]}, HEADER_BYTES)
+        key, src, request_id = msg.payload["key"], msg.src, msg.payload["id"]
+        self._protocol(key).accept_write(
+            key, msg.payload["value"], src,
+            lambda: self._send(src, "ddata.write_ack", {"id": request_id}, HEADER_BYTES))
 
     def _on_write_ack(self, msg: Message) -> None:
         self._answer(msg.payload["id"], msg.src, None)
@@ -371,7 +385,7 @@ class Replicator:
     def _on_read(self, msg: Message) -> None:
         value = self.states.get(msg.payload["key"])
         size = 0 if value is None else value_size(value)
-        self.node.send(msg.src, "ddata.read_reply", {"id": msg.payload["id"], "value": value}, HEADER_BYTES + size)
+        self._send(msg.src, "ddata.read_reply", {"id": msg.payload["id"], "value": value}, HEADER_BYTES + size)
 
     def _on_read_reply(self, msg: Message) -> None:
         self._answer(msg.payload["id"], msg.src, msg.payload["value"])

@@ -20,7 +20,9 @@ this protocol the replicator group also reports work pending while its live repl
 differ: the quiet phase keeps ticking (and background rounds keep running) until they agree.
 
 Options: ``every`` (ticks, default 1), ``fanout`` (default 1), ``mode``, ``confirm`` (default 2),
-``background`` (rounds, default 10; 0 turns it off).
+``background`` (rounds, default 10; 0 turns it off). Under pull and push-pull a replica that
+holds no key still starts rounds (its empty digest asks for everything); ``pull_when_empty:
+false`` puts back the bug where it did not, for the tests.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from sim.errors import ConfigError
 from sim.replication.protocol import Calls, Protocol
-from sim.replication.values import DELETED, StoredValue, fingerprint, value_size
+from sim.replication.values import DELETED, StoredValue, fingerprint, join, value_size
 
 if TYPE_CHECKING:
     from sim.network import Message
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["StateGossip"]
 
 MODES = ("push", "pull", "push-pull")
-_OPTIONS = frozenset({"every", "fanout", "mode", "confirm", "background"})
+_OPTIONS = frozenset({"every", "fanout", "mode", "confirm", "background", "pull_when_empty"})
 
 
 class StateGossip(Protocol):
@@ -54,6 +56,9 @@ class StateGossip(Protocol):
         self.fanout = self.int_option("fanout", 1, minimum=1)
         self.confirm = self.int_option("confirm", 2, minimum=0)
         self.background = self.int_option("background", 10, minimum=0)
+        # False keeps a replica that holds no key from starting rounds: under pull nobody
+        # pushes, so it would never hear of any key (a bug the property test must catch).
+        self.pull_when_empty = bool(options.get("pull_when_empty", True))
         self.rng = self.node.world.rng(f"gossip:{self.node.id}")
         # exchanges in a row whose peer held our summary; below ``confirm``, we have news
         self.agreed = 0
@@ -66,11 +71,22 @@ class StateGossip(Protocol):
 
     # -- local changes ------------------------------------------------------------------------
 
-    def local_update(self, key: str, calls: Calls) -> None:
-        state = self.replicator.current(key)
+    def local_update(self, key: str, calls: Calls) -> StoredValue | None:
+        state = before = self.replicator.current(key)
         for name, args in calls:
             state = state.mutate(name, self.replicator.replica_id, *args)  # type: ignore[union-attr]
         self.replicator.replace(key, state, self.node.id)
+        if self.replicator.group.durable or state == before:
+            return None
+        # With volatile state the checks ask whether the update survived crashes: a replica
+        # holds it when its state is above the update's delta, recomputed here.
+        delta, stepped = None, before
+        for name, args in calls:
+            part = stepped.mutate_delta(name, self.replicator.replica_id, *args)  # type: ignore[union-attr]
+            if part is not None:
+                stepped = join(stepped, part)
+                delta = part if delta is None else join(delta, part)
+        return delta
 
     def local_delete(self, key: str) -> None:
         self.replicator.replace(key, DELETED, self.node.id)
@@ -103,8 +119,8 @@ class StateGossip(Protocol):
     def _round(self) -> None:
         self.rounds += 1
         digest = self._digest()
-        if not digest:
-            return
+        if not digest and (self.mode == "push" or not self.pull_when_empty):
+            return  # nothing to push; under pull an empty digest asks a peer for everything
         summary = self._summary(digest)
         if summary != self._summary_now:
             self._summary_now, self.agreed = summary, 0

@@ -166,7 +166,7 @@ def _data(scenario: Scenario, world: World) -> DistributedData | None:
         if not world.topology.has_node(node):
             raise scenario.error(("data", "nodes", index), "a known node", node)
     with scenario.at("data"):
-        return DistributedData(
+        dd = DistributedData(
             world,
             spec.get("nodes", world.node_ids),
             keys,
@@ -177,6 +177,9 @@ def _data(scenario: Scenario, world: World) -> DistributedData | None:
             checks=True,
             history=world.trace.mode == "full",
         )
+        if "nodes" in spec:
+            dd.validate()  # the topology is built: report a cut-off replica at data.nodes
+        return dd
 
 
 def _update_once(dd: DistributedData, key: str, node_id: str) -> None:

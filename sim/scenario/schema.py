@@ -38,13 +38,14 @@ def _int(low: int, high: int) -> dict[str, Any]:
 _PAIR = {"type": "array", "items": ID, "minItems": 2, "maxItems": 2}
 _PARAMS = obj({"cols": _int(1, 1_000_000), "d": _int(1, 1_000_000), "k": _int(2, 1_000_000),
                "m": _int(1, 1_000_000), "p": PROBABILITY})
+_BOOL = {"type": "boolean"}
 #: each protocol's options (see the protocol modules); unknown options are errors
 _OPTIONS = {
     "state": obj({"every": _int(1, 10_000), "fanout": _int(1, 10_000), "mode": {"enum": ["push", "pull", "push-pull"]},
-                  "confirm": _int(0, 1_000), "background": _int(0, 1_000_000)}),
-    "delta": obj({"every": _int(1, 10_000), "bp": {"type": "boolean"}, "rr": {"type": "boolean"},
-                  "causal": {"type": "boolean"}}),
-    "op": obj({"retransmit": _int(1, 10_000), "reliable": {"type": "boolean"}}),
+                  "confirm": _int(0, 1_000), "background": _int(0, 1_000_000), "pull_when_empty": _BOOL}),
+    "delta": obj({"every": _int(1, 10_000), "bp": _BOOL, "rr": _BOOL, "causal": _BOOL}),
+    "op": obj({"retransmit": _int(1, 10_000), "reliable": _BOOL, "track_senders": _BOOL, "writes_as_records": _BOOL,
+               "discard_lost": _BOOL}),
 }
 _CONSISTENCY = {
     "description": "local, majority, all, or {to: N} / {majority: {timeout, min_cap}} / {all: {timeout}}",

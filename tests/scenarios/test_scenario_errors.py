@@ -43,6 +43,9 @@ CASES = [
      "an integer in [1, 2]"),
     ("entities:\n  - {id: ../../x, example: counter, journal: sqlite}\n", 4, "entities[0].id",
      "expected an id: a letter or digit"),
+    # dc-1 and dc-3 replicate only through dc-2, which hosts no replicator: they never would
+    ("topology:\n  - {zone: dc, kind: line}\ndata:\n  nodes: [dc-1, dc-3]\n  keys:\n    hits: GCounter\n", 6,
+     "data.nodes", "a connected graph through links between replicas"),
 ]
 
 
@@ -113,3 +116,35 @@ def test_missing_file_and_unknown_bundled_name_exit_2(capsys: pytest.CaptureFixt
 def test_python_built_scenarios_are_validated_by_the_same_schema() -> None:
     with pytest.raises(ScenarioError, match=r"<python>: zones.dc: expected"):
         Scenario.from_dict({"zones": {"dc": 0}})
+
+
+def test_validate_rejects_cut_off_replicas_and_accepts_what_runs_on_a_ring(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cut = tmp_path / "cut.yaml"
+    cut.write_text(BASE + "topology:\n  - {zone: dc, kind: line}\n"
+                   "data:\n  nodes: [dc-1, dc-3]\n  keys:\n    c: GCounter\n")
+    assert main(["validate", str(cut)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    # Levels above local, event sourcing and volatile op replicas on a ring: all validate and run.
+    ring = tmp_path / "ring.yaml"
+    ring.write_text(
+        "seed: 3\nduration: 2s\nzones:\n  dc: 6\ntopology:\n  - {zone: dc, kind: ring}\n"
+        "data:\n  protocol: op\n  durable: false\n  keys:\n    c: GCounter\n"
+        "workload:\n  rate: 20/s\n  write: majority\n  read: all\n  reads: 0.3\n"
+        "entities:\n  - {id: counter-1, example: counter}\n"
+        "faults:\n  - {at: 1s, crash: dc-2}\n  - {at: 1.5s, restart: dc-2}\n")
+    assert main(["validate", str(ring)]) == 0
+    assert main(["run", str(ring), "--quiet"]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_the_schema_knows_exactly_the_options_each_protocol_accepts() -> None:
+    from sim.replication.delta_gossip import DeltaGossip
+    from sim.replication.op_broadcast import OpBroadcast
+    from sim.replication.state_gossip import StateGossip
+    from sim.scenario import SCENARIO_SCHEMA
+
+    options = SCENARIO_SCHEMA["properties"]["data"]["properties"]["options"]["properties"]
+    assert {name: set(options[name]["properties"]) for name in options} == {
+        cls.name: set(cls.option_names) for cls in (StateGossip, DeltaGossip, OpBroadcast)}

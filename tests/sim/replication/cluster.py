@@ -1,12 +1,13 @@
-"""A three-node cluster under loss, duplication, reordering, a partition and a crash."""
+"""A small cluster under loss, duplication, reordering, a partition and a crash."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sim.faults import Crash, Partition, Restart
+from sim.faults import Crash, Fault, Partition, Restart
 from sim.replication import DistributedData, KeySpec
+from sim.replication.consistency import Consistency
 from sim.replication.ddata import random_workload
 from sim.runloop import RunResult
 from sim.world import World
@@ -25,13 +26,25 @@ def faulty_cluster(
     options: Mapping[str, Mapping[str, Any]] | None = None,
     durable: bool = True,
     rate: str = "20/s",
+    *,
+    nodes: int = 3,
+    topology: str = "complete",
+    link: Mapping[str, Any] = LOSSY,
+    faults: Sequence[Fault] = FAULTS,
+    write: Consistency | None = None,
+    read: Consistency | None = None,
+    reads: float = 0.0,
+    writers: Sequence[str] | None = None,
+    **group: Any,
 ) -> tuple[World, DistributedData]:
-    world = World(seed=seed, tick="100ms", default_link=LOSSY)
-    nodes = world.add_nodes("dc", 3)
-    world.connect(nodes, "complete")
-    dd = DistributedData(world, nodes, keys, protocol_options=options, durable=durable)
-    world.add_workload(random_workload(dd, rate=rate))
-    world.set_faults(FAULTS)
+    """``nodes`` replicas in ``topology``; ``writers`` (default all) run the workload, and
+    ``group`` goes to :class:`DistributedData` (e.g. ``route_requests=False``)."""
+    world = World(seed=seed, tick="100ms", default_link=dict(link))
+    ids = world.add_nodes("dc", nodes)
+    world.connect(ids, topology)
+    dd = DistributedData(world, ids, keys, protocol_options=options, durable=durable, **group)
+    world.add_workload(random_workload(dd, rate=rate, nodes=writers, write=write, read=read, reads=reads))
+    world.set_faults(list(faults))
     return world, dd
 
 
