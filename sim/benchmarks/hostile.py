@@ -228,11 +228,16 @@ def text_cases() -> Iterator[tuple[str, str, bytes]]:
 SPECIAL_FILES = ["/dev/zero", "/dev/urandom", "/dev/full", "/dev/null", "/", "fifo"]
 
 
-def mutations() -> Iterator[tuple[str, str, str]]:
-    """(class, case, yaml text): each path of each bundled scenario given each wrong value."""
+def mutations(step: int = 1) -> Iterator[tuple[str, str, str]]:
+    """(class, case, yaml text): each path of each bundled scenario given each wrong value (every
+    ``step``-th of them)."""
+    count = -1
     for name, data in bundled().items():
         for path in paths(data):
             for i, value in enumerate(WRONG_VALUES):
+                count += 1
+                if count % step:
+                    continue
                 try:
                     text = dump(replaced(data, path, value))
                 except (ValueError, TypeError):  # e.g. a value yaml cannot dump
@@ -290,11 +295,10 @@ def main(argv: Sequence[str]) -> int:
                 os.mkfifo(fifo)
                 special = str(fifo)
             cases.append(("special", special, special))
-        for i, (cls, name, text) in enumerate(mutations()):
-            if i % step == 0:
-                file = Path(tmp) / f"case-{len(cases)}.yaml"
-                file.write_text(text)
-                cases.append((cls, name, str(file)))
+        for cls, name, text in mutations(step):
+            file = Path(tmp) / f"case-{len(cases)}.yaml"
+            file.write_text(text)
+            cases.append((cls, name, str(file)))
         for cls, name, case_file in cases:
             if only and cls not in only:
                 continue
