@@ -249,7 +249,7 @@ def _describe(f: Fault) -> dict[str, Any]:
 def apply_fault(world: World, f: Fault, label: str) -> None:
     """Apply one fault now and record it in the trace (``label`` names its partition)."""
     net = world.network
-    world.trace.record("fault", action=type(f).__name__.lower(), label=label, **_describe(f))
+    world.record_fault("fault", action=type(f).__name__.lower(), label=label, **_describe(f))
     cut: Cut | None = None
     if isinstance(f, Partition):
         groups: dict[str, int] = {}
@@ -283,7 +283,7 @@ def apply_fault(world: World, f: Fault, label: str) -> None:
 def _end_cut(world: World, label: str) -> None:
     if any(c.label == label for c in world.network.cuts):
         world.network.remove_cut(label)
-        world.trace.record("heal", label=label)
+        world.record_fault("heal", label=label)
 
 
 _SPEC_KEYS: dict[str, tuple[str, ...]] = {

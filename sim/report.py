@@ -6,12 +6,14 @@ CLI prints.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sim.scenario.build import ScenarioRun
 
-__all__ = ["summary", "render", "protocol_of"]
+__all__ = ["applied_faults", "describe_fault", "protocol_of", "render", "summary", "who_holds_what"]
+
 
 def protocol_of(kind: str) -> str:
     """The protocol a message kind belongs to: its prefix, ``delta.sync`` -> ``delta``."""
@@ -28,6 +30,35 @@ def _by_protocol(per_kind: dict[str, dict[str, int]]) -> tuple[dict[str, int], d
     return messages, volume
 
 
+def applied_faults(run: ScenarioRun) -> list[dict[str, Any]]:
+    """Every fault event the run applied, in order, with where it came from.
+
+    ``origin`` is ``scenario`` for a fault the scenario lists, ``nemesis`` for one its nemesis
+    drew, ``run`` for the heal and restarts at the end of the workload phase, ``manual`` for one
+    applied with ``world.apply``.
+    """
+    schedule = run.world.faults.faults
+    drawn = {id(f) for f in run.nemesis}
+    out: list[dict[str, Any]] = []
+    previous: dict[str, Any] = {}
+    for event in run.world.fault_log:
+        # A scheduled crash, restart or heal is logged as the fault and then as the act itself.
+        repeated = (previous.get("kind") == "fault" and previous.get("action") == event["kind"]
+                    and previous.get("node") == event.get("node") and previous["t"] == event["t"])
+        previous = event
+        if not repeated:
+            out.append({**event, "origin": _origin(str(event.get("label", "")), schedule, drawn)})
+    return out
+
+
+def _origin(label: str, schedule: Sequence[Any], drawn: set[int]) -> str:
+    """Where a fault event came from, by its label: ``fault-N`` is the schedule's N-th fault."""
+    number = label.removeprefix("fault-")
+    if label.startswith("fault-") and number.isdigit() and int(number) < len(schedule):
+        return "nemesis" if id(schedule[int(number)]) in drawn else "scenario"
+    return "run" if label in ("", "all") else "manual"
+
+
 def summary(run: ScenarioRun) -> dict[str, Any]:
     """The machine-readable summary of a finished run (``crdtsim run --json``)."""
     result = run.result
@@ -42,6 +73,8 @@ def summary(run: ScenarioRun) -> dict[str, Any]:
             spec = run.data.keys[key]
             keys[key] = {"type": spec.type.type_name, "protocol": spec.protocol, "converged": report["converged"],
                          "time": report.get("time"), "value": report.get("value")}
+            if not report["converged"]:  # who holds what, and what differs
+                keys[key].update(states=report["replicas"], difference=report["difference"])
     times = [k["time"] for k in keys.values() if k["time"] is not None]
     invariants = checks.get("invariants")
     app = {"app": run.app.summary()} if getattr(run, "app", None) is not None else {}
@@ -63,8 +96,10 @@ def summary(run: ScenarioRun) -> dict[str, Any]:
         "duplicated": metrics["duplicated"],
         "invariants": None if invariants is None else {
             "ok": invariants.ok, "checked": invariants.details["checked"],
-            "violations": invariants.details["violations"],
+            "violations": invariants.details["violations"], "lost_writes": invariants.details.get("lost_writes", {}),
         },
+        "history": run.world.history.summary(),
+        "faults": applied_faults(run),
         "checks": [{"name": c.name, "ok": c.ok, "message": c.message} for c in result.checks],
         "trace_digest": result.trace_digest,
     }
@@ -72,6 +107,53 @@ def summary(run: ScenarioRun) -> dict[str, Any]:
 
 def _time(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}s"
+
+
+def describe_fault(event: dict[str, Any]) -> str:
+    """One fault event in words: ``partition dc-1 dc-2 | dc-3 for 3s``."""
+    kind = event["kind"]
+    if kind in ("crash", "restart"):
+        return f"{kind} {event['node']}"
+    if kind == "heal":
+        return "heal everything" if event.get("label") == "all" else f"heal {event.get('label')}"
+    action = event.get("action", kind)
+    if action in ("crash", "restart"):
+        return f"{action} {event['node']}"
+    if action == "heal":
+        return "heal everything"
+    span = f" for {event['duration']:g}s" if event.get("duration") is not None else ""
+    if action == "partition":
+        return "partition " + " | ".join(" ".join(g) for g in event["groups"]) + span
+    if action == "oneway":
+        return f"one-way cut {' '.join(event['srcs'])} -> {' '.join(event['dsts'])}{span}"
+    if action == "isolate":
+        return f"isolate {event['node']}{span}"
+    if action == "lossburst":
+        return f"loss burst {event['src']} -> {event['dst']} at {event['loss']:.0%}{span}"
+    if action == "clockchange":
+        parts = [f"skew {event['skew']:+.3f}s" if event.get("skew") is not None else "",
+                 f"drift {event['drift']:+.4f}" if event.get("drift") is not None else ""]
+        return f"clock of {event['node']}: " + ", ".join(p for p in parts if p)
+    return str(action)
+
+
+def _history_lines(history: dict[str, Any]) -> list[str]:
+    lines = [f"{'requests':<18} {'count':>7} {'ok':>7} {'fail':>6} {'info':>6}   latency ms: "
+             f"{'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}"]
+    for name, h in history.items():
+        q = h["latency_ms"] or {}
+        cells = " ".join(f"{q[p]:>7.1f}" if p in q else f"{'-':>7}" for p in ("p50", "p95", "p99", "max"))
+        lines.append(f"{name:<18} {h['count']:>7,} {h['ok']:>7,} {h['fail']:>6,} {h['info']:>6,}               {cells}")
+    return lines
+
+
+def who_holds_what(key: str, k: dict[str, Any]) -> list[str]:
+    """A diverged key in words: each distinct state, its replicas, and what differs."""
+    lines = [f"{key} diverged: {len(k['states'])} distinct states"]
+    for state in k["states"]:
+        lines.append(f"  {', '.join(state['nodes'])}: {state['value']}")
+    lines += [f"  differs: {line}" for line in k["difference"]["lines"]]
+    return lines
 
 
 def render(s: dict[str, Any]) -> str:
@@ -83,6 +165,9 @@ def render(s: dict[str, Any]) -> str:
             lines.append(f"{key:<16} {k['type']:<14} {k['protocol']:<9} {'yes' if k['converged'] else 'NO':<10} "
                          f"{_time(k['time']):>9}")
         lines.append("")
+        for key, k in s["keys"].items():
+            if not k["converged"]:
+                lines += who_holds_what(key, k) + [""]
     workload, quiet = s["time"].get("workload", [0, 0]), s["time"].get("quiet", [0, 0])
     lines.append(f"ticks {s['ticks']}   workload {workload[0]:.2f}-{workload[1]:.2f}s   quiet until {quiet[1]:.2f}s   "
                  f"converged by {_time(s['convergence_time'])}")
@@ -103,6 +188,13 @@ def render(s: dict[str, Any]) -> str:
             r = s["app"]["replicas"]
             lines.append(f"replicas: {sum(r['reads'].values()):,} reads, {r['stale_reads']:,} stale (max "
                          f"{r['staleness']['max_missing_writes']} writes, {r['staleness']['max_seconds']:.3f}s behind)")
+    if s.get("history"):
+        lines += [""] + _history_lines(s["history"])
+    if s.get("faults"):
+        lines += ["", f"faults applied ({len(s['faults'])}):"]
+        lines += [f"  {f['t']:>8.3f}s  {describe_fault(f)}  [{f['origin']}]" for f in s["faults"]]
+    if s.get("files"):
+        lines += ["", "files: " + ", ".join(s["files"])]
     lines.append("")
     for check in s["checks"]:
         lines.append(f"[{'ok' if check['ok'] else 'FAIL'}] {check['name']}: {check['message']}")

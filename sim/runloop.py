@@ -144,6 +144,7 @@ def _run(world: World, duration: Any, warmup: Any, quiet_max: int,
         _advance(world, env.now + world.tick)
     phases["quiet"] = (t1, env.now)
 
+    world.history.close()
     results: list[CheckResult] = []
     if not quiesced:
         pending = world.pending()

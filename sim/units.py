@@ -66,6 +66,21 @@ def parse_duration(value: Any, param: str = "duration") -> float:
     return _check_number(value, param, expected)
 
 
+def parse_window(value: str, param: str = "window") -> tuple[float, float]:
+    """A stretch of simulated time ``"0.8s..2.5s"`` as (start, end) seconds, end after start.
+
+    >>> parse_window("800ms..2.5s")
+    (0.8, 2.5)
+    """
+    expected = "must be START..END with END after START (for example '0.8s..2.5s')"
+    if not isinstance(value, str) or value.count("..") != 1:
+        raise ConfigError(param, expected, value)
+    start, end = (parse_duration(part.strip(), param) for part in value.split(".."))
+    if not end > start:
+        raise ConfigError(param, expected, value)
+    return start, end
+
+
 def parse_rate(value: Any, param: str = "rate") -> float:
     """Events per second from a number or a string like ``"100/s"`` or ``"3/ms"``."""
     expected = "must be a non-negative rate (per second, or a string like '100/s')"

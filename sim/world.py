@@ -21,6 +21,7 @@ import simpy
 from sim.checks import Check
 from sim.errors import ConfigError, SimError
 from sim.faults import Fault, FaultSchedule, apply_fault
+from sim.history import History
 from sim.metrics import Metrics
 from sim.network import LinkModel, Network
 from sim.node import Node
@@ -63,12 +64,15 @@ class World:
         self.topology = Topology()
         self.metrics = Metrics()
         self.trace = Trace(lambda: self.env.now, trace)
+        self.history = History(lambda: self.env.now)
         self._nodes: dict[str, Node] = {}
         self.network = Network(
             self.env, self._nodes, self.topology, self.metrics, self.trace, self.rng,
             LinkModel.from_spec(default_link) if default_link is not None else None,
         )
         self.faults = FaultSchedule()
+        #: every fault event applied (fault, heal, crash, restart) in order: see :meth:`record_fault`
+        self.fault_log: list[dict[str, Any]] = []
         self.workloads: list[Workload] = []
         self.checks: list[tuple[str, Check]] = []
         self._pending: list[Callable[[], bool]] = []
@@ -217,18 +221,23 @@ class World:
 
     # -- faults applied now ----------------------------------------------------------------
 
+    def record_fault(self, kind: str, **fields: Any) -> None:
+        """Trace a fault event and keep it in :attr:`fault_log` (kept whatever the trace mode)."""
+        self.trace.record(kind, **fields)
+        self.fault_log.append({"t": round(self.env.now, 9), "kind": kind, **fields})
+
     def crash(self, node_id: str) -> None:
         self.node(node_id).crash()
-        self.trace.record("crash", node=node_id)
+        self.record_fault("crash", node=node_id)
 
     def restart(self, node_id: str) -> None:
-        self.trace.record("restart", node=node_id)
+        self.record_fault("restart", node=node_id)
         self.node(node_id).restart()
 
     def heal(self) -> None:
         """Remove every partition and loss burst (crashed nodes stay down)."""
         self.network.heal()
-        self.trace.record("heal", label="all")
+        self.record_fault("heal", label="all")
 
     def apply(self, fault: Fault, label: str = "manual") -> None:
         """Apply a fault record now."""

@@ -51,7 +51,8 @@ def test_install_tools_installs_a_missing_node_with_apt_get_as_root(tmp_path: Pa
     result = _install_tools(_fake_bin(tmp_path, uid=0, apt=True))
     calls = (tmp_path / "apt.log").read_text().splitlines()
     assert calls[0] == "update -qq" and calls[1].startswith("install -y")
-    assert calls[1].split()[-2:] == ["python3-venv", "nodejs"]  # this PATH has neither python3 nor node
+    # this PATH has neither python3 nor node nor a browser
+    assert calls[1].split()[-4:] == ["python3-venv", "nodejs", "chromium", "chromium-driver"]
     # the fake apt-get installs nothing, so the re-check catches it
     assert result.returncode == 1 and "python3-venv is installed but `python3 -c" in result.stderr
 
@@ -59,7 +60,8 @@ def test_install_tools_installs_a_missing_node_with_apt_get_as_root(tmp_path: Pa
 def test_install_tools_names_what_to_install_when_it_cannot(tmp_path: Path) -> None:
     result = _install_tools(_fake_bin(tmp_path, uid=1000, apt=True))
     assert result.returncode == 1
-    assert "missing python3-venv nodejs; install it with: sudo apt-get install python3-venv nodejs" in result.stderr
+    missing = "python3-venv nodejs chromium chromium-driver"
+    assert f"missing {missing}; install it with: sudo apt-get install {missing}" in result.stderr
     assert not (tmp_path / "apt.log").exists()
 
 

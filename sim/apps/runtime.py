@@ -393,6 +393,9 @@ class AppNode:
             if not check_value(spec.value_type, value):
                 raise EffectTypeError(f"local mutation {name}", path, f"{spec.crdt} of {spec.value_type}",
                                       f"a value {value!r}")
+        history = self.runtime.world.history
+        op = history.invoke(self.id, "mutation", path, name, args)
+        history.complete(op, "ok")  # a local mutation takes effect at once (or changes nothing)
         if new == old:
             return False
         self._store(key, new)

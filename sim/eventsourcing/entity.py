@@ -661,7 +661,16 @@ class ReplicatedEntity:
 
     def command(self, node_id: str, command: Any, on_result: ResultCallback | None = None) -> CommandResult | None:
         """Send ``command`` to the replica on ``node_id``; see :meth:`EntityReplica.command`."""
-        return self.replica(node_id).command(command, on_result)
+        replica = self.replica(node_id)
+        history = self.world.history
+        op = history.invoke(node_id, "command", self.persistence_id, "command", [command])
+
+        def recorded(result: CommandResult) -> None:
+            history.complete(op, "ok" if result.ok else "fail", reason=result.reason)
+            if on_result is not None:
+                on_result(result)
+
+        return replica.command(command, recorded)
 
     def retire(self, node_id: str, on_result: ResultCallback | None = None) -> CommandResult | None:
         """Retire the replica on ``node_id`` (see :meth:`EntityReplica.retire`); the last replica

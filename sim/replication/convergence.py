@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from crdt import CausalCounter, GCounter, GSet, LWWMap, LWWRegister, ORSet, PNCounter, TwoPSet
 from crdt.lwwregister import TOMBSTONE
 from sim.checks import CheckResult
+from sim.replication.difference import difference
 from sim.replication.values import Deletion, fingerprint
 
 if TYPE_CHECKING:
@@ -51,17 +52,21 @@ def key_report(dd: DistributedData, key: str) -> dict[str, Any]:
     empty = dd.keys[key].type()
     groups: dict[str, list[str]] = {}
     values: dict[str, Any] = {}
+    held: dict[str, Any] = {}
     for node, stored in sorted(dd.states(key).items()):
         state = empty if stored is None else stored
         print_ = fingerprint(state)
         groups.setdefault(print_, []).append(node)
         values[print_] = "deleted" if isinstance(state, Deletion) else _show(state.value())
+        held[print_] = state
     if len(groups) <= 1:
         value = next(iter(values.values()), None)
         return {"converged": True, "time": dd.last_change.get(key), "value": value}
+    ordered = sorted(groups.items(), key=lambda g: g[1])
     return {
         "converged": False,
-        "replicas": [{"nodes": nodes, "value": values[p]} for p, nodes in sorted(groups.items(), key=lambda g: g[1])],
+        "difference": difference([(nodes, held[p]) for p, nodes in ordered]),
+        "replicas": [{"nodes": nodes, "value": values[p]} for p, nodes in ordered],
     }
 
 
@@ -80,7 +85,21 @@ def convergence_check(dd: DistributedData) -> Callable[[World], CheckResult]:
 # -- invariants ---------------------------------------------------------------------------------
 
 
-def _counter_violation(final: int, updates: list[UpdateRecord]) -> str | None:
+#: what an invariant reports: a message, and the acknowledged writes it found lost
+Violation = tuple[str, list[dict[str, Any]]]
+
+
+def _lost(u: UpdateRecord, name: str, args: tuple[Any, ...]) -> dict[str, Any]:
+    """An acknowledged write, as a failed invariant names it: request id, node, time, operation."""
+    return {"request": u.request, "node": u.node, "time": round(u.time, 9), "f": name, "args": _show(args)}
+
+
+def _where(lost: list[dict[str, Any]]) -> str:
+    return "; ".join(f"request {w['request']} ({w['f']} {w['args']}) at {w['node']}, t={w['time']:.3f}s"
+                     for w in lost[:5]) + (f"; … {len(lost) - 5} more" if len(lost) > 5 else "")
+
+
+def _counter_violation(final: int, updates: list[UpdateRecord]) -> Violation | None:
     bounds = {"increment": [0, 0], "decrement": [0, 0]}  # [acknowledged, attempted]
     for u in updates:
         for name, args in u.calls:
@@ -93,31 +112,32 @@ def _counter_violation(final: int, updates: list[UpdateRecord]) -> str | None:
     high = bounds["increment"][1] - bounds["decrement"][0]
     if low <= final <= high:
         return None
-    return f"final value {final} outside [{low}, {high}] allowed by the acknowledged updates"
+    return f"final value {final} outside [{low}, {high}] allowed by the acknowledged updates", []
 
 
-def _set_violation(final: Any, updates: list[UpdateRecord]) -> str | None:
+def _set_violation(final: Any, updates: list[UpdateRecord]) -> Violation | None:
     removes: dict[Any, float] = {}
     for u in updates:
         for name, args in u.calls:
             if name == "remove":
                 removes[args[0]] = max(removes.get(args[0], u.time), u.time)
-    lost = []
+    lost, writes = [], []
     for u in updates:
         if not u.acked:
             continue
         for name, args in u.calls:
             if name == "add" and args[0] not in final and removes.get(args[0], -1.0) < u.time:
                 lost.append(args[0])
+                writes.append(_lost(u, name, args))
     if lost:
-        return f"acknowledged adds lost: {sorted(set(lost), key=repr)}"
+        return f"acknowledged adds lost: {sorted(set(lost), key=repr)}: {_where(writes)}", writes
     return None
 
 
-def _lww_violation(state: Any, updates: list[UpdateRecord]) -> str | None:
+def _lww_violation(state: Any, updates: list[UpdateRecord]) -> Violation | None:
     # An acknowledged write is lost when it ranks above the final entry in the register's own
     # (timestamp, replica, ...) order: then nothing that superseded it can explain its absence.
-    lost = []
+    lost, writes = [], []
     for u in updates:
         if not u.acked:
             continue
@@ -133,12 +153,13 @@ def _lww_violation(state: Any, updates: list[UpdateRecord]) -> str | None:
                 what = [name, *args]
             if written.wins_over(final):
                 lost.append(what)
+                writes.append(_lost(u, name, args))
     if lost:
-        return f"acknowledged writes lost to older ones: {lost}"
+        return f"acknowledged writes lost to older ones: {lost}: {_where(writes)}", writes
     return None
 
 
-def _invariant_for(state: Any) -> Callable[[Any, list[UpdateRecord]], str | None] | None:
+def _invariant_for(state: Any) -> Callable[[Any, list[UpdateRecord]], Violation | None] | None:
     """The invariant of ``state``'s type (a user's subclass is checked like its library type)."""
     if isinstance(state, GCounter | PNCounter | CausalCounter):
         return lambda s, updates: _counter_violation(s.value(), updates)
@@ -168,6 +189,11 @@ def invariant_check(dd: DistributedData) -> Callable[[World], CheckResult]:
             if id(u) not in lost_ids:
                 by_key.setdefault(u.key, []).append(u)
         lost = lost_writes(gone)
+        # Every write found lost, structured: destroyed with every copy, or lost to the merge.
+        named: dict[str, list[dict[str, Any]]] = {}
+        for u in gone:
+            named.setdefault(u.key, []).extend({**_lost(u, n, a), "how": "destroyed with every copy in crashes"}
+                                               for n, a in u.calls)
         checked, violations = [], {}
         for key in sorted(dd.keys | lost.keys()):
             problems = [f"writes lost with every copy in crashes: {lost[key]}"] if key in lost else []
@@ -177,14 +203,17 @@ def invariant_check(dd: DistributedData) -> Callable[[World], CheckResult]:
                 problem = invariant(states[0], by_key.get(key, []))
                 checked.append(key)
                 if problem:
-                    problems.append(problem)
+                    problems.append(problem[0])
+                    named.setdefault(key, []).extend(problem[1])
             if problems:
                 violations[key] = "; ".join(problems)
         checked = sorted(set(checked) | set(violations))
         message = f"{len(checked) - len(violations)}/{len(checked)} keys hold their invariants"
         if violations:
             message += "; " + "; ".join(f"{k}: {v}" for k, v in violations.items())
-        details = {"checked": checked, "violations": violations, "lost": lost}
+        acknowledged = {key: sum(1 for u in dd.updates if u.key == key and u.acked) for key in checked}
+        details = {"checked": checked, "violations": violations, "lost": lost,
+                   "lost_writes": {k: named[k] for k in sorted(named)}, "acknowledged": acknowledged}
         return CheckResult("invariants", not violations, message, details)
 
     return check

@@ -82,6 +82,8 @@ class UpdateRecord:
     ref: Any = None
     #: destroyed with every copy by crashes (reported by the protocol; volatile state only)
     lost: bool = False
+    #: the request's id in the world's history (0 when not recorded there)
+    request: int = 0
 
 
 class DistributedData:

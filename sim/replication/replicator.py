@@ -26,6 +26,7 @@ from sim.replication.protocol import HEADER_BYTES
 from sim.replication.values import Deletion, StoredValue, join, value_size
 
 if TYPE_CHECKING:
+    from sim.history import Operation
     from sim.network import Message
     from sim.node import Node
     from sim.replication.ddata import DistributedData
@@ -163,6 +164,32 @@ class Modifiable:
         return f"Modifiable({self.state!r})"
 
 
+def level_name(level: Consistency) -> str:
+    """How a history names a consistency level: ``local``, ``majority``, ``to 2``, ``all``."""
+    return f"to {level.n}" if level.level == "to" else level.level
+
+
+def _invoke_write(node: Node, key: str, calls: list[tuple[str, tuple[Any, ...]]], write: Consistency) -> Operation:
+    """Record a write in the world's history: one mutation by name, several as ``a+b``."""
+    if len(calls) == 1:
+        f, args = calls[0][0], list(calls[0][1])
+    else:
+        f, args = "+".join(name for name, _ in calls) or "noop", [[name, list(a)] for name, a in calls]
+    return node.world.history.invoke(node.id, "update", key, f, args, level=level_name(write))
+
+
+def _complete(node: Node, op: Operation, result: UpdateResult | ReadResult) -> None:
+    """A write that timed out or whose node crashed may still apply and spread: ``info``.
+    A read that did not answer changed nothing: ``fail``."""
+    history = node.world.history
+    if result.ok:
+        value = result.value() if isinstance(result, ReadResult) else None
+        replicas = result.replicas if isinstance(result, UpdateResult) else ()
+        history.complete(op, "ok", value=value, replicas=replicas)
+    else:
+        history.complete(op, "info" if isinstance(result, UpdateResult) else "fail", reason=result.reason)
+
+
 class Replicator:
     """The ``ddata`` component of one node. Create them with :class:`DistributedData`."""
 
@@ -270,8 +297,11 @@ class Replicator:
         protocol = self.protocols[spec.protocol]
         ref = protocol.local_update(key, recorder.calls) if recorder.calls else None
         update = self.group.record_update(key, self.node.id, recorder.calls, ref)
+        op = _invoke_write(self.node, key, recorder.calls, write)
+        update.request = op.id
         request = self._replicate_write(key, write)
         request.on_done(lambda result: self.group.record_ack(update) if result.ok else None)
+        request.on_done(lambda result: _complete(self.node, op, result))
         return request
 
     def delete(self, key: str, write: Consistency = Local) -> Request:
@@ -279,15 +309,20 @@ class Replicator:
         spec = self.group.key_spec(key)
         if not self.is_deleted(key):
             self.protocols[spec.protocol].local_delete(key)
-        return self._replicate_write(key, write)
+        op = _invoke_write(self.node, key, [("delete", ())], write)
+        request = self._replicate_write(key, write)
+        request.on_done(lambda result: _complete(self.node, op, result))
+        return request
 
     def get(self, key: str, read: Consistency = Local) -> Request:
         """Read ``key``, merging the answers of as many replicas as ``read`` asks for."""
         self.group.key_spec(key)
+        op = self.node.world.history.invoke(self.node.id, "read", key, "get", level=level_name(read))
         request = self._new_request("read", key, read)
         request.state = self.states.get(key)
         self._fan_out(request, read, "ddata.read", lambda: {"key": key}, 0)
         self._maybe_finish(request)
+        request.on_done(lambda result: _complete(self.node, op, result))
         return request
 
     def subscribe(self, key: str, callback: Callable[[Changed | Deleted], None]) -> None:

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sim.scenario.schema_parts import CRDT_TYPES, DURATION, ID, LINK, NAMES, POSITIVE_DURATION, RATE, TEXT, obj
+from sim.scenario.schema_parts import CRDT_TYPES, ID, LINK, NAMES, POSITIVE_DURATION, RATE, TEXT, TIME, obj
 
 __all__ = ["APP_SCHEMA", "app_problems"]
 
@@ -31,7 +31,7 @@ _ENTRY = {
         obj({"computation": ID, "depends_on": _PATHS, "writes": _PATHS}, ["computation"]),
     ],
 }
-_AT_NODE = {"at": DURATION, "node": ID}
+_AT_NODE = {"at": TIME, "node": ID}
 
 #: every key of ``app:`` and its schema; ``sim.apps.scenario`` reads each of them
 APP_PROPERTIES: dict[str, Any] = {
@@ -49,8 +49,8 @@ APP_PROPERTIES: dict[str, Any] = {
     "todos": {"type": "array", "maxItems": 100_000, "items": obj({**_AT_NODE, "title": TEXT}, ["at", "node", "title"])},
     "sessions": {"type": "array", "maxItems": 100_000, "items": {
         "description": "{at, disconnect: node} or {at, reconnect: node}",
-        "anyOf": [obj({"at": DURATION, "disconnect": ID}, ["at", "disconnect"]),
-                  obj({"at": DURATION, "reconnect": ID}, ["at", "reconnect"])]}},
+        "anyOf": [obj({"at": TIME, "disconnect": ID}, ["at", "disconnect"]),
+                  obj({"at": TIME, "reconnect": ID}, ["at", "reconnect"])]}},
     "attacks": {"type": "array", "maxItems": 100_000, "items": {
         "description": "{at, node, forge: user} or {at, node, replay: node}",
         "anyOf": [obj({**_AT_NODE, "forge": ID}, ["at", "node", "forge"]),

@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING, Any
 from crdt.codec import type_named
 from sim.errors import SimError
 from sim.eventsourcing import Behavior, ReplicatedEntity, in_memory_journals, sqlite_journals
-from sim.faults import FaultSchedule, fault_from_spec, random_schedule
+from sim.faults import Fault, FaultSchedule, fault_from_spec, random_schedule
+from sim.history import History
 from sim.output import fresh_directory
 from sim.replication import DistributedData, KeySpec
 from sim.replication.consistency import All, Consistency, Local, Majority, To
 from sim.replication.ddata import random_workload
 from sim.replication.mutations import random_mutation
+from sim.replication.variants import variant
 from sim.runloop import RunResult
 from sim.scenario.load import Scenario
 from sim.units import parse_duration, parse_rate
@@ -61,6 +63,13 @@ class ScenarioRun:
     temporary: bool = False
     #: the running application model, when the scenario has an ``app`` section
     app: Any = None
+    #: the faults the scenario's nemesis drew (the rest of ``world.faults`` were listed in it)
+    nemesis: list[Fault] = field(default_factory=list)
+
+    @property
+    def history(self) -> History:
+        """Every request of the run, invoked and completed (see :mod:`sim.history`)."""
+        return self.world.history
 
     def run(self) -> RunResult:
         s = self.scenario
@@ -157,11 +166,14 @@ def _data(scenario: Scenario, world: World) -> DistributedData | None:
     if spec is None:
         return None
     default = spec.get("protocol", "delta")
+    with scenario.at("data", "variant"):
+        broken = variant(spec["variant"]) if "variant" in spec else None
     keys = {}
     for key, key_spec in spec["keys"].items():
         type_name = key_spec if isinstance(key_spec, str) else key_spec["type"]
         protocol = default if isinstance(key_spec, str) else key_spec.get("protocol", default)
-        keys[key] = KeySpec(type_named(type_name), protocol)
+        type_ = type_named(type_name)
+        keys[key] = KeySpec(broken.key_type(type_) if broken else type_, protocol)
     for index, node in enumerate(spec.get("nodes", [])):
         if not world.topology.has_node(node):
             raise scenario.error(("data", "nodes", index), "a known node", node)
@@ -171,7 +183,7 @@ def _data(scenario: Scenario, world: World) -> DistributedData | None:
             spec.get("nodes", world.node_ids),
             keys,
             default_protocol=default,
-            protocol_options=spec.get("options"),
+            protocol_options=broken.protocol_options(spec.get("options")) if broken else spec.get("options"),
             durable=spec.get("durable", True),
             notify_every=spec.get("notify_every", 1),
             checks=True,
@@ -186,6 +198,42 @@ def _update_once(dd: DistributedData, key: str, node_id: str) -> None:
     replicator, node = dd.replicator(node_id), dd.world.node(node_id)
     name, args = random_mutation(replicator.current(key), node, dd.world.rng(f"once:{node_id}"))  # type: ignore[arg-type]
     replicator.update(key, dd.keys[key].type, lambda s: getattr(s, name)(*args))
+
+
+def _write(dd: DistributedData, key: str, node_id: str, call: tuple[str, tuple[Any, ...]] | None, at: float,
+           level: Consistency) -> None:
+    """One explicit write: the given mutation, or a plausible one from a stream of its own."""
+    replicator, node = dd.replicator(node_id), dd.world.node(node_id)
+    if not node.up:
+        dd.world.metrics.ops_skipped += 1
+        return
+    if call is None:
+        call = random_mutation(replicator.current(key), node, dd.world.rng(f"write:{node_id}:{key}:{at!r}"))  # type: ignore[arg-type]
+    name, args = call
+    request = replicator.update(key, dd.keys[key].type, lambda s: getattr(s, name)(*args), write=level)
+    request.on_done(lambda result: dd.count("writes", result.ok))
+
+
+def _explicit_writes(scenario: Scenario, world: World, dd: DistributedData, level: Consistency) -> None:
+    """Schedule the workload's ``writes`` list, each at its time, node and key."""
+    warmup = parse_duration(scenario.get("warmup", 0.0), "warmup")
+    duration = parse_duration(scenario.get("duration", "5s"), "duration")
+    for index, w in enumerate(scenario.get("workload")["writes"]):
+        if w["key"] not in dd.keys:
+            raise scenario.error(("workload", "writes", index, "key"), f"a key among {sorted(dd.keys)}", w["key"])
+        if w["node"] not in dd.node_ids:
+            raise scenario.error(("workload", "writes", index, "node"), "a node hosting the data", w["node"])
+        operations = dd.keys[w["key"]].type.operations
+        if "op" in w and w["op"] not in operations:
+            raise scenario.error(("workload", "writes", index, "op"), f"a mutation among {list(operations)}", w["op"])
+        with scenario.at("workload", "writes", index, "at"):
+            at = parse_duration(w["at"], "at")
+        if at > duration:
+            raise scenario.error(("workload", "writes", index, "at"), f"a time within the workload phase ({duration}s)",
+                                 w["at"])
+        call = (w["op"], tuple(w.get("args", ()))) if "op" in w else None
+        # Times count from the start of the workload phase, as fault times do.
+        world.schedule(warmup + at, partial(_write, dd, w["key"], w["node"], call, at, level))
 
 
 def _workload(scenario: Scenario, world: World, dd: DistributedData | None) -> None:
@@ -203,6 +251,9 @@ def _workload(scenario: Scenario, world: World, dd: DistributedData | None) -> N
         if node not in dd.node_ids:
             raise scenario.error(("workload", "nodes", index), "a node hosting the data", node)
     with scenario.at("workload"):
+        if "writes" in spec:
+            _explicit_writes(scenario, world, dd, consistency(spec.get("write")))
+            return
         if spec.get("once", False):
             for node_id in nodes:
                 for key in keys:
@@ -214,8 +265,10 @@ def _workload(scenario: Scenario, world: World, dd: DistributedData | None) -> N
         ))
 
 
-def _faults(scenario: Scenario, world: World) -> None:
-    faults = []
+def _faults(scenario: Scenario, world: World) -> list[Fault]:
+    """Set the world's fault schedule; returns the faults the nemesis drew."""
+    faults: list[Fault] = []
+    drawn: list[Fault] = []
     for index, spec in enumerate(scenario.get("faults", [])):
         with scenario.at("faults", index):
             faults.append(fault_from_spec(spec))
@@ -224,10 +277,12 @@ def _faults(scenario: Scenario, world: World) -> None:
         with scenario.at("nemesis"):
             options = {**nemesis, "rate": parse_rate(nemesis.get("rate", "0.5/s"), "rate")}
             if options["rate"] > 0:  # a nemesis at rate 0 makes no faults
-                faults.extend(random_schedule(world, scenario.get("duration", "5s"), **options))
+                drawn = list(random_schedule(world, scenario.get("duration", "5s"), **options))
+                faults.extend(drawn)
     if faults:
         with scenario.at("faults"):
             world.set_faults(FaultSchedule(faults))
+    return drawn
 
 
 def _increment(entity: ReplicatedEntity, node: Node, op: str, rng: random.Random) -> None:
@@ -281,7 +336,7 @@ def build(scenario: Scenario, seed: int | None = None, out: str | Path | None = 
             from sim.apps.scenario import build_app
 
             app = build_app(scenario, world, workdir)
-        _faults(scenario, world)
+        drawn = _faults(scenario, world)
         checks = scenario.get("checks", {})
         world.checks = [(n, c) for n, c in world.checks if checks.get(n, True)]
         with scenario.at("topology"):
@@ -290,7 +345,7 @@ def build(scenario: Scenario, seed: int | None = None, out: str | Path | None = 
         if temporary and workdir is not None:  # an invalid scenario leaves no temporary directory behind
             shutil.rmtree(workdir, ignore_errors=True)
         raise
-    return ScenarioRun(scenario, world, dd, entities, workdir=workdir, temporary=temporary, app=app)
+    return ScenarioRun(scenario, world, dd, entities, workdir=workdir, temporary=temporary, app=app, nemesis=drawn)
 
 
 def run_scenario(scenario: Scenario, seed: int | None = None, out: str | Path | None = None,

@@ -22,11 +22,12 @@ from sim.scenario.schema_parts import (
     PROTOCOLS,
     RATE,
     TEXT,
+    TIME,
     TOPOLOGY_KINDS,
     obj,
 )
 
-__all__ = ["SCENARIO_SCHEMA", "CRDT_TYPES", "PROTOCOLS", "TOPOLOGY_KINDS"]
+__all__ = ["SCENARIO_SCHEMA", "CRDT_TYPES", "FAULT_KINDS", "PROTOCOLS", "TOPOLOGY_KINDS"]
 
 _DURATION, _RATE, _PROBABILITY, _NAMES, _LINK, _object = DURATION, RATE, PROBABILITY, NAMES, LINK, obj
 
@@ -76,7 +77,7 @@ _CONNECTION = {
 }
 _FAULT = _object(
     {
-        "at": _DURATION, "duration": _DURATION,
+        "at": TIME, "duration": TIME,
         "partition": {"type": "array", "items": _NAMES, "minItems": 1, "maxItems": 1_000},
         "one_way": _NAMES, "to": {"anyOf": [_NAMES, ID]},
         "isolate": ID, "heal": {"const": True}, "crash": ID,
@@ -89,6 +90,24 @@ _FAULT = _object(
     minProperties=2,
 )
 
+_WRITE = _object(
+    {"at": TIME, "node": ID, "key": KEY_NAME,
+     "op": {"type": "string", "description": "a mutation of the key's type (add, remove, increment, set…)"},
+     "args": {"type": "array", "description": "the mutation's arguments after the replica id"}},
+    ["at", "node", "key"],
+)
+_BOUNDS = _object({"min": {"type": "number", "minimum": 0}, "max": {"type": "number", "minimum": 0}})
+FAULT_KINDS = ["partition", "one_way", "crash", "loss_burst", "clock"]
+_HUNT = _object({
+    "faults": _object({"max": _int(0, 10_000),
+                       "kinds": {"type": "array", "items": {"enum": FAULT_KINDS}, "minItems": 1},
+                       "longest": TIME}),
+    "writes": _object({"min": _int(0, 1_000_000), "max": _int(0, 1_000_000), "keys": _NAMES, "nodes": _NAMES}),
+    "nodes": _BOUNDS,
+    "topology": {"type": "array", "items": {"enum": TOPOLOGY_KINDS}, "minItems": 1},
+    "loss": _BOUNDS,
+}, description="what `crdtsim hunt` may vary, and within which bounds")
+
 SCENARIO_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://crdtsim.invalid/scenario.schema.json",
@@ -99,8 +118,8 @@ SCENARIO_SCHEMA: dict[str, Any] = {
             "description": {"type": "string", "maxLength": 10_000},
             "seed": {"type": "integer", "minimum": 0, "maximum": 2**64 - 1},
             "tick": POSITIVE_DURATION,
-            "warmup": _DURATION,
-            "duration": {**_DURATION, "description": "length of the workload phase"},
+            "warmup": TIME,
+            "duration": {**TIME, "description": "length of the workload phase: a time with a unit or seconds"},
             "quiet_max": {**_int(0, 10_000_000), "description": "ticks allowed for the network to go quiet"},
             "trace": {"enum": ["off", "digest", "full"]},
             "zones": {
@@ -123,6 +142,7 @@ SCENARIO_SCHEMA: dict[str, Any] = {
                 "notify_every": _int(1, 1_000_000),
                 "keys": {"type": "object", "minProperties": 1, "maxProperties": 10_000, "propertyNames": KEY_NAME,
                          "additionalProperties": _KEY},
+                "variant": {**ID, "description": "a deliberately broken variant, by name"},
             }, ["keys"]),
             "workload": _object({
                 "rate": _RATE,
@@ -133,10 +153,14 @@ SCENARIO_SCHEMA: dict[str, Any] = {
                 "read": _CONSISTENCY,
                 "reads": {**_PROBABILITY, "description": "the fraction of operations that are reads"},
                 "once": {"type": "boolean", "description": "each node makes one update at t=0, instead of a rate"},
+                "writes": {"type": "array", "items": _WRITE, "maxItems": 1_000_000,
+                           "description": "explicit writes, instead of a rate"},
             }),
             "faults": {"type": "array", "items": _FAULT, "maxItems": 100_000},
             "nemesis": _object({
-                "rate": {**_RATE, "description": "faults per unit of time: 0.5/s, 2/m"},
+                # faults per unit of time (0.5/s, 2/m); a bare number here has always meant per second
+                "rate": {"description": "faults per unit of time: 0.5/s, 2/m (a bare number: per second)",
+                         "anyOf": [{"type": "number", "minimum": 0, "maximum": 1_000_000}, _RATE]},
                 "kinds": {"type": "array", "minItems": 1,
                           "items": {"enum": ["partition", "isolate", "crash", "clock", "loss_burst"]}},
                 "mean_fault": _DURATION,
@@ -149,6 +173,7 @@ SCENARIO_SCHEMA: dict[str, Any] = {
                 "journal": {"enum": ["memory", "sqlite"]},
                 "rate": _RATE,
             }, ["id", "example"]), "maxItems": 1_000},
+            "hunt": _HUNT,
             "app": APP_SCHEMA,
             "checks": _object({
                 "convergence": {"type": "boolean"},

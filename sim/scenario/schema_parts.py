@@ -1,7 +1,9 @@
 """Building blocks of the scenario schema: durations, rates, ids, links (shared by every section).
 
-Durations and rates carry a unit: ``20ms``, ``2s``, ``100/s``. A bare number is refused (``20``
-could mean seconds or milliseconds), except ``0``, which means the same in every unit.
+Latencies, timeouts, the tick and rates carry a unit: ``20ms``, ``2s``, ``100/s``. A bare number
+is refused there (``20`` could mean seconds or milliseconds), except ``0``, which means the same
+in every unit. Times on the scenario's clock (``at``, a fault's ``duration``, the phases) may also
+be a bare number of seconds (:data:`TIME`), which is what generated scenarios write.
 Numbers have stated ranges; sizes that depend on the whole scenario (nodes x ticks, rate x
 duration) are bounded by :mod:`sim.scenario.limits`.
 """
@@ -12,7 +14,7 @@ from typing import Any
 
 __all__ = [
     "CRDT_TYPES", "DURATION", "ID", "KEY_NAME", "LINK", "NAMES", "POSITIVE_DURATION", "PROBABILITY", "PROTOCOLS",
-    "RATE", "TEXT", "TOPOLOGY_KINDS", "obj",
+    "RATE", "TEXT", "TIME", "TOPOLOGY_KINDS", "obj",
 ]
 
 CRDT_TYPES = [
@@ -32,6 +34,12 @@ _ZERO = {"type": "number", "minimum": 0, "maximum": 0}
 DURATION: dict[str, Any] = {
     "description": "a duration with a unit: 250us, 5ms, 2s, 1.5m, 1h (a bare number is refused, except 0)",
     "anyOf": [_ZERO, {"type": "string", "pattern": f"^{_NUMBER}{_TIME_UNITS}\\s*$"}],
+}
+#: a time on the scenario's clock (``at``, a fault's ``duration``, the phases): a bare number is seconds,
+#: the unit a generated scenario (``crdtsim hunt``) writes
+TIME: dict[str, Any] = {
+    "description": "a time with a unit (250ms, 2s, 1.5m) or a number of seconds",
+    "anyOf": [{"type": "number", "minimum": 0, "maximum": 1e9}, DURATION],
 }
 POSITIVE_DURATION: dict[str, Any] = {
     "description": "a positive duration with a unit: 250us, 5ms, 2s, 1.5m, 1h",

@@ -7,10 +7,12 @@ import nbformat
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-NAMES = ["quickstart", "partitions", "protocols", "eventsourcing"]
+NAMES = ["quickstart", "partitions", "protocols", "eventsourcing", "hunting"]
 #: lines a notebook must print: its story really happened, not only ran
 PRINTS = {"eventsourcing": ["every journal holds the same events: True",
-                           "the two e-mail writes: ['dc-2#1', 'dc-1#2'] -> concurrent"]}
+                           "the two e-mail writes: ['dc-2#1', 'dc-1#2'] -> concurrent"],
+          "hunting": ["  convergence: 0/1 keys converged; diverged: k",
+                      "[FAIL] convergence: 0/1 keys converged; diverged: k"]}
 
 
 def test_every_notebook_is_tested() -> None:

@@ -53,10 +53,16 @@ def test_a_failed_check_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert report["ok"] is False and report["converged"] is False
 
 
-def test_out_dir_gets_summary_and_traces_and_nothing_else(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_out_dir_gets_what_the_summary_lists_and_nothing_else(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
     assert main(["run", "quickstart", "--quiet", "--trace", "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["summary.json", "trace.chrome.json", "trace.jsonl"]
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["distinct_states.svg", "faults.svg", "history.jsonl", "latency.svg", "report.html",
+                       "requests.svg", "spacetime.svg", "summary.json", "trace.chrome.json", "trace.jsonl",
+                       "traffic.svg"]
+    assert json.loads((out / "summary.json").read_text())["files"] == written
+    assert "files: " + ", ".join(written) in capsys.readouterr().out
     lines = (out / "trace.jsonl").read_text().splitlines()
     assert {json.loads(line)["kind"] for line in lines} >= {"send", "deliver", "fault", "crash", "restart"}
     assert json.loads((out / "trace.chrome.json").read_text())["traceEvents"]
@@ -105,7 +111,8 @@ def test_the_scenario_example_in_the_readme_runs_and_holds() -> None:
     assert blocks
     for block in blocks:
         run = run_scenario(Scenario.from_yaml_text(block, "README.md"))
-        assert run.result is not None and run.result.ok
+        # A scenario that selects a broken variant shows a bug: its checks must catch it.
+        assert run.result is not None and run.result.ok == ("variant:" not in block)
 
 
 def test_validating_leaves_no_temporary_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

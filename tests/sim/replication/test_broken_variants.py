@@ -9,40 +9,18 @@ from typing import Any
 import pytest
 from cluster import failed, faulty_cluster, run_faulty
 
-from crdt import GCounter, GSet, PNCounter
+from crdt import GSet, PNCounter
 from crdt.codec import register
 from crdt.errors import CrdtError
-from crdt.lwwregister import LWWRegister
 from crdt.orset import ORSet
 from sim.errors import ConfigError, SimError
 from sim.faults import Crash, Restart
 from sim.replication import DistributedData, KeySpec, Majority
 from sim.replication.ddata import random_workload
+from sim.replication.variants import FirstWriterWins, SummingCounter
 from sim.world import World
 
 SEEDS = [1, 2, 3]
-
-
-@register
-class SummingCounter(GCounter):
-    """Broken: merge adds counts instead of taking their maximum, so it is not idempotent."""
-
-    type_name = "SummingCounter"
-
-    def merge(self, other: GCounter) -> GCounter:  # type: ignore[override]
-        keys = sorted(self.counts.keys() | other.counts.keys())
-        return self._of({k: self.get(k) + other.get(k) for k in keys})
-
-
-@register
-class FirstWriterWins(LWWRegister):
-    """Broken: keeps the oldest write. Still a join (so replicas agree), but it loses writes."""
-
-    type_name = "FirstWriterWins"
-
-    def merge(self, other: LWWRegister) -> LWWRegister:  # type: ignore[override]
-        return self if other.wins_over(self) or other.timestamp is None else other
-
 
 BROKEN: list[tuple[str, dict[str, KeySpec], dict[str, dict[str, Any]]]] = [
     ("op broadcast without retransmission", {"k": KeySpec(ORSet, "op")}, {"op": {"reliable": False}}),

@@ -1,0 +1,156 @@
+"""``crdtsim bench hunt``: runs to the first failure, hunt against random seeds, and shrinking.
+
+For every registered broken variant (:mod:`sim.replication.variants`), on its hunt target
+(:func:`sim.hunt.targets.target_scenario`: three replicas, a few writes, rare faults):
+
+* **random**: the scenario under seeds 1…N (what ``crdtsim sweep`` runs: a random workload and
+  a random fault schedule, ``--nemesis-rate`` faults per second); runs to the first failure
+  from ten evenly spaced starting seeds, median;
+* **hunt**: ``crdtsim hunt`` with search seeds 0…9; runs to the first failure (the fault-free
+  run it starts with included), median; then faults and writes in ``minimal.yaml`` and the
+  seconds shrinking took, median;
+* **smallest**: the smallest failing schedule (faults + writes, the same check failing) found by
+  trying every schedule of one and then two elements on a grid (writes at 0.2 s and 1 s at each
+  node; each kind of fault at those times on each node or pair), at the target's seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sim.hunt import Candidate, FaultGene, HuntSpace, Write, hunt
+from sim.hunt.runner import Runner
+from sim.hunt.targets import target_scenario
+from sim.replication.variants import VARIANTS
+from sim.scenario import Scenario
+from sim.sweep import sweep
+
+__all__ = ["main", "random_runs", "smallest"]
+
+GRID_TIMES = (0.2, 1.0)
+
+
+def random_runs(failed: Sequence[int], seeds: int, starts: int = 10) -> list[int | None]:
+    """Runs until the first failing seed, from ``starts`` evenly spaced starting seeds of 1…``seeds``.
+
+    >>> random_runs([5, 9], 10, starts=2)
+    [5, 4]
+    """
+    out: list[int | None] = []
+    for k in range(starts):
+        start = 1 + k * seeds // starts
+        later = [s for s in failed if s >= start]
+        out.append(later[0] - start + 1 if later else None)
+    return out
+
+
+def _grid(space: HuntSpace) -> tuple[list[Write], list[FaultGene]]:
+    nodes = space.node_ids
+    writes = [Write(t, n, space.keys[0]) for t in GRID_TIMES for n in nodes]
+    faults: list[FaultGene] = []
+    for t in GRID_TIMES:
+        at, d = round(t - 0.05, 3), 0.3
+        for n in nodes:
+            faults += [FaultGene("partition", at, d, (n,)), FaultGene("crash", at, d, (n,)),
+                       FaultGene("clock", at, 0.0, (n,), (), 0.5)]
+        for a, b in itertools.permutations(nodes, 2):
+            faults += [FaultGene("one_way", at, d, (a,), (b,)), FaultGene("loss_burst", at, d, (a,), (b,), 1.0)]
+    return writes, faults
+
+
+def smallest(space: HuntSpace, check: str, runner: Runner, most: int = 2, limit: int = 2000) -> int | None:
+    """The fewest faults + writes of a grid schedule failing ``check`` (None: none up to ``most``,
+    or more than ``limit`` schedules of one size to try, as on a large ring)."""
+    writes, faults = _grid(space)
+    seed = space.base.seed
+    for size in range(1, most + 1):
+        candidates = []
+        for n_faults in range(size + 1):
+            for fs in itertools.combinations(faults, n_faults):
+                for ws in itertools.combinations(writes, size - n_faults):
+                    c = Candidate(seed=seed, faults=fs, writes=ws)
+                    if space.valid(c):
+                        candidates.append(c)
+        if len(candidates) > limit:
+            return None
+        results = runner.map([space.scenario(c) for c in candidates])
+        if any(r["signature"] and r["signature"][0] == check for r in results):
+            return size
+    return None
+
+
+def _median(values: Sequence[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
+def bench_variant(name: str, seeds: int, hunts: int, budget: int, workers: int | None,
+                  exhaustive: bool, nemesis_rate: float = 0.03) -> dict[str, Any]:
+    data = target_scenario(name, nemesis_rate)
+    with tempfile.TemporaryDirectory(prefix="crdtsim-bench-") as tmp:
+        path = Path(tmp) / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(data), encoding="utf-8")
+        swept = sweep(path, range(1, seeds + 1), workers=workers)
+    random = random_runs(swept.failed, seeds)
+    found, sizes, shrink_s, checks = [], [], [], []
+    for seed in range(hunts):
+        r = hunt(data, budget=budget, seed=seed, workers=workers)
+        found.append(r.runs_to_failure)
+        if r.minimal is not None:
+            sizes.append(r.minimal.size)
+            shrink_s.append(r.shrink_seconds)
+            checks.append(r.check)
+    check = statistics.mode(checks) if checks else None
+    least = None
+    if exhaustive and check is not None:
+        with Runner(workers=workers) as runner:
+            least = smallest(HuntSpace.of(Scenario.from_dict(data)), check, runner)
+    return {"variant": name, "random_failures": len(swept.failed), "seeds": seeds,
+            "random_median": _median(random), "hunt_median": _median(found),
+            "hunt_found": sum(f is not None for f in found),
+            "hunts": hunts, "size_median": _median(sizes), "size_max": max(sizes) if sizes else None,
+            "smallest": least, "shrink_seconds": _median(shrink_s), "check": check}
+
+
+def _row(r: dict[str, Any]) -> str:
+    def f(v: Any, spec: str = "") -> str:
+        return "-" if v is None else format(v, spec)
+
+    ratio = (r["random_median"] / r["hunt_median"]) if r["random_median"] and r["hunt_median"] else None
+    return (f"{r['variant']:<20} {f(r['random_median'], '.1f'):>8} {f(r['hunt_median'], '.1f'):>6} "
+            f"{f(ratio, '.1f'):>6}x {r['hunt_found']:>3}/{r['hunts']:<3} {f(r['size_median'], '.0f'):>5} "
+            f"{f(r['size_max']):>5} {f(r['smallest']):>8} {f(r['shrink_seconds'], '.2f'):>8}s  {r['check'] or '-'}")
+
+
+def main(argv: Sequence[str] = ()) -> int:
+    parser = argparse.ArgumentParser(prog="crdtsim bench hunt", description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", nargs="*", default=sorted(VARIANTS), help="which variants (default: all)")
+    parser.add_argument("--seeds", type=int, default=400, help="random seeds swept per variant")
+    parser.add_argument("--hunts", type=int, default=10, help="hunt seeds per variant (median over them)")
+    parser.add_argument("--budget", type=int, default=200, help="runs per hunt")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU)")
+    parser.add_argument("--nemesis-rate", type=float, default=0.03,
+                        help="faults per second of the random schedules the sweep draws (default 0.03)")
+    parser.add_argument("--no-exhaustive", action="store_true", help="skip the smallest-schedule search")
+    args = parser.parse_args(list(argv))
+    started = time.perf_counter()
+    print(f"random: sweep of seeds 1-{args.seeds} under a nemesis of {args.nemesis_rate} faults/s; "
+          f"hunt: {args.hunts} search seeds, budget {args.budget} runs")
+    print(f"{'variant':<20} {'random':>8} {'hunt':>6} {'ratio':>7} {'found':>7} {'size':>5} {'max':>5} "
+          f"{'smallest':>8} {'shrink':>9}  check")
+    print("(runs to the first failure: medians; size = faults + writes after shrinking; smallest = exhaustive)")
+    for name in args.variants:
+        row = bench_variant(name, args.seeds, args.hunts, args.budget, args.workers, not args.no_exhaustive,
+                            args.nemesis_rate)
+        print(_row(row), flush=True)
+    print(f"{time.perf_counter() - started:.0f}s in all")
+    return 0

@@ -1,0 +1,169 @@
+"""The search: fresh schedules, and mutants of the schedules that came closest to failing.
+
+Every run reports a *closeness* score (how long the network took to go quiet, how many messages
+were dropped, how long replicas stayed apart after the last write). The search keeps the best
+schedules seen so far and, most of the time, mutates one of them: it adds a fault next to a
+write, moves a fault onto a write, stretches a fault, adds a write concurrent with another at
+another node, or draws a new run seed. Fresh schedules are drawn with faults placed around the
+writes, where a lost or delayed message matters. Everything comes from one seeded
+``random.Random``; batches are fixed in size, so the same hunt seed proposes the same schedules
+whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass, field, replace
+
+from sim.hunt.space import Candidate, FaultGene, HuntSpace, Write
+
+__all__ = ["Search"]
+
+#: how many of the best schedules seen so far are kept as parents
+ELITES = 8
+#: the share of each batch made of mutants once there are parents (the rest are fresh draws)
+MUTANTS = 0.8
+
+
+def _rng(seed: int, name: str) -> random.Random:
+    digest = hashlib.sha256(f"{seed}:{name}".encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+@dataclass
+class Search:
+    """Proposes batches of candidates and learns from their scores."""
+
+    space: HuntSpace
+    seed: int
+    rng: random.Random = field(init=False)
+    elites: list[tuple[float, int, Candidate]] = field(default_factory=list)
+    proposed: int = 0
+
+    def __post_init__(self) -> None:
+        self.rng = _rng(self.seed, "hunt")
+
+    # -- the loop's interface -----------------------------------------------------------------
+
+    def batch(self, size: int) -> list[Candidate]:
+        out: list[Candidate] = []
+        while len(out) < size:
+            if self.elites and self.rng.random() < MUTANTS:
+                parent = self.elites[min(int(self.rng.expovariate(0.5)), len(self.elites) - 1)][2]
+                child = self.mutate(parent)
+            else:
+                child = self.fresh()
+            if self.space.valid(child):
+                out.append(child)
+        self.proposed += len(out)
+        return out
+
+    def learn(self, candidate: Candidate, score: float) -> None:
+        """Keep ``candidate`` among the parents if it is one of the closest so far."""
+        self.elites.append((-score, len(self.elites) + self.proposed, candidate))
+        self.elites.sort(key=lambda e: (e[0], e[1]))
+        del self.elites[ELITES:]
+
+    # -- fresh draws --------------------------------------------------------------------------
+
+    def fresh(self) -> Candidate:
+        rng, space = self.rng, self.space
+        c = Candidate(seed=rng.randrange(2**31))
+        if space.node_range is not None:
+            c = replace(c, nodes=rng.randint(*space.node_range))
+        if space.topologies is not None:
+            c = replace(c, topology=rng.choice(space.topologies))
+        if space.loss_range is not None:
+            c = replace(c, loss=round(rng.uniform(*space.loss_range), 3))
+        writes = tuple(self._write(c) for _ in range(rng.randint(*space.writes)))
+        c = replace(c, writes=writes)
+        if space.max_faults:
+            faults = tuple(self._fault(c) for _ in range(rng.randint(1, space.max_faults)))
+            c = replace(c, faults=faults)
+        return c
+
+    def _write(self, c: Candidate, near: float | None = None) -> Write:
+        rng, space = self.rng, self.space
+        end = space.duration_of(c)
+        at = rng.uniform(0, end * 0.8) if near is None else min(end, max(0.0, near + rng.uniform(-0.05, 0.05)))
+        return Write(round(at, 3), rng.choice(space.writers_of(c)), rng.choice(space.keys))
+
+    def _fault(self, c: Candidate) -> FaultGene:
+        rng, space = self.rng, self.space
+        nodes = space.nodes_of(c)
+        end = space.duration_of(c)
+        kind = rng.choice(space.kinds)
+        if len(nodes) < 2 and kind != "clock":
+            kind = "clock"
+        order = list(nodes)
+        rng.shuffle(order)
+        if c.writes and rng.random() < 0.8:
+            # Cover a write: start just before it, so the messages it sends meet the fault,
+            # and put its writer first (the side cut off, the source of a cut or a burst).
+            write = rng.choice(c.writes)
+            at = write.at - rng.uniform(0.0, 0.1)
+            if write.node in order:
+                order.remove(write.node)
+                order.insert(0 if kind != "crash" else len(order), write.node)
+        else:
+            at = rng.uniform(0, end * 0.9)
+        at = round(min(max(at, 0.0), end), 3)
+        duration = round(rng.uniform(space.tick, space.longest), 3)
+        if kind == "partition":
+            cut = rng.randint(1, len(order) - 1)
+            return FaultGene(kind, at, duration, tuple(sorted(order[:cut])))
+        if kind == "one_way":
+            cut = rng.randint(1, len(order) - 1)
+            return FaultGene(kind, at, duration, tuple(sorted(order[:cut])), tuple(sorted(order[cut:])))
+        if kind == "crash":
+            return FaultGene(kind, at, duration, (order[0],))
+        if kind == "loss_burst":
+            return FaultGene(kind, at, duration, (order[0],), (order[1],), round(rng.uniform(0.5, 1.0), 3))
+        return FaultGene("clock", at, 0.0, (order[0],), (), round(rng.uniform(-1.0, 1.0), 3))
+
+    # -- mutation -----------------------------------------------------------------------------
+
+    def mutate(self, parent: Candidate) -> Candidate:
+        child = parent
+        for _ in range(1 + int(self.rng.random() < 0.4)):
+            child = self._mutate_once(child)
+        return child
+
+    def _mutate_once(self, c: Candidate) -> Candidate:
+        rng, space = self.rng, self.space
+        moves = ["seed", "add_fault", "move_fault", "stretch", "add_write", "concurrent_write", "drop"]
+        if space.node_range is not None or space.topologies is not None or space.loss_range is not None:
+            moves.append("links")
+        move = rng.choice(moves)
+        faults, writes = list(c.faults), list(c.writes)
+        if move == "seed":
+            return replace(c, seed=rng.randrange(2**31))
+        if move == "add_fault" and len(faults) < space.max_faults:
+            return replace(c, faults=(*faults, self._fault(c)))
+        if move in ("move_fault", "stretch") and faults:
+            i = rng.randrange(len(faults))
+            f = faults[i]
+            if move == "move_fault":
+                target = rng.choice(writes).at if writes else rng.uniform(0, space.duration_of(c))
+                f = replace(f, at=round(max(0.0, target + rng.uniform(-0.15, 0.05)), 3))
+            else:
+                f = replace(f, duration=round(min(space.longest, max(space.tick, f.duration * rng.choice((0.5, 2.0)))),
+                                              3))
+            faults[i] = f
+            return replace(c, faults=tuple(faults))
+        if move == "add_write" and len(writes) < space.writes[1]:
+            return replace(c, writes=(*writes, self._write(c)))
+        if move == "concurrent_write" and writes and len(writes) < space.writes[1]:
+            w = self._write(c, near=rng.choice(writes).at)
+            return replace(c, writes=(*writes, w))
+        if move == "drop":
+            if faults and (not writes or rng.random() < 0.5) and len(faults) > 1:
+                faults.pop(rng.randrange(len(faults)))
+            elif len(writes) > space.writes[0]:
+                writes.pop(rng.randrange(len(writes)))
+            return replace(c, faults=tuple(faults), writes=tuple(writes))
+        if move == "links":
+            fresh = self.fresh()
+            return replace(c, nodes=fresh.nodes, topology=fresh.topology, loss=fresh.loss)
+        return replace(c, seed=rng.randrange(2**31))

@@ -1,0 +1,94 @@
+"""The shrinker and the search, on their own: a fake oracle stands in for the simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sim.hunt import Candidate, FaultGene, HuntSpace, Write, signature
+from sim.hunt.search import Search
+from sim.hunt.shrink import shrink
+from sim.hunt.targets import target_scenario
+from sim.scenario import Scenario
+
+SPACE = HuntSpace.of(Scenario.from_dict(target_scenario("op-unreliable")))
+CULPRIT_FAULT = FaultGene("partition", 1.234, 0.8, ("dc-2",))
+CULPRIT_WRITE = Write(1.3, "dc-2", "k")
+FAILED = {"status": "failed", "signature": ["convergence", "…/… keys converged; diverged: k"], "checks": []}
+PASSED = {"status": "ok", "signature": None, "checks": []}
+
+
+def _big() -> Candidate:
+    noise_faults = tuple(FaultGene("crash", 0.1 + i * 0.5, 0.2, ("dc-3",)) for i in range(4))
+    noise_writes = tuple(Write(0.05 + i * 0.3, "dc-1", "k") for i in range(6))
+    return Candidate(seed=7, faults=(*noise_faults[:2], CULPRIT_FAULT, *noise_faults[2:]),
+                     writes=(*noise_writes[:3], CULPRIT_WRITE, *noise_writes[3:]))
+
+
+def _oracle(calls: list[int]) -> Any:
+    """Fails while a partition of dc-2 overlaps a write at dc-2."""
+    def evaluate(candidates: Sequence[Candidate]) -> list[dict[str, Any]]:
+        calls.append(len(candidates))
+        out = []
+        for c in candidates:
+            cut = [f for f in c.faults if f.kind == "partition" and f.nodes == ("dc-2",)]
+            hit = any(f.at <= w.at <= f.at + f.duration for f in cut for w in c.writes if w.node == "dc-2")
+            out.append(FAILED if hit else PASSED)
+        return out
+    return evaluate
+
+
+def test_shrinking_keeps_exactly_the_fault_and_the_write_that_matter() -> None:
+    calls: list[int] = []
+    shrunk = shrink(SPACE, _big(), FAILED, _oracle(calls))
+    c = shrunk.candidate
+    assert [f.kind for f in c.faults] == ["partition"] and len(c.writes) == 1
+    assert c.faults[0].nodes[0] == c.writes[0].node
+    assert c.nodes == 2  # the crashed dc-3 and the writer dc-1 were not needed
+    assert not shrunk.exhausted and shrunk.runs == sum(calls)
+
+
+def test_shrinking_is_deterministic_and_bounded() -> None:
+    first = shrink(SPACE, _big(), FAILED, _oracle([]))
+    again = shrink(SPACE, _big(), FAILED, _oracle([]))
+    assert first == again
+    calls: list[int] = []
+    bounded = shrink(SPACE, _big(), FAILED, _oracle(calls), budget=5)
+    assert bounded.exhausted and sum(calls) == bounded.runs <= 5
+
+
+def test_shrinking_never_accepts_a_different_failure() -> None:
+    def other_reason(candidates: Sequence[Candidate]) -> list[dict[str, Any]]:
+        return [{**FAILED, "signature": ["invariants", "…"]} for _ in candidates]
+
+    shrunk = shrink(SPACE, _big(), FAILED, other_reason)
+    assert shrunk.candidate == _big() and shrunk.steps == 0
+
+
+def test_signature_keeps_the_check_and_the_reason_not_the_particulars() -> None:
+    a = signature([["quiescence", False, "not quiet"],
+                   ["invariants", False, "0/1 ok; k: lost: [['a', 1.5], ['b', 2]]"]])
+    b = signature([["invariants", False, "0/2 ok; k: lost: [['c', 0.25]]"]])
+    assert a == b == ("invariants", "…/… ok; k: lost: […]")
+    assert signature([["quiescence", False, "not quiet after 5 ticks"]]) == ("quiescence", "not quiet after … ticks")
+    assert signature([["convergence", True, "fine"]]) is None
+
+
+def test_the_search_proposes_valid_schedules_the_same_way_from_the_same_seed() -> None:
+    one, two = Search(SPACE, 5), Search(SPACE, 5)
+    batch = one.batch(8)
+    assert batch == two.batch(8)
+    assert batch != Search(SPACE, 6).batch(8)
+    assert all(SPACE.valid(c) and 1 <= len(c.writes) <= 8 and 1 <= len(c.faults) <= 3 for c in batch)
+
+
+def test_the_search_mutates_the_closest_schedules() -> None:
+    search = Search(SPACE, 1)
+    close, far = search.batch(2)
+    search.learn(far, 1.0)
+    search.learn(close, 50.0)
+    assert search.elites[0][2] == close
+    children = search.batch(40)
+    # Most children descend from a parent: they keep most of its writes.
+    related = [c for c in children if len(set(c.writes) & set(close.writes + far.writes)) >= 1]
+    assert len(related) >= 20

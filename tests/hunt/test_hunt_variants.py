@@ -1,0 +1,126 @@
+"""crdtsim hunt finds every broken variant within a fixed budget, shrinks it, and the minimal
+scenario it writes replays the same failure from the command line in any process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sim.errors import SimError
+from sim.hunt import hunt
+from sim.hunt.targets import target_scenario
+from sim.replication.variants import VARIANTS
+
+TARGETS = Path(__file__).resolve().parents[2] / "scenarios" / "hunt"
+BUDGET = 100
+
+
+def _crdtsim(*args: str, hashseed: str = "0") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONHASHSEED": hashseed}
+    return subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True, env=env,
+                          check=False)
+
+
+def test_every_registered_variant_has_a_bundled_hunt_target() -> None:
+    assert sorted(p.stem for p in TARGETS.glob("*.yaml")) == sorted(VARIANTS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_hunt_finds_the_variant_and_minimal_yaml_replays_it(name: str, tmp_path: Path) -> None:
+    result = hunt(TARGETS / f"{name}.yaml", budget=BUDGET, workers=0, out=tmp_path)
+    assert result.found, result.render()
+    assert result.check in ("convergence", "invariants", "quiescence")
+    assert result.minimal is not None and result.original is not None
+    assert result.minimal.size <= result.original.size
+    minimal = (tmp_path / "minimal.yaml").read_text()
+    assert "hunt:" not in minimal and "nemesis:" not in minimal and "rate:" not in minimal
+    assert (tmp_path / "original.yaml").exists() and (tmp_path / "report.json").exists()
+    digests = set()
+    for hashseed in ("0", "1", "2"):
+        replay = _crdtsim("run", str(tmp_path / "minimal.yaml"), "--quiet", hashseed=hashseed)
+        assert replay.returncode == 1, replay.stdout + replay.stderr
+        assert f"[FAIL] {result.check}: {result.message}" in replay.stdout
+        digests.add(replay.stdout.strip().splitlines()[-1])
+    assert len(digests) == 1
+    assert _crdtsim("run", str(tmp_path / "original.yaml"), "--quiet").returncode == 1  # the failure before shrinking
+
+
+@pytest.mark.parametrize("protocol", ["op", "delta", "state"])
+def test_correct_protocols_show_no_failure_within_the_budget(protocol: str) -> None:
+    scenario = target_scenario("op-unreliable")
+    del scenario["data"]["variant"]
+    scenario["data"]["keys"] = {"k": {"type": "ORSet", "protocol": protocol}}
+    result = hunt(scenario, budget=40, workers=0)
+    assert not result.found, result.render()
+    assert result.runs >= 40 and result.minimal is None
+
+
+def test_a_variant_that_fails_without_faults_is_shrunk_directly() -> None:
+    result = hunt(TARGETS / "first-writer-wins.yaml", budget=10, workers=0)
+    assert result.without_faults and result.runs_to_failure == 1
+    assert result.minimal is not None and result.minimal.faults == ()
+    assert len(result.minimal.writes) == 2  # one write cannot be lost to an older one; two can
+
+
+def test_single_fault_bugs_shrink_to_one_fault_and_one_write() -> None:
+    result = hunt(TARGETS / "op-unreliable.yaml", budget=BUDGET, workers=0)
+    assert result.minimal is not None
+    assert (len(result.minimal.faults), len(result.minimal.writes)) == (1, 1), result.render()
+
+
+def test_the_same_hunt_seed_finds_the_same_schedule_on_a_process_pool() -> None:
+    alone = hunt(TARGETS / "delta-acausal.yaml", budget=BUDGET, workers=0, seed=3)
+    pooled = hunt(TARGETS / "delta-acausal.yaml", budget=BUDGET, workers=2, seed=3)
+    assert alone.found and pooled.found
+    assert (alone.runs_to_failure, alone.original, alone.minimal) == (pooled.runs_to_failure, pooled.original,
+                                                                      pooled.minimal)
+    assert alone.minimal_yaml == pooled.minimal_yaml
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_bundled_hunt_targets_are_the_generated_ones(name: str) -> None:
+    from sim.scenario import Scenario
+
+    assert Scenario.from_yaml(TARGETS / f"{name}.yaml").data == target_scenario(name)
+
+
+def test_hunt_varies_nodes_topology_and_loss_where_the_scenario_allows(tmp_path: Path) -> None:
+    from sim.hunt import HuntSpace
+    from sim.hunt.search import Search
+    from sim.scenario import Scenario
+
+    scenario = target_scenario("op-unreliable")
+    scenario["hunt"].update({"nodes": {"min": 2, "max": 4}, "topology": ["ring", "line"], "loss": {"max": 0.2}})
+    proposals = Search(HuntSpace.of(Scenario.from_dict(scenario)), 0).batch(16)
+    assert {c.nodes for c in proposals} <= {2, 3, 4} and len({c.nodes for c in proposals}) > 1
+    assert {c.topology for c in proposals} == {"ring", "line"}
+    assert all(0 <= (c.loss or 0) <= 0.2 for c in proposals) and any(c.loss for c in proposals)
+    result = hunt(scenario, budget=BUDGET, workers=0, out=tmp_path)
+    assert result.found and result.minimal is not None
+    assert result.minimal.size <= 2 and result.minimal.nodes in (2, 3, 4)
+    replay = _crdtsim("run", str(tmp_path / "minimal.yaml"), "--quiet")
+    assert replay.returncode == 1 and f"[FAIL] {result.check}: {result.message}" in replay.stdout
+
+
+def test_a_time_budget_stops_the_search() -> None:
+    scenario = target_scenario("op-unreliable")
+    del scenario["data"]["variant"]
+    result = hunt(scenario, budget="1s", workers=0)
+    assert not result.found and result.stopped_by == "budget of time" and result.runs > 1
+
+
+def test_a_scenario_without_replicated_data_hunts_over_faults_alone(tmp_path: Path) -> None:
+    import yaml
+
+    scenario = yaml.safe_load((TARGETS.parent / "es-counter.yaml").read_text())
+    scenario["hunt"] = {"faults": {"max": 2, "kinds": ["partition", "crash"]}}
+    result = hunt(scenario, budget=8, workers=0)
+    assert not result.found and result.runs >= 8  # replicated event sourcing survives these faults
+    scenario["hunt"]["writes"] = {"max": 2}
+    with pytest.raises(SimError, match=r"hunt\.writes: expected a 'data' section"):
+        hunt(scenario, budget=8, workers=0)
