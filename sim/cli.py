@@ -510,6 +510,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "run" and (args.plots or args.trace) and args.out is None:
         return _fail("--plots and --trace write files: give --out DIR")
+    if args.command == "run" and args.window and args.out is None:
+        return _fail("--window is for the space-time diagram, which --out writes: give --out DIR")
     try:
         previous: Any = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread (main() called from a thread): leave signals alone
