@@ -1,7 +1,8 @@
 """The ``crdtsim`` command line.
 
 Each subcommand returns the process exit code: 0 when every check holds, 1 when a check fails,
-2 for bad input (a clear message on stderr, never a traceback).
+2 for bad input or an output that cannot be written (one line on stderr, never a traceback),
+130 after Ctrl-C and 143 after SIGTERM (nothing staged is left behind, sweep workers stopped).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import os
 import pkgutil
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -23,6 +25,8 @@ import sim.benchmarks
 from sim.errors import SimError
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+#: the shell's codes for a process ended by SIGINT (Ctrl-C) and SIGTERM: 128 + the signal number
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 #: the bundled scenarios in a source checkout
 SOURCE_SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 DEFAULT_SCENARIO = "quickstart"
@@ -100,6 +104,12 @@ def _write_atomically(out: Path, files: dict[str, Callable[[Path], None]]) -> No
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _limits(args: argparse.Namespace) -> Any:
+    from sim.scenario.limits import Limits
+
+    return Limits.parse(getattr(args, "limit", None) or [])
+
+
 def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
@@ -154,6 +164,7 @@ def _written_by(run: Any, since_ns: int) -> list[str]:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from sim.output import RunDirectory
     from sim.report import render
     from sim.scenario import Scenario, build
     from sim.units import parse_window
@@ -161,37 +172,50 @@ def _cmd_run(args: argparse.Namespace) -> int:
     started = time.time_ns()
     try:
         window = parse_window(args.window, "--window") if args.window else None
-        scenario = Scenario.from_yaml(_scenario_path(args.scenario))
-        run = build(scenario, seed=args.seed, out=args.out, trace="full" if args.out is not None else None)
+        scenario = Scenario.from_yaml(_scenario_path(args.scenario), _limits(args))
+        # Everything the run writes (journals included) goes to a fresh staging directory first.
+        rundir = RunDirectory(args.out, force=args.force) if args.out is not None else None
     except SimError as error:
         return _fail(str(error))
-    close = _progress(run, not args.quiet and sys.stderr.isatty())
     try:
-        run.run()
+        run = build(scenario, seed=args.seed, out=rundir.root if rundir else None,
+                    trace="full" if args.out is not None else None)
+        close = _progress(run, not args.quiet and sys.stderr.isatty())
+        try:
+            run.run()
+        finally:
+            close()
+            run.cleanup()
+        report = _summarise(run, args, window, started, rundir)
+    except SimError as error:
+        return _fail(str(error))
     finally:
-        close()
-        run.cleanup()
-    report = _summarise(run, args, window, started)
+        if rundir is not None:
+            rundir.discard()
     print(json.dumps(report, indent=2, sort_keys=True) if args.json else render(report))
     return EXIT_OK if report["ok"] else EXIT_CHECK_FAILED
 
 
 def _summarise(run: Any, args: argparse.Namespace, window: tuple[float, float] | None,
-               started: int) -> dict[str, Any]:
-    """The finished run's summary; with ``args.out``, its results directory written too."""
+               started: int, rundir: Any = None) -> dict[str, Any]:
+    """The finished run's summary; with ``rundir`` (the run's staging directory), its results
+    written there and moved into place."""
     from sim.report import summary
 
     report = summary(run)
-    if args.out is not None:
+    if rundir is not None:
         report["rerun"] = _rerun(args, report["seed"])
         files = _results(run, report, args, window)
         report["files"] = sorted([*files, *_written_by(run, started)])
-        _write_atomically(Path(args.out), files)
+        for name, writer in files.items():
+            rundir.write(name, writer)
+        rundir.commit()
     return report
 
 
 def _keep_failures(path: Path, args: argparse.Namespace, failed: list[int]) -> list[int]:
     """Run the first ``args.keep`` failing seeds of a sweep again, each into ``OUT/seed-N``."""
+    from sim.output import RunDirectory
     from sim.scenario import Scenario, build
 
     kept = failed[:args.keep]
@@ -199,12 +223,13 @@ def _keep_failures(path: Path, args: argparse.Namespace, failed: list[int]) -> l
         started = time.time_ns()
         one = argparse.Namespace(scenario=args.scenario, out=str(Path(args.out) / f"seed-{seed}"), plots=False,
                                  trace=False, window=None)
-        run = build(Scenario.from_yaml(path), seed=seed, out=one.out, trace="full")
-        try:
-            run.run()
-        finally:
-            run.cleanup()
-        _summarise(run, one, None, started)
+        with RunDirectory(one.out, force=True) as rundir:  # this sweep's result for the seed replaces an older one
+            run = build(Scenario.from_yaml(path, _limits(args)), seed=seed, out=rundir.root, trace="full")
+            try:
+                run.run()
+            finally:
+                run.cleanup()
+            _summarise(run, one, None, started, rundir)
     return kept
 
 
@@ -234,9 +259,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from sim.scenario import Scenario, build
 
     status = EXIT_OK
+    try:
+        limits = _limits(args)
+    except SimError as error:
+        return _fail(str(error))
     for name in args.scenarios:
         try:
-            build(Scenario.from_yaml(_scenario_path(name))).cleanup()  # built, not run: leave nothing behind
+            # Exactly what `crdtsim run` checks before it runs; built, not run: leave nothing behind.
+            build(Scenario.from_yaml(_scenario_path(name), limits)).cleanup()
             print(f"{name}: ok")
         except SimError as error:
             status = _fail(str(error))
@@ -325,12 +355,15 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         seeds = parse_seeds(args.seeds)
         path = _scenario_path(args.scenario)
         result = sweep(path, seeds, workers=args.workers, dask=args.dask,
-                       progress=not args.quiet and sys.stderr.isatty())
+                       progress=not args.quiet and sys.stderr.isatty(), limits=_limits(args))
     except SimError as error:
         return _fail(str(error))
     result = dataclasses.replace(result, scenario=args.scenario)  # re-run commands as the user typed it
     if args.out is not None:
-        kept = _keep_failures(path, args, result.failed)
+        try:
+            kept = _keep_failures(path, args, result.failed)
+        except SimError as error:
+            return _fail(str(error))
         _write_atomically(Path(args.out), {"sweep.json": lambda p: _write_json(p, result.to_json())})
         if not args.quiet:
             print(f"results of {len(kept)} failing seeds in {args.out} (crdtsim serve {args.out})", file=sys.stderr)
@@ -355,6 +388,11 @@ def _cmd_hunt(args: argparse.Namespace) -> int:
     return EXIT_CHECK_FAILED if result.found else EXIT_OK
 
 
+def _limit_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--limit", action="append", metavar="NAME=N",
+                        help="raise one bound on the scenario's size, e.g. nodes=50000 (see docs/scenarios.md)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crdtsim",
@@ -375,11 +413,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the space-time diagram's window, e.g. 0.8s..2.5s (default: around the first divergence, "
                           "or the first partition and its heal)")
     run.add_argument("--trace", action="store_true", help="write the trace (JSON Lines and Chrome trace) into --out")
+    run.add_argument("--force", action="store_true", help="replace an existing --out directory")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    _limit_option(run)
     run.set_defaults(func=_cmd_run)
 
     validate = sub.add_parser("validate", help="check scenario files without running them")
     validate.add_argument("scenarios", nargs="+").complete = _SCENARIO_COMPLETION  # type: ignore[attr-defined]
+    _limit_option(validate)
     validate.set_defaults(func=_cmd_validate)
 
     init = sub.add_parser("init", help="write a commented scenario file to start from")
@@ -422,6 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--keep", type=int, default=20, help="with --out: at most this many failing seeds (20)")
     sweep.add_argument("--json", action="store_true", help="print the machine-readable result")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar and no timing line")
+    _limit_option(sweep)
     sweep.set_defaults(func=_cmd_sweep)
 
     hunt = sub.add_parser("hunt", help="search a scenario's schedules for a failing check; shrink it to minimal.yaml")
@@ -444,6 +486,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind (``finally`` blocks discard staged output, stop workers) and exit 143.
+
+    A BaseException, like KeyboardInterrupt, so no ``except Exception`` on the way swallows it.
+    """
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -460,11 +513,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run" and args.window and args.out is None:
         return _fail("--window is for the space-time diagram, which --out writes: give --out DIR")
     try:
+        previous: Any = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (main() called from a thread): leave signals alone
+        previous = None
+    try:
         return int(args.func(args))
     except BrokenPipeError:
         # The reader went away (``crdtsim list | head``): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except KeyboardInterrupt:
+        print("crdtsim: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Terminated:
+        print("crdtsim: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -152,9 +152,10 @@ class FaultSchedule:
     """An ordered list of faults (sorted by time; ties keep the given order)."""
 
     def __init__(self, faults: Sequence[Fault] = ()) -> None:
-        self.faults: tuple[Fault, ...] = tuple(
-            f for _, f in sorted(enumerate(faults), key=lambda p: (p[1].at, p[0]))
-        )
+        ordered = sorted(enumerate(faults), key=lambda p: (p[1].at, p[0]))
+        self.faults: tuple[Fault, ...] = tuple(f for _, f in ordered)
+        #: each fault's index in the given list, so an error names the entry the user wrote
+        self.given_index: tuple[int, ...] = tuple(i for i, _ in ordered)
 
     def __iter__(self) -> Iterator[Fault]:
         return iter(self.faults)
@@ -169,7 +170,7 @@ class FaultSchedule:
         """Raise ConfigError for anything that would fail or be meaningless during the run."""
         down: set[str] = set()
         for i, f in enumerate(self.faults):
-            where = f"faults[{i}] ({type(f).__name__} at {f.at}s)"
+            where = f"faults[{self.given_index[i]}] ({type(f).__name__} at {f.at}s)"
             try:
                 if duration is not None and f.at > duration:
                     raise ConfigError("at", f"must be within the workload phase ({duration}s)",

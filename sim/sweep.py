@@ -17,13 +17,15 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import signal
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sim.errors import SimError
+from sim.scenario.limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["ERROR", "SeedRun", "SweepResult", "parse_seeds", "rerun_command", "run_seed", "sweep"]
 
@@ -86,7 +88,7 @@ class SeedRun:
         return cls(seed, False, (ERROR,), error=text)
 
 
-def run_seed(path: str, seed: int) -> dict[str, Any]:
+def run_seed(path: str, seed: int, limits: Limits | None = None) -> dict[str, Any]:
     """Load the scenario at ``path``, run it under ``seed`` and say how it went (the per-seed task).
 
     Runs in a worker, so it takes a path rather than objects and returns a small, picklable dict.
@@ -98,12 +100,17 @@ def run_seed(path: str, seed: int) -> dict[str, Any]:
     try:
         # A private work directory: journals on SQLite go there and go away with it.
         with tempfile.TemporaryDirectory(prefix="crdtsim-sweep-") as workdir:
-            run = build(Scenario.from_yaml(path), seed=seed, out=workdir, trace="digest")
-            run.run()
+            run = build(Scenario.from_yaml(path, limits or DEFAULT_LIMITS), seed=seed, out=workdir, trace="digest")
+            try:
+                run.run()
+            finally:
+                run.cleanup()
             report = summary(run)
     except Exception as error:  # noqa: BLE001 - a crash is this seed's result, not the sweep's
         return {"seed": seed, "ok": False, "failed": [ERROR], "digest": None, "convergence_time": None,
                 "error": f"{type(error).__name__}: {error}"}
+    except _Stop:  # SIGTERM in a pool worker: the work directory is gone by now; end the process
+        os._exit(128 + signal.SIGTERM)
     failed = [check["name"] for check in report["checks"] if not check["ok"]]
     if not report["ok"] and not report["quiesced"] and QUIESCENCE not in failed:
         failed.append(QUIESCENCE)
@@ -180,28 +187,62 @@ class SweepResult:
         return "\n".join(lines)
 
 
-def validate(path: str | Path, seed: int) -> None:
+def validate(path: str | Path, seed: int, limits: Limits | None = None) -> None:
     """Load and build the scenario for ``seed`` in this process: bad input is reported once, up front."""
     from sim.scenario import Scenario, build
 
     with tempfile.TemporaryDirectory(prefix="crdtsim-sweep-") as workdir:
-        build(Scenario.from_yaml(path), seed=seed, out=workdir, trace="digest")
+        build(Scenario.from_yaml(path, limits or DEFAULT_LIMITS), seed=seed, out=workdir, trace="digest").cleanup()
 
 
-def _on_pool(path: str, seeds: list[int], workers: int | None) -> Iterator[SeedRun]:
+def _worker_init() -> None:
+    """In a pool worker: Ctrl-C goes to the whole process group, but only the parent acts on it
+    (it stops the workers), so a worker ignores SIGINT; SIGTERM unwinds the running seed, so its
+    temporary directory is removed, and then ends the process (see :func:`run_seed`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+
+
+class _Stop(BaseException):
+    """SIGTERM in a pool worker (a BaseException: no ``except Exception`` on the way catches it)."""
+
+
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    raise _Stop()
+
+
+def _stop_workers(pool: Any) -> None:
+    """End every worker process of ``pool`` now (an interrupted sweep must leave none running)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=5)
+
+
+def _on_pool(path: str, seeds: list[int], workers: int | None, limits: Limits | None) -> Generator[SeedRun]:
     from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 
-    pool = ProcessPoolExecutor(max_workers=workers)
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init)
+    finished = False
     try:
-        futures: dict[Future[dict[str, Any]], int] = {pool.submit(run_seed, path, seed): seed for seed in seeds}
+        futures: dict[Future[dict[str, Any]], int] = {
+            pool.submit(run_seed, path, seed, limits): seed for seed in seeds}
         for future in as_completed(futures):
             error = future.exception()  # e.g. BrokenProcessPool when a worker process died
             yield SeedRun.crashed(futures[future], error) if error else SeedRun.from_dict(future.result())
+        finished = True
     finally:
+        if not finished:  # interrupted (Ctrl-C, SIGTERM) or abandoned: do not wait for running seeds
+            _stop_workers(pool)  # before shutdown, which forgets the worker processes
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _on_dask(path: str, seeds: list[int], address: str) -> Iterator[SeedRun]:
+def _on_dask(path: str, seeds: list[int], address: str, limits: Limits | None) -> Generator[SeedRun]:
     try:
         from distributed import Client, as_completed
     except ImportError:
@@ -212,7 +253,7 @@ def _on_dask(path: str, seeds: list[int], address: str) -> Iterator[SeedRun]:
         raise SimError(f"cannot connect to the Dask scheduler at {address!r}: {error}") from None
     try:
         # pure=False: every sweep runs afresh, even if the cluster still holds an earlier sweep's results
-        futures = client.map(run_seed, [path] * len(seeds), seeds, pure=False)
+        futures = client.map(run_seed, [path] * len(seeds), seeds, [limits] * len(seeds), pure=False)
         by_key = {future.key: seed for future, seed in zip(futures, seeds, strict=True)}
         for future in as_completed(futures):
             seed = by_key[future.key]
@@ -225,7 +266,8 @@ def _on_dask(path: str, seeds: list[int], address: str) -> Iterator[SeedRun]:
 
 
 def sweep(path: str | Path, seeds: Iterable[int], workers: int | None = None, dask: str | None = None,
-          progress: bool = False, on_run: Callable[[SeedRun], None] | None = None) -> SweepResult:
+          progress: bool = False, on_run: Callable[[SeedRun], None] | None = None,
+          limits: Limits | None = None) -> SweepResult:
     """Run the scenario at ``path`` once per seed and collect the results, ordered by seed.
 
     Runs on a local process pool of ``workers`` processes (default: one per CPU), or on the Dask
@@ -240,18 +282,21 @@ def sweep(path: str | Path, seeds: Iterable[int], workers: int | None = None, da
         raise SimError("no seeds to run")
     if workers is not None and workers < 1:
         raise SimError(f"workers must be at least 1, found {workers}")
-    validate(path, seeds[0])
+    validate(path, seeds[0], limits)
     where = os.path.abspath(path)  # workers may not share this process's working directory
-    source = _on_dask(where, seeds, dask) if dask is not None else _on_pool(where, seeds, workers)
+    source = _on_dask(where, seeds, dask, limits) if dask is not None else _on_pool(where, seeds, workers, limits)
     results: dict[int, SeedRun] = {}
     from tqdm import tqdm
 
     with tqdm(total=len(seeds), unit="seed", disable=not progress, leave=False) as bar:
-        for run in source:
-            results[run.seed] = run
-            if on_run is not None:
-                on_run(run)
-            bar.update(1)
-            if not run.ok:
-                bar.set_postfix(failed=sum(not r.ok for r in results.values()))
+        try:
+            for run in source:
+                results[run.seed] = run
+                if on_run is not None:
+                    on_run(run)
+                bar.update(1)
+                if not run.ok:
+                    bar.set_postfix(failed=sum(not r.ok for r in results.values()))
+        finally:
+            source.close()  # an interrupt lands here too: stop the workers now, not at garbage collection
     return SweepResult(str(path), [results[seed] for seed in seeds])

@@ -73,7 +73,9 @@ class SqliteStore:
         self.loads: list[tuple[str, dict[str, Crdt[Any]]]] = []
 
     def path(self, node: str) -> Path:
-        return self.directory / f"{node}.sqlite"
+        from sim.output import child_path  # the file stays inside ``directory`` whatever the node id
+
+        return child_path(self.directory, f"{node}.sqlite")
 
     def _conn(self, node: str) -> sqlite3.Connection:
         conn = self._conns.get(node)
@@ -154,7 +156,9 @@ def build_stores(storage: dict[str, str], spec: AppSpec, world: World, workdir: 
             if workdir is None:
                 raise ConfigError("storage", "an output directory for SQLite (give out or run from a scenario)",
                                   "none")
-            store: Any = SqliteStore(Path(workdir) / "app")
+            from sim.output import fresh_directory
+
+            store: Any = SqliteStore(fresh_directory(Path(workdir), "app"))
         elif kind == "memory":
             store = MemoryStore()
         else:

@@ -172,6 +172,8 @@ def sqlite_journals(directory: str | Path) -> JournalProvider:
     root = Path(directory)
 
     def provide(node: Node) -> Journal:
-        return SqliteJournal(root / f"{node.id}.sqlite")
+        from sim.output import child_path  # the file stays inside ``directory`` whatever the node id
+
+        return SqliteJournal(child_path(root, f"{node.id}.sqlite"))
 
     return provide

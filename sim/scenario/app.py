@@ -81,8 +81,10 @@ def build_app(scenario: Scenario, world: World, workdir: Path | None = None) -> 
     for key in app:
         if key not in _KEYS:
             raise scenario.error(("app", key), f"a known key (one of {sorted(_KEYS)})", key)
-    with scenario.at("app"):
+    try:
         spec = _spec(app)
+    except ConfigError as error:
+        raise _at_app_path(scenario, error) from None
     for program in _programs(spec):
         if shutil.which(program) is None:
             where = ("app", "variant") if "variant" in app else ("app",)
@@ -131,25 +133,78 @@ def build_app(scenario: Scenario, world: World, workdir: Path | None = None) -> 
             world.add_workload(todo_workload(runtime, app["workload"].get("rate", "2/s"),
                                              app["workload"].get("nodes")))
     for i, t in enumerate(app.get("todos", [])):
+        _node_holding(scenario, runtime, ("app", "todos", i, "node"), t["node"], "edits")
         with scenario.at("app", "todos", i):
-            runtime.node(t["node"])
             world.schedule(parse_duration(t["at"], "at"),
                            lambda t=t: None if add_todo(runtime, t["node"], t["title"]) else None)  # type: ignore[misc]
     if "exports" in app:
         from sim.apps.progress import schedule_exports
 
+        for i, e in enumerate(app["exports"]):
+            _node_holding(scenario, runtime, ("app", "exports", i, "node"), e["node"], "export_request")
         with scenario.at("app", "exports"):
             schedule_exports(runtime, [(parse_duration(e["at"], "at"), e["node"]) for e in app["exports"]])
     for i, s in enumerate(app.get("sessions", [])):
+        kind = "disconnect" if "disconnect" in s else "reconnect"
+        node = s[kind]
+        _node_holding(scenario, runtime, ("app", "sessions", i, kind), node, None)
         with scenario.at("app", "sessions", i):
-            node = s.get("disconnect", s.get("reconnect"))
-            runtime.node(node)
             action = runtime.disconnect if "disconnect" in s else runtime.reconnect
             world.schedule(parse_duration(s["at"], "at"), lambda a=action, n=node: a(n))  # type: ignore[misc]
     for i, a in enumerate(app.get("attacks", [])):
+        _node_holding(scenario, runtime, ("app", "attacks", i, "node"), a["node"], None)
+        if "replay" in a:
+            _node_holding(scenario, runtime, ("app", "attacks", i, "replay"), a["replay"], None)
         with scenario.at("app", "attacks", i):
             runtime.node(a["node"])
             kind_of({k: v for k, v in a.items() if k not in ("at", "node")})
             world.schedule(parse_duration(a["at"], "at"),
                            lambda a=a: attack(runtime, a["node"], a))  # type: ignore[misc]
     return runtime
+
+
+def _at_app_path(scenario: Scenario, error: ConfigError) -> Exception:
+    """An app-spec error at its YAML path: ``/db/x: computer`` is ``app.zones.db.x.computer``."""
+    param = str(error.param)
+    where: tuple[str | int, ...] = ("app",)
+    head, _, field = param.partition(": ")
+    parts = head.split("/")
+    if len(parts) == 3 and not parts[0] and parts[1] in (app := scenario.get("app")).get("zones", {}):
+        where = ("app", "zones", parts[1], parts[2])
+        entry = app["zones"][parts[1]].get(parts[2])
+        if isinstance(entry, dict) and field.split()[0:1] and field.split()[0] in entry:
+            where = (*where, field.split()[0])
+    elif param.startswith("app channel"):
+        where = ("app", "channels")
+    elif param in ("spec", "registry"):
+        where = ("app", param)
+    elif param == "app path" and isinstance(error.found, str):
+        where = _find_path_value(scenario.get("app"), error.found) or where
+    expected = str(error.expected)
+    expected = expected.removeprefix("must be ") if expected.startswith("must be ") else \
+        "to " + expected.removeprefix("must ") if expected.startswith("must ") else expected
+    return scenario.error(where, f"{expected} ({param})", error.found)
+
+
+def _find_path_value(app: dict[str, Any], value: str) -> tuple[str | int, ...] | None:
+    """Where in ``app.zones`` the path text ``value`` is used (``computer``, ``depends_on``, ``writes``)."""
+    for zone, entries in app.get("zones", {}).items():
+        for name, entry in entries.items():
+            for field in ("computer", "depends_on", "writes"):
+                used = entry.get(field)
+                if used == value:
+                    return ("app", "zones", zone, name, field)
+                if isinstance(used, list) and value in used:
+                    return ("app", "zones", zone, name, field, used.index(value))
+    return None
+
+
+def _node_holding(scenario: Scenario, runtime: AppRuntime, where: tuple[str | int, ...], node: str,
+                  state: str | None) -> None:
+    """Refuse ``node`` unless it is an app node (whose zone holds ``state``, where the action writes)."""
+    zones = sorted(z for z in runtime.spec.zones if state is None or state in runtime.spec.zones[z])
+    nodes = sorted(n for z in zones for n in runtime.zone_nodes(z))
+    if node not in nodes:
+        shown = nodes if len(nodes) <= 8 else [*nodes[:8], "…"]
+        what = "an app node" if state is None else f"a node of an app zone holding {state!r}"
+        raise scenario.error(where, f"{what} (one of {shown})", node)

@@ -22,6 +22,7 @@ from sim.errors import SimError
 from sim.eventsourcing import Behavior, ReplicatedEntity, in_memory_journals, sqlite_journals
 from sim.faults import Fault, FaultSchedule, fault_from_spec, random_schedule
 from sim.history import History
+from sim.output import fresh_directory
 from sim.replication import DistributedData, KeySpec
 from sim.replication.consistency import All, Consistency, Local, Majority, To
 from sim.replication.ddata import random_workload
@@ -29,7 +30,7 @@ from sim.replication.mutations import random_mutation
 from sim.replication.variants import variant
 from sim.runloop import RunResult
 from sim.scenario.load import Scenario
-from sim.units import parse_duration
+from sim.units import parse_duration, parse_rate
 from sim.workload import Workload
 from sim.world import World
 
@@ -78,16 +79,17 @@ class ScenarioRun:
         return self.result
 
     def cleanup(self) -> None:
-        """Close the app's stores; remove the temporary directory (SQLite files) a run without ``out`` made."""
+        """Close the app's stores and the journals (their files are complete, with no WAL left over);
+        remove the temporary directory (SQLite files) a run without ``out`` made."""
         if self.app is not None:
             for store in self.app.stores.values():
                 store.close_all()
+        for entity in self.entities:
+            for node_id in entity.replicas:
+                journal = entity.replica(node_id).journal
+                if journal is not None:
+                    journal.close()
         if self.temporary and self.workdir is not None:
-            for entity in self.entities:
-                for node_id in entity.replicas:
-                    journal = entity.replica(node_id).journal
-                    if journal is not None:
-                        journal.close()
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
 
@@ -172,6 +174,9 @@ def _data(scenario: Scenario, world: World) -> DistributedData | None:
         protocol = default if isinstance(key_spec, str) else key_spec.get("protocol", default)
         type_ = type_named(type_name)
         keys[key] = KeySpec(broken.key_type(type_) if broken else type_, protocol)
+    for index, node in enumerate(spec.get("nodes", [])):
+        if not world.topology.has_node(node):
+            raise scenario.error(("data", "nodes", index), "a known node", node)
     with scenario.at("data"):
         dd = DistributedData(
             world,
@@ -270,8 +275,10 @@ def _faults(scenario: Scenario, world: World) -> list[Fault]:
     nemesis = scenario.get("nemesis")
     if nemesis is not None:
         with scenario.at("nemesis"):
-            drawn = list(random_schedule(world, scenario.get("duration", "5s"), **nemesis))
-            faults.extend(drawn)
+            options = {**nemesis, "rate": parse_rate(nemesis.get("rate", "0.5/s"), "rate")}
+            if options["rate"] > 0:  # a nemesis at rate 0 makes no faults
+                drawn = list(random_schedule(world, scenario.get("duration", "5s"), **options))
+                faults.extend(drawn)
     if faults:
         with scenario.at("faults"):
             world.set_faults(FaultSchedule(faults))
@@ -287,10 +294,13 @@ def _entities(scenario: Scenario, world: World, workdir: Path | None) -> list[Re
     for index, spec in enumerate(scenario.get("entities", [])):
         with scenario.at("entities", index):
             replicas = spec.get("replicas", world.node_ids)
+            for i, node in enumerate(replicas):
+                if not world.topology.has_node(node):
+                    raise scenario.error(("entities", index, "replicas", i), "a known node", node)
             if spec.get("journal", "memory") == "sqlite":
                 if workdir is None:
                     raise scenario.error(("entities", index, "journal"), "an output directory for SQLite", "none")
-                journals = sqlite_journals(workdir / spec["id"])
+                journals = sqlite_journals(fresh_directory(workdir, spec["id"]))
             else:
                 journals = in_memory_journals()
             entity = ReplicatedEntity(world, replicas, spec["id"], COUNTER, journals=journals)

@@ -12,6 +12,7 @@ sim.scenario.errors.ScenarioError: x.yaml:2: seed: expected an integer, found 'm
 from __future__ import annotations
 
 import copy
+import math
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -20,10 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
 from sim.errors import ConfigError
+from sim.scenario.app_schema import app_problems
 from sim.scenario.errors import ScenarioError
+from sim.scenario.feasibility import problems
+from sim.scenario.limits import DEFAULT_LIMITS, Limits
+from sim.scenario.read import load_yaml, read_text
 from sim.scenario.schema import SCENARIO_SCHEMA
 
 __all__ = ["Scenario"]
@@ -36,17 +40,18 @@ _TYPE_NAMES = {
 }
 
 
-def _lines(node: yaml.Node, path: Path_, into: dict[Path_, int]) -> None:
-    into[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value
-            _lines(value_node, (*path, key), into)
-            # An error about a key points at the key's line, not where its value starts.
-            into[(*path, key)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _lines(item, (*path, index), into)
+def _not_finite(data: Any, path: Path_ = ()) -> Path_ | None:
+    """The path of the first NaN or infinity in ``data`` (the schema's ranges cannot see them)."""
+    stack: list[tuple[Any, Path_]] = [(data, path)]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            return where
+        if isinstance(value, dict):
+            stack.extend((v, (*where, k)) for k, v in reversed(list(value.items())))
+        elif isinstance(value, list):
+            stack.extend((v, (*where, i)) for i, v in reversed(list(enumerate(value))))
+    return None
 
 
 def _expected(error: jsonschema.ValidationError) -> str:
@@ -73,7 +78,13 @@ def _expected(error: jsonschema.ValidationError) -> str:
         return str(schema.get("description", f"text matching {schema['pattern']}"))
     if validator in ("anyOf", "oneOf"):
         return "one of the allowed forms (see `crdtsim schema`)"
-    return error.message
+    if validator in ("maxLength", "minLength"):
+        return f"a text of {'at most' if validator == 'maxLength' else 'at least'} {error.validator_value} characters"
+    if validator == "maxProperties":
+        return f"at most {error.validator_value} entries"
+    if isinstance(schema, Mapping) and "description" in schema:
+        return str(schema["description"])
+    return " ".join(error.message.split())[:200]
 
 
 def _best(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
@@ -96,38 +107,35 @@ class Scenario:
     data: dict[str, Any]
     source: str = "<python>"
     lines: dict[Path_, int] = field(default_factory=dict)
+    #: the bounds this scenario was checked against (``--limit`` raises them)
+    limits: Limits = DEFAULT_LIMITS
 
     # -- construction -------------------------------------------------------------------
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> Scenario:
+    def from_yaml(cls, path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Scenario:
+        """Read and validate the scenario file at ``path`` (see :mod:`sim.scenario.read`)."""
         file = str(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as error:
-            raise ScenarioError(file, None, (), "a readable scenario file", f"<{error.strerror}>") from None
-        return cls.from_yaml_text(text, file)
+        return cls.from_yaml_text(read_text(path, limits), file, limits)
 
     @classmethod
-    def from_yaml_text(cls, text: str, source: str = "<string>") -> Scenario:
-        try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-            data = yaml.safe_load(text)
-        except yaml.MarkedYAMLError as error:
-            mark = error.problem_mark or error.context_mark
-            line = mark.line + 1 if mark else None
-            raise ScenarioError(source, line, (), "valid YAML", f"<{error.problem or error}>") from None
-        lines: dict[Path_, int] = {}
-        if node is not None:
-            _lines(node, (), lines)
-        return cls.from_dict(data if data is not None else {}, source, lines)
+    def from_yaml_text(cls, text: str, source: str = "<string>", limits: Limits = DEFAULT_LIMITS) -> Scenario:
+        if len(text) > limits.file_bytes:
+            raise ScenarioError(source, None, (), f"a text of at most {limits.file_bytes:,} characters "
+                                "(raise with --limit file_bytes=N)", f"<{len(text):,} characters>")
+        data, lines = load_yaml(text, source, limits)
+        return cls.from_dict(data if data is not None else {}, source, lines, limits)
 
     @classmethod
-    def from_dict(cls, data: Any, source: str = "<python>", lines: dict[Path_, int] | None = None) -> Scenario:
-        """Validate ``data`` (as loaded from YAML, or built in Python) against the schema."""
-        scenario = cls({}, source, lines or {})
+    def from_dict(cls, data: Any, source: str = "<python>", lines: dict[Path_, int] | None = None,
+                  limits: Limits = DEFAULT_LIMITS) -> Scenario:
+        """Validate ``data`` (as loaded from YAML, or built in Python): schema, meaning, then size."""
+        scenario = cls({}, source, lines or {}, limits)
         if not isinstance(data, dict):
             raise scenario.error((), "a mapping of scenario settings", data)
+        bad_number = _not_finite(data)
+        if bad_number is not None:
+            raise scenario.error(bad_number, "a finite number", scenario._at_path_in(data, bad_number))
         validator = jsonschema.Draft202012Validator(SCENARIO_SCHEMA)
         errors = sorted(validator.iter_errors(data), key=lambda e: (scenario.line(tuple(e.absolute_path)) or 0))
         if errors:
@@ -135,9 +143,13 @@ class Scenario:
             path = tuple(error.absolute_path)
             if error.validator == "additionalProperties":
                 allowed = sorted(error.schema.get("properties", {}))
-                unknown = sorted(set(error.instance) - set(allowed))[0]
+                unknown = sorted(set(error.instance) - set(allowed), key=str)[0]
                 raise scenario.error((*path, unknown), f"a known key (one of {allowed})", unknown)
+            if "propertyNames" in error.absolute_schema_path:  # the instance is the bad key itself
+                raise scenario.error((*path, error.instance), _expected(error), error.instance)
             raise scenario.error(path, _expected(error), error.instance)
+        for where, expected, found in (*app_problems(data.get("app") or {}), *problems(data, limits)):
+            raise scenario.error(where, expected, found)
         scenario.data = copy.deepcopy(data)
         return scenario
 
@@ -156,7 +168,7 @@ class Scenario:
         return self.data.get(key, default)
 
     def with_seed(self, seed: int) -> Scenario:
-        return Scenario({**copy.deepcopy(self.data), "seed": seed}, self.source, self.lines)
+        return Scenario({**copy.deepcopy(self.data), "seed": seed}, self.source, self.lines, self.limits)
 
     def line(self, path: Path_) -> int | None:
         """The line of ``path``, or of its nearest ancestor that has one."""
@@ -187,14 +199,22 @@ class Scenario:
         index = re.search(r"\[(\d+)\]", param)
         if index and path and isinstance(self._at_path(path), list):
             path = (*path, int(index.group(1)))
+        node = self._at_path(path)
         for token in reversed(re.split(r"[^A-Za-z_]+", param)):
-            node = self._at_path(path)
             if isinstance(node, dict) and token in node:
                 return (*path, token)
+        for token in reversed(re.split(r"[^A-Za-z_]+", param)):  # one level down: topology[0].params.d
+            for key, child in (node.items() if isinstance(node, dict) else ()):
+                if isinstance(child, dict) and token in child:
+                    return (*path, key, token)
         return path
 
     def _at_path(self, path: Path_) -> Any:
-        node: Any = self.data
+        return self._at_path_in(self.data, path)
+
+    @staticmethod
+    def _at_path_in(data: Any, path: Path_) -> Any:
+        node: Any = data
         for part in path:
             try:
                 node = node[part]

@@ -9,65 +9,51 @@ from __future__ import annotations
 
 from typing import Any
 
+from sim.scenario.app_schema import APP_SCHEMA
+from sim.scenario.schema_parts import (
+    CRDT_TYPES,
+    DURATION,
+    ID,
+    KEY_NAME,
+    LINK,
+    NAMES,
+    POSITIVE_DURATION,
+    PROBABILITY,
+    PROTOCOLS,
+    RATE,
+    TEXT,
+    TIME,
+    TOPOLOGY_KINDS,
+    obj,
+)
+
 __all__ = ["SCENARIO_SCHEMA", "CRDT_TYPES", "FAULT_KINDS", "PROTOCOLS", "TOPOLOGY_KINDS"]
 
-CRDT_TYPES = [
-    "GCounter", "PNCounter", "GSet", "TwoPSet", "ORSet", "LWWRegister", "MVRegister", "LWWMap", "ORMap",
-    "EWFlag", "DWFlag", "CausalCounter",
-]
-PROTOCOLS = ["state", "delta", "op"]
-TOPOLOGY_KINDS = [
-    "complete", "ring", "star", "line", "grid", "random_regular", "watts_strogatz", "barabasi_albert",
-]
+_DURATION, _RATE, _PROBABILITY, _NAMES, _LINK, _object = DURATION, RATE, PROBABILITY, NAMES, LINK, obj
 
-_DURATION = {
-    "description": "seconds, or a string with a unit: 250us, 5ms, 2s, 1.5m",
-    "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": r"^\s*[0-9.eE+-]+\s*(us|ms|s|m|h)\s*$"}],
+
+def _int(low: int, high: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": low, "maximum": high}
+
+
+_PAIR = {"type": "array", "items": ID, "minItems": 2, "maxItems": 2}
+_PARAMS = obj({"cols": _int(1, 1_000_000), "d": _int(1, 1_000_000), "k": _int(2, 1_000_000),
+               "m": _int(1, 1_000_000), "p": PROBABILITY})
+_BOOL = {"type": "boolean"}
+#: each protocol's options (see the protocol modules); unknown options are errors
+_OPTIONS = {
+    "state": obj({"every": _int(1, 10_000), "fanout": _int(1, 10_000), "mode": {"enum": ["push", "pull", "push-pull"]},
+                  "confirm": _int(0, 1_000), "background": _int(0, 1_000_000), "pull_when_empty": _BOOL}),
+    "delta": obj({"every": _int(1, 10_000), "bp": _BOOL, "rr": _BOOL, "causal": _BOOL}),
+    "op": obj({"retransmit": _int(1, 10_000), "reliable": _BOOL, "track_senders": _BOOL, "writes_as_records": _BOOL,
+               "discard_lost": _BOOL}),
 }
-_RATE = {
-    "description": "per second, or a string like 100/s",
-    "anyOf": [
-        {"type": "number", "minimum": 0},
-        {"type": "string", "pattern": r"^\s*[0-9.eE+-]+\s*/\s*(us|ms|s|m|h)\s*$"},
-    ],
-}
-_PROBABILITY = {"type": "number", "minimum": 0, "maximum": 1}
-_NAMES = {"type": "array", "items": {"type": "string"}, "minItems": 1}
-
-
-def _object(properties: dict[str, Any], required: list[str] | None = None, **extra: Any) -> dict[str, Any]:
-    return {"type": "object", "properties": properties, "required": required or [], "additionalProperties": False,
-            **extra}
-
-
-_DISTRIBUTION = {
-    "description": "a constant duration, or one distribution: {exponential: {mean, min}}, {uniform: {low, high}}…",
-    "anyOf": [
-        _DURATION,
-        _object({"constant": _DURATION}, ["constant"]),
-        _object({"uniform": _object({"low": _DURATION, "high": _DURATION}, ["low", "high"])}, ["uniform"]),
-        _object({"exponential": _object({"mean": _DURATION, "min": _DURATION}, ["mean"])}, ["exponential"]),
-        _object({"normal": _object({"mean": _DURATION, "std": _DURATION}, ["mean", "std"])}, ["normal"]),
-        _object({"lognormal": _object({"median": _DURATION, "mu": {"type": "number"}, "sigma": {"type": "number"}},
-                                      ["sigma"])}, ["lognormal"]),
-        _object({"pareto": _object({"scale": _DURATION, "shape": {"type": "number"}}, ["scale", "shape"])},
-                ["pareto"]),
-    ],
-}
-_LINK = _object({
-    "latency": _DISTRIBUTION,
-    "loss": _PROBABILITY,
-    "duplicate": _PROBABILITY,
-    "fifo": {"type": "boolean"},
-    "bandwidth": {"description": "bytes per second, or a string like 1Mbps or 10MB/s",
-                  "anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "string"}]},
-})
 _CONSISTENCY = {
     "description": "local, majority, all, or {to: N} / {majority: {timeout, min_cap}} / {all: {timeout}}",
     "anyOf": [
         {"enum": ["local", "majority", "all"]},
-        _object({"to": {"type": "integer", "minimum": 1}, "timeout": _DURATION}, ["to"]),
-        _object({"majority": _object({"timeout": _DURATION, "min_cap": {"type": "integer", "minimum": 0}})},
+        _object({"to": _int(1, 100_000), "timeout": _DURATION}, ["to"]),
+        _object({"majority": _object({"timeout": _DURATION, "min_cap": _int(0, 100_000)})},
                 ["majority"]),
         _object({"all": _object({"timeout": _DURATION})}, ["all"]),
     ],
@@ -76,36 +62,36 @@ _KEY = {
     "anyOf": [
         {"enum": CRDT_TYPES},
         _object({"type": {"enum": CRDT_TYPES}, "protocol": {"enum": PROTOCOLS}}, ["type"]),
-    ]
+    ],
+    "description": "a CRDT type name, or {type, protocol}",
 }
 _CONNECTION = {
     "description": "a generator over a zone or a list of nodes, explicit edges, or a channel between zones",
     "anyOf": [
-        _object({"zone": {"type": "string"}, "kind": {"enum": TOPOLOGY_KINDS}, "params": {"type": "object"},
-                 "channel": {"type": "string"}}, ["zone", "kind"]),
-        _object({"nodes": _NAMES, "kind": {"enum": TOPOLOGY_KINDS}, "params": {"type": "object"},
-                 "channel": {"type": "string"}}, ["nodes", "kind"]),
-        _object({"edges": {"type": "array", "items": {"type": "array", "items": {"type": "string"},
-                                                      "minItems": 2, "maxItems": 2}},
-                 "channel": {"type": "string"}}, ["edges"]),
-        _object({"between": {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2},
-                 "channel": {"type": "string"}}, ["between"]),
+        _object({"zone": ID, "kind": {"enum": TOPOLOGY_KINDS}, "params": _PARAMS, "channel": ID}, ["zone", "kind"]),
+        _object({"nodes": _NAMES, "kind": {"enum": TOPOLOGY_KINDS}, "params": _PARAMS, "channel": ID},
+                ["nodes", "kind"]),
+        _object({"edges": {"type": "array", "items": _PAIR, "maxItems": 1_000_000}, "channel": ID}, ["edges"]),
+        _object({"between": _PAIR, "channel": ID}, ["between"]),
     ],
 }
 _FAULT = _object(
     {
-        "at": _DURATION, "duration": _DURATION,
-        "partition": {"type": "array", "items": _NAMES, "minItems": 1},
-        "one_way": _NAMES, "to": {"anyOf": [_NAMES, {"type": "string"}]},
-        "isolate": {"type": "string"}, "heal": {"const": True}, "crash": {"type": "string"},
-        "restart": {"type": "string"}, "clock": {"type": "string"}, "skew": {"type": "number"},
-        "drift": {"type": "number"}, "loss_burst": {"type": "string"}, "loss": _PROBABILITY,
+        "at": TIME, "duration": TIME,
+        "partition": {"type": "array", "items": _NAMES, "minItems": 1, "maxItems": 1_000},
+        "one_way": _NAMES, "to": {"anyOf": [_NAMES, ID]},
+        "isolate": ID, "heal": {"const": True}, "crash": ID,
+        "restart": ID, "clock": ID, "skew": {"type": "number", "minimum": -86_400, "maximum": 86_400,
+                                             "description": "seconds, within a day either way"},
+        "drift": {"type": "number", "minimum": -0.5, "maximum": 0.5, "description": "a rate offset in [-0.5, 0.5]"},
+        "loss_burst": ID, "loss": _PROBABILITY,
     },
     ["at"],
     minProperties=2,
 )
+
 _WRITE = _object(
-    {"at": _DURATION, "node": {"type": "string"}, "key": {"type": "string"},
+    {"at": TIME, "node": ID, "key": KEY_NAME,
      "op": {"type": "string", "description": "a mutation of the key's type (add, remove, increment, set…)"},
      "args": {"type": "array", "description": "the mutation's arguments after the replica id"}},
     ["at", "node", "key"],
@@ -113,11 +99,10 @@ _WRITE = _object(
 _BOUNDS = _object({"min": {"type": "number", "minimum": 0}, "max": {"type": "number", "minimum": 0}})
 FAULT_KINDS = ["partition", "one_way", "crash", "loss_burst", "clock"]
 _HUNT = _object({
-    "faults": _object({"max": {"type": "integer", "minimum": 0},
+    "faults": _object({"max": _int(0, 10_000),
                        "kinds": {"type": "array", "items": {"enum": FAULT_KINDS}, "minItems": 1},
-                       "longest": _DURATION}),
-    "writes": _object({"min": {"type": "integer", "minimum": 0}, "max": {"type": "integer", "minimum": 0},
-                       "keys": _NAMES, "nodes": _NAMES}),
+                       "longest": TIME}),
+    "writes": _object({"min": _int(0, 1_000_000), "max": _int(0, 1_000_000), "keys": _NAMES, "nodes": _NAMES}),
     "nodes": _BOUNDS,
     "topology": {"type": "array", "items": {"enum": TOPOLOGY_KINDS}, "minItems": 1},
     "loss": _BOUNDS,
@@ -129,66 +114,67 @@ SCENARIO_SCHEMA: dict[str, Any] = {
     "title": "crdtsim scenario",
     **_object(
         {
-            "name": {"type": "string"},
-            "description": {"type": "string"},
-            "seed": {"type": "integer"},
-            "tick": _DURATION,
-            "warmup": _DURATION,
-            "duration": {**_DURATION, "description": "length of the workload phase"},
-            "quiet_max": {"type": "integer", "minimum": 0, "description": "ticks allowed for the network to go quiet"},
+            "name": TEXT,
+            "description": {"type": "string", "maxLength": 10_000},
+            "seed": {"type": "integer", "minimum": 0, "maximum": 2**64 - 1},
+            "tick": POSITIVE_DURATION,
+            "warmup": TIME,
+            "duration": {**TIME, "description": "length of the workload phase: a time with a unit or seconds"},
+            "quiet_max": {**_int(0, 10_000_000), "description": "ticks allowed for the network to go quiet"},
             "trace": {"enum": ["off", "digest", "full"]},
             "zones": {
-                "type": "object", "minProperties": 1,
-                "additionalProperties": {"anyOf": [{"type": "integer", "minimum": 1}, _NAMES]},
+                "type": "object", "minProperties": 1, "maxProperties": 1_000, "propertyNames": ID,
+                "additionalProperties": {"anyOf": [_int(1, 10_000_000), _NAMES]},
                 "description": "zone name -> number of nodes (named zone-1, zone-2, …) or a list of node ids",
             },
-            "topology": {"type": "array", "items": _CONNECTION},
+            "topology": {"type": "array", "items": _CONNECTION, "maxItems": 10_000},
             "links": _object({
                 "default": _LINK,
-                "channels": {"type": "object", "additionalProperties": _LINK},
-                "zones": {"type": "array", "items": _object(
-                    {"between": {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2},
-                     "model": _LINK}, ["between", "model"])},
-                "nodes": {"type": "array", "items": _object(
-                    {"between": {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2},
-                     "model": _LINK}, ["between", "model"])},
+                "channels": {"type": "object", "propertyNames": ID, "additionalProperties": _LINK},
+                "zones": {"type": "array", "items": _object({"between": _PAIR, "model": _LINK}, ["between", "model"])},
+                "nodes": {"type": "array", "items": _object({"between": _PAIR, "model": _LINK}, ["between", "model"])},
             }),
             "data": _object({
                 "protocol": {"enum": PROTOCOLS},
-                "options": _object({p: {"type": "object"} for p in PROTOCOLS}),
+                "options": _object({p: _OPTIONS[p] for p in PROTOCOLS}),
                 "durable": {"type": "boolean"},
                 "nodes": _NAMES,
-                "notify_every": {"type": "integer", "minimum": 1},
-                "keys": {"type": "object", "minProperties": 1, "additionalProperties": _KEY},
-                "variant": {"type": "string", "description": "a deliberately broken variant, by name"},
+                "notify_every": _int(1, 1_000_000),
+                "keys": {"type": "object", "minProperties": 1, "maxProperties": 10_000, "propertyNames": KEY_NAME,
+                         "additionalProperties": _KEY},
+                "variant": {**ID, "description": "a deliberately broken variant, by name"},
             }, ["keys"]),
             "workload": _object({
                 "rate": _RATE,
                 "mode": {"enum": ["poisson", "tick"]},
-                "keys": _NAMES,
+                "keys": {"type": "array", "items": KEY_NAME, "minItems": 1},
                 "nodes": _NAMES,
                 "write": _CONSISTENCY,
                 "read": _CONSISTENCY,
                 "reads": {**_PROBABILITY, "description": "the fraction of operations that are reads"},
                 "once": {"type": "boolean", "description": "each node makes one update at t=0, instead of a rate"},
-                "writes": {"type": "array", "items": _WRITE, "description": "explicit writes, instead of a rate"},
+                "writes": {"type": "array", "items": _WRITE, "maxItems": 1_000_000,
+                           "description": "explicit writes, instead of a rate"},
             }),
-            "faults": {"type": "array", "items": _FAULT},
+            "faults": {"type": "array", "items": _FAULT, "maxItems": 100_000},
             "nemesis": _object({
-                "rate": {"type": "number", "exclusiveMinimum": 0},
-                "kinds": {"type": "array", "items": {"enum": ["partition", "isolate", "crash", "clock", "loss_burst"]}},
+                # faults per unit of time (0.5/s, 2/m); a bare number here has always meant per second
+                "rate": {"description": "faults per unit of time: 0.5/s, 2/m (a bare number: per second)",
+                         "anyOf": [{"type": "number", "minimum": 0, "maximum": 1_000_000}, _RATE]},
+                "kinds": {"type": "array", "minItems": 1,
+                          "items": {"enum": ["partition", "isolate", "crash", "clock", "loss_burst"]}},
                 "mean_fault": _DURATION,
-                "max_down": {"type": "integer", "minimum": 0},
+                "max_down": _int(0, 10_000_000),
             }),
             "entities": {"type": "array", "items": _object({
-                "id": {"type": "string"},
+                "id": ID,
                 "example": {"enum": ["counter"], "description": "the built-in behaviour: a replicated counter"},
                 "replicas": _NAMES,
                 "journal": {"enum": ["memory", "sqlite"]},
                 "rate": _RATE,
-            }, ["id", "example"])},
+            }, ["id", "example"]), "maxItems": 1_000},
             "hunt": _HUNT,
-            "app": {"type": "object", "description": "an application model (see docs/apps.md); checked by sim.apps"},
+            "app": APP_SCHEMA,
             "checks": _object({
                 "convergence": {"type": "boolean"},
                 "invariants": {"type": "boolean"},

@@ -22,6 +22,27 @@ CASES = [
     ("topology:\n  - {zone: web, kind: ring}\n", 4, "topology[0].zone", "found 'web'"),
     ("tick: 0s\n", 3, "tick", "positive duration"),
     ("data:\n  keys:\n    hits: GCounter\nworkload:\n  keys: [nope]\n", 7, "workload.keys[0]", "found 'nope'"),
+    # durations and rates carry a unit: a bare 20 could be seconds or milliseconds
+    ("links:\n  default: {latency: {exponential: {mean: 20}}}\n", 4, "links.default.latency.exponential.mean",
+     "expected a duration with a unit: 250us, 5ms, 2s"),
+    ("data:\n  keys: {hits: GCounter}\nworkload: {rate: 20}\n", 5, "workload.rate", "a rate with a unit: 100/s"),
+    ("warmup: .nan\n", 3, "warmup", "expected a finite number, found nan"),
+    # protocol options are checked where they are written
+    ("data:\n  options:\n    op: {retransmit: false}\n  keys: {hits: GCounter}\n", 5, "data.options.op.retransmit",
+     "expected an integer, found False"),
+    ("data:\n  options:\n    state: {mode: sideways}\n  keys: {hits: GCounter}\n", 5, "data.options.state.mode",
+     "found 'sideways'"),
+    ("data:\n  options:\n    delta: {fanout: 2}\n  keys: {hits: GCounter}\n", 5, "data.options.delta.fanout",
+     "a known key (one of ['bp', 'causal', 'every', 'rr'])"),
+    # a restart before its crash is reported at the restart the user wrote, not at the sorted position
+    ("faults:\n  - {at: 2s, crash: dc-1}\n  - {at: 1s, restart: dc-1}\n", 5, "faults[1].restart", "down at that time"),
+    ("faults:\n  - {at: 1s, clock: dc-1, skew: 1.0e+9}\n", 4, "faults[0].skew", "a number <= 86400"),
+    ("data:\n  nodes: [dc-1, dc-9]\n  keys: {hits: GCounter}\n", 4, "data.nodes[1]", "a known node, found 'dc-9'"),
+    ("entities:\n  - {id: c, example: counter, replicas: [dc-9]}\n", 4, "entities[0].replicas[0]", "found 'dc-9'"),
+    ("topology:\n  - {zone: dc, kind: random_regular, params: {d: 3}}\n", 4, "topology[0].params.d",
+     "an integer in [1, 2]"),
+    ("entities:\n  - {id: ../../x, example: counter, journal: sqlite}\n", 4, "entities[0].id",
+     "expected an id: a letter or digit"),
     # dc-1 and dc-3 replicate only through dc-2, which hosts no replicator: they never would
     ("topology:\n  - {zone: dc, kind: line}\ndata:\n  nodes: [dc-1, dc-3]\n  keys:\n    hits: GCounter\n", 6,
      "data.nodes", "a connected graph through links between replicas"),
@@ -42,6 +63,41 @@ def test_bad_scenario_names_file_line_path_expected_and_found(
     assert main(["run", str(file), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.strip() == f"crdtsim: {message}" and "Traceback" not in err
+
+
+APP_BASE = "zones: {db: 1, server: 1, client: 2}\n"
+APP_CASES = [
+    ("app:\n  spec: todo\n  todos:\n    - {at: 1s, node: client-9, title: milk}\n", 5, "app.todos[0].node",
+     "a node of an app zone holding 'edits' (one of ['client-1', 'client-2']), found 'client-9'"),
+    ("app:\n  spec: todo\n  todos:\n    - {at: 1s, node: db-1, title: milk}\n", 5, "app.todos[0].node", "found 'db-1'"),
+    ("app:\n  spec: todo\n  attacks:\n    - {at: 1s, node: client-1, replay: nobody}\n", 5,
+     "app.attacks[0].replay", "an app node"),
+    ("app:\n  spec: todo\n  exports:\n    - {at: 1s, node: client-1}\n", 5, "app.exports[0].node",
+     "holding 'export_request'"),
+    ("app:\n  spec: todo\n  variant: {filter: x}\n", 4, "app.variant.filter", "a known key"),
+    ("app:\n  spec: todo\n  todos: [{at: 1s}]\n", 4, "app.todos[0]", "expected the key 'node'"),
+    ("app:\n  spec: todo\n  storage: {client: disk}\n", 4, "app.storage.client", "one of 'sqlite', 'memory'"),
+    ("app:\n  registry: todo\n  zones:\n    db:\n      x: {crdt: LWWMap, value: object, init: 5}\n", 6,
+     "app.zones.db.x.init", "a mapping of keys to object values, found 5"),
+    ("app:\n  registry: todo\n  zones:\n    db:\n      x: {crdt: GSet, value: number, init: [a]}\n", 6,
+     "app.zones.db.x.init", "a list of number values"),
+    ("app:\n  registry: todo\n  zones:\n    db:\n      x: {crdt: LWWMap, value: object, computer: /db/y}\n", 6,
+     "app.zones.db.x.computer", "expected to name a declared state or computation"),
+    ("app:\n  spec: todo\n  session_ttl: 10ms\n", 4, "app.session_ttl", "at least one tick"),
+    ("app: [1, 2]\n", 2, "app", "expected a mapping"),
+]
+
+
+@pytest.mark.parametrize("extra, line, path, text", APP_CASES, ids=[c[2] for c in APP_CASES])
+def test_bad_app_section_names_file_line_path_expected_and_found(
+    tmp_path: Path, extra: str, line: int, path: str, text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = tmp_path / "bad.yaml"
+    file.write_text(APP_BASE + extra)
+    assert main(["validate", str(file)]) == 2
+    message = capsys.readouterr().err.strip().removeprefix("crdtsim: ")
+    assert message.startswith(f"{file}:{line}: {path}: expected "), message
+    assert text in message and "\n" not in message
 
 
 def test_yaml_syntax_error_gives_its_line(tmp_path: Path) -> None:
@@ -81,3 +137,14 @@ def test_validate_rejects_cut_off_replicas_and_accepts_what_runs_on_a_ring(
     assert main(["validate", str(ring)]) == 0
     assert main(["run", str(ring), "--quiet"]) == 0
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_the_schema_knows_exactly_the_options_each_protocol_accepts() -> None:
+    from sim.replication.delta_gossip import DeltaGossip
+    from sim.replication.op_broadcast import OpBroadcast
+    from sim.replication.state_gossip import StateGossip
+    from sim.scenario import SCENARIO_SCHEMA
+
+    options = SCENARIO_SCHEMA["properties"]["data"]["properties"]["options"]["properties"]
+    assert {name: set(options[name]["properties"]) for name in options} == {
+        cls.name: set(cls.option_names) for cls in (StateGossip, DeltaGossip, OpBroadcast)}
