@@ -44,7 +44,8 @@ _BOOL = {"type": "boolean"}
 _OPTIONS = {
     "state": obj({"every": _int(1, 10_000), "fanout": _int(1, 10_000), "mode": {"enum": ["push", "pull", "push-pull"]},
                   "confirm": _int(0, 1_000), "background": _int(0, 1_000_000), "pull_when_empty": _BOOL}),
-    "delta": obj({"every": _int(1, 10_000), "bp": _BOOL, "rr": _BOOL, "causal": _BOOL}),
+    "delta": obj({"every": _int(1, 10_000), "bp": _BOOL, "rr": _BOOL, "causal": _BOOL, "fanout": _int(1, 10_000),
+                  "spread_written": _BOOL}),
     "op": obj({"retransmit": _int(1, 10_000), "reliable": _BOOL, "track_senders": _BOOL, "writes_as_records": _BOOL,
                "discard_lost": _BOOL}),
 }

@@ -32,8 +32,10 @@ CASES = [
      "expected an integer, found False"),
     ("data:\n  options:\n    state: {mode: sideways}\n  keys: {hits: GCounter}\n", 5, "data.options.state.mode",
      "found 'sideways'"),
-    ("data:\n  options:\n    delta: {fanout: 2}\n  keys: {hits: GCounter}\n", 5, "data.options.delta.fanout",
-     "a known key (one of ['bp', 'causal', 'every', 'rr'])"),
+    ("data:\n  options:\n    delta: {fanout: 0}\n  keys: {hits: GCounter}\n", 5, "data.options.delta.fanout",
+     "expected a number >= 1, found 0"),
+    ("data:\n  options:\n    delta: {pull: true}\n  keys: {hits: GCounter}\n", 5, "data.options.delta.pull",
+     "a known key (one of ['bp', 'causal', 'every', 'fanout', 'rr', 'spread_written'])"),
     # a restart before its crash is reported at the restart the user wrote, not at the sorted position
     ("faults:\n  - {at: 2s, crash: dc-1}\n  - {at: 1s, restart: dc-1}\n", 5, "faults[1].restart", "down at that time"),
     ("faults:\n  - {at: 1s, clock: dc-1, skew: 1.0e+9}\n", 4, "faults[0].skew", "a number <= 86400"),
@@ -148,3 +150,33 @@ def test_the_schema_knows_exactly_the_options_each_protocol_accepts() -> None:
     options = SCENARIO_SCHEMA["properties"]["data"]["properties"]["options"]["properties"]
     assert {name: set(options[name]["properties"]) for name in options} == {
         cls.name: set(cls.option_names) for cls in (StateGossip, DeltaGossip, OpBroadcast)}
+
+
+def test_the_app_schema_knows_every_attack_and_the_keys_the_app_section_reads() -> None:
+    from sim.apps.attacks import ATTACKS
+    from sim.scenario.app import _KEYS
+    from sim.scenario.app_schema import APP_PROPERTIES
+
+    kinds = {name for item in APP_PROPERTIES["attacks"]["items"]["anyOf"]
+             for name in item["required"] if name not in ("at", "node")}
+    assert kinds == set(ATTACKS)
+    assert set(APP_PROPERTIES) == _KEYS
+
+
+@pytest.mark.parametrize("app, path", [
+    ({"login": "maybe"}, "app.login"),
+    ({"delivery": "twice"}, "app.delivery"),
+    ({"eager": "yes"}, "app.eager"),
+    ({"attacks": [{"at": "1s", "node": "client-1", "steal": "client-2"}]}, "app.attacks[0]"),
+])
+def test_the_app_models_switches_and_attacks_are_checked_at_their_path(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], app: dict[str, object], path: str) -> None:
+    import yaml
+
+    scenario = yaml.safe_load((Path(__file__).parents[2] / "scenarios" / "todo.yaml").read_text())
+    scenario["app"].update(app)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(scenario))
+    assert main(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f": {path}" in err and err.count("\n") == 1, err
