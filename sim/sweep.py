@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import signal
 import tempfile
 from collections.abc import Callable, Generator, Iterable
@@ -88,7 +89,7 @@ class SeedRun:
         return cls(seed, False, (ERROR,), error=text)
 
 
-def run_seed(path: str, seed: int, limits: Limits | None = None) -> dict[str, Any]:
+def run_seed(path: str, seed: int, limits: Limits | None = None, workroot: str | None = None) -> dict[str, Any]:
     """Load the scenario at ``path``, run it under ``seed`` and say how it went (the per-seed task).
 
     Runs in a worker, so it takes a path rather than objects and returns a small, picklable dict.
@@ -98,8 +99,9 @@ def run_seed(path: str, seed: int, limits: Limits | None = None) -> dict[str, An
     from sim.scenario import Scenario, build
 
     try:
-        # A private work directory: journals on SQLite go there and go away with it.
-        with tempfile.TemporaryDirectory(prefix="crdtsim-sweep-") as workdir:
+        # A private work directory: journals on SQLite go there and go away with it. Under a pool it
+        # lies in the sweep's own root, which the parent removes even if a signal cut this short.
+        with tempfile.TemporaryDirectory(prefix="crdtsim-sweep-", dir=workroot) as workdir:
             run = build(Scenario.from_yaml(path, limits or DEFAULT_LIMITS), seed=seed, out=workdir, trace="digest")
             try:
                 run.run()
@@ -227,11 +229,12 @@ def _stop_workers(pool: Any) -> None:
 def _on_pool(path: str, seeds: list[int], workers: int | None, limits: Limits | None) -> Generator[SeedRun]:
     from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 
+    workroot = tempfile.mkdtemp(prefix="crdtsim-sweep-")
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init)
     finished = False
     try:
         futures: dict[Future[dict[str, Any]], int] = {
-            pool.submit(run_seed, path, seed, limits): seed for seed in seeds}
+            pool.submit(run_seed, path, seed, limits, workroot): seed for seed in seeds}
         for future in as_completed(futures):
             error = future.exception()  # e.g. BrokenProcessPool when a worker process died
             yield SeedRun.crashed(futures[future], error) if error else SeedRun.from_dict(future.result())
@@ -240,6 +243,8 @@ def _on_pool(path: str, seeds: list[int], workers: int | None, limits: Limits | 
         if not finished:  # interrupted (Ctrl-C, SIGTERM) or abandoned: do not wait for running seeds
             _stop_workers(pool)  # before shutdown, which forgets the worker processes
         pool.shutdown(wait=True, cancel_futures=True)
+        # a worker stopped between creating its work directory and entering it leaves it behind
+        shutil.rmtree(workroot, ignore_errors=True)
 
 
 def _on_dask(path: str, seeds: list[int], address: str, limits: Limits | None) -> Generator[SeedRun]:
