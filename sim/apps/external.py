@@ -217,11 +217,7 @@ class ExternalPrograms:
 
 def pool_for(runtime: AppRuntime) -> ExternalPrograms:
     """The runtime's external programs (the extension is attached now if it was not declared)."""
-    ext = runtime.extensions.get("external")
-    if ext is None:
-        ext = runtime.extend(ExternalPrograms())
-    assert isinstance(ext, ExternalPrograms)
-    return ext
+    return runtime.extension(ExternalPrograms)
 
 
 class External:

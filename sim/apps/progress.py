@@ -252,11 +252,7 @@ def progress_violations(events: Iterable[TraceEvent]) -> list[dict[str, Any]]:
 
 def progress_for(runtime: AppRuntime) -> Progress:
     """The runtime's progress extension (attached now if it has none)."""
-    ext = runtime.extensions.get("progress")
-    if ext is None:
-        ext = runtime.extend(Progress())
-    assert isinstance(ext, Progress)
-    return ext
+    return runtime.extension(Progress)
 
 
 def schedule_exports(runtime: AppRuntime, exports: Sequence[tuple[float, str]]) -> None:

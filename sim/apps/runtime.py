@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from crdt import Crdt
 from crdt.codec import size
@@ -53,6 +53,9 @@ class Extension(Protocol):
 
     def attach(self, runtime: AppRuntime) -> None:
         """Register hooks, handlers and checks on ``runtime`` (called once, from its constructor)."""
+
+
+_E = TypeVar("_E", bound=Extension)
 
 
 class AppRuntime:
@@ -149,6 +152,14 @@ class AppRuntime:
         self.extensions[extension.name] = extension
         extension.attach(self)
         return extension
+
+    def extension(self, kind: type[_E]) -> _E:
+        """The attached extension of ``kind``, attached now (built with no arguments) if none was declared."""
+        ext = self.extensions.get(kind.name)
+        if ext is None:
+            ext = self.extend(kind())
+        assert isinstance(ext, kind)
+        return ext
 
     def _above(self, zone: str, seen: frozenset[str] = frozenset()) -> set[str]:
         out: set[str] = set()
