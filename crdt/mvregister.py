@@ -39,8 +39,8 @@ from crdt.dotstore import (
     join_dot_funs,
     next_dot,
 )
+from crdt.elements import check_element
 from crdt.errors import DecodeError
-from crdt.orset import check_element
 
 __all__ = ["MVRegister", "MVRegisterSet"]
 

@@ -57,8 +57,8 @@ from crdt.dotstore import (
     encode_dots,
     join_dot_maps,
 )
+from crdt.elements import check_element
 from crdt.errors import DecodeError, InvalidOperationError
-from crdt.orset import check_element
 
 __all__ = ["ORMap", "ORMapUpdate", "ORMapRemove"]
 

@@ -46,7 +46,8 @@ from crdt.dotstore import (
     next_dot,
     seen_by,
 )
-from crdt.errors import DecodeError, InvalidOperationError
+from crdt.elements import check_element
+from crdt.errors import DecodeError
 from crdt.pmap import PersistentMap
 
 __all__ = ["ORSet", "ORSetAdd", "ORSetRemove", "ORSetClear"]
@@ -88,22 +89,6 @@ class ORSetClear(Op):
 
     def to_data(self) -> Any:
         return {"clear": encode_dots(self.observed)}
-
-
-def check_element(type_name: str, operation: str, element: Any) -> Any:
-    """``element`` if it can be encoded (JSON scalar or tuple of them), else a clear error."""
-    if type(element) is int or (type(element) is str and element.isascii()):
-        return element
-    try:
-        encode_element(element)
-    except DecodeError:
-        raise InvalidOperationError(
-            type_name,
-            operation,
-            "elements must be str (valid Unicode), int, float, bool, None or tuples of them",
-            element,
-        ) from None
-    return element
 
 
 def _unseen(dots: frozenset[Dot], seen: Any) -> frozenset[Dot]:
