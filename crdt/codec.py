@@ -1,7 +1,8 @@
 """Canonical encoding of CRDT values and operations, and their size on the wire.
 
 The encoding is JSON with sorted keys and no spaces, so the same value gives the same bytes in
-any process; the simulator counts message sizes with :func:`size`.
+any process; the simulator counts message sizes with :func:`size`. :func:`canonical_encoder` is
+the one canonical JSON encoder of the project: the trace and the event journals use it too.
 
 >>> from crdt import GCounter
 >>> c = GCounter().increment("b", 2).increment("a", 1)
@@ -18,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from json.encoder import encode_basestring as _encode_str
 from typing import Any
 
@@ -33,6 +35,7 @@ __all__ = [
     "encode_op",
     "decode_op",
     "canonical_json",
+    "canonical_encoder",
     "to_bytes",
     "from_bytes",
     "size",
@@ -104,12 +107,40 @@ def decode_op(data: Any) -> Op:
     return type_named(data["type"]).op_from_data(data["op"])
 
 
-# One encoder for every call: json.dumps builds a new JSONEncoder per call for these options.
-_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+def canonical_encoder(*, ascii: bool = False, default: Callable[[Any], Any] | None = None) -> Callable[[Any], str]:
+    """The canonical JSON encoder: keys sorted, no whitespace, NaN and the infinities refused
+    (``ValueError``), so equal data gives equal text in any process.
+
+    Two spellings of the same JSON, chosen by what the text is for:
+
+    * ``ascii=False`` (:func:`canonical_json`): non-ASCII characters as they are; the text is
+      meant to be written as UTF-8, which is what the size of a CRDT value counts. CRDT values
+      refuse strings that UTF-8 cannot hold (lone surrogates), so this is always writable.
+    * ``ascii=True``: every non-ASCII character escaped (``\\u00e9``); the text is ASCII, its
+      length is its byte count and it can hold any ``str``, lone surrogates included. For open
+      data the simulator stores or hashes: event payloads and snapshots in journals, trace
+      events.
+
+    ``default`` turns a value JSON has no form for into one it has (as :func:`json.dumps`).
+
+    >>> print(canonical_encoder(ascii=True)({"b": "café", "a": [1, 2.5]}))
+    {"a":[1,2.5],"b":"caf\\u00e9"}
+    >>> print(canonical_json({"b": "café", "a": [1, 2.5]}))
+    {"a":[1,2.5],"b":"café"}
+    """
+    # One encoder per set of options: json.dumps would build a new JSONEncoder on every call.
+    return json.JSONEncoder(
+        sort_keys=True, separators=(",", ":"), ensure_ascii=ascii, allow_nan=False, default=default
+    ).encode
 
 
-def canonical_json(data: Any) -> str:
-    return _encode(data)
+_encode = canonical_encoder()
+_encode_ascii = canonical_encoder(ascii=True)
+
+
+def canonical_json(data: Any, ascii: bool = False) -> str:
+    """The canonical JSON text of ``data`` (see :func:`canonical_encoder`)."""
+    return _encode_ascii(data) if ascii else _encode(data)
 
 
 def to_bytes(value: Crdt[Any]) -> bytes:
