@@ -17,7 +17,7 @@ handler converges, and the resolvers only choose the semantics of concurrent wri
   operations commute, as op-based CRDTs do under causal delivery, which the fold order gives.
 
 >>> from crdt.clocks import VersionVector
->>> from sim.eventsourcing.entity import EventContext
+>>> from sim.eventsourcing.behavior import EventContext
 >>> from sim.eventsourcing.journal import EventEnvelope
 >>> def ctx(origin, ts):
 ...     return EventContext("x", origin, True, EventEnvelope("p", origin, 1, VersionVector({origin: 1}), ts, None))
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crdt.base import Crdt
-from sim.eventsourcing.entity import Behavior, EventContext
+from sim.eventsourcing.behavior import Behavior, EventContext
 
 __all__ = ["CrdtState", "CustomMerge", "LastWriterWins", "Stamped"]
 
