@@ -116,9 +116,11 @@ class EntityReplica:
                                       reason=f"node {self.id} crashed before the events were persisted"), callback)
 
     def peers(self) -> list[str]:
+        """The other replicas of the entity, in name order."""
         return [r for r in self.entity.replicas if r != self.id]
 
     def journal_or_fail(self) -> Journal:
+        """The node's open journal; :class:`EventSourcingError` while the node is down."""
         if self.journal is None:
             raise EventSourcingError(f"replica {self.id} of {self.pid} has no open journal (node down)")
         return self.journal
@@ -191,6 +193,7 @@ class EntityReplica:
     # the pipeline's host (:class:`~sim.eventsourcing.commands.PipelineHost`)
 
     def finish(self, result: CommandResult, callback: ResultCallback | None) -> CommandResult:
+        """Record ``result`` with the entity and pass it to ``callback``."""
         return self.entity._finish(result, callback)
 
     def stored(self, events: list[EventEnvelope]) -> None:
@@ -203,9 +206,11 @@ class EntityReplica:
             self.entity.snapshots += 1
 
     def publish(self, events: list[EventEnvelope]) -> None:
+        """Push events just persisted here to the peers."""
         self.link.push(events)
 
     def settle(self) -> None:
+        """A write is over: write the stability markers now due."""
         self._mark_stable()
 
     # -- replication --------------------------------------------------------------------------
@@ -334,6 +339,7 @@ class ReplicatedEntity:
             world.add_check(f"eventsourcing:{persistence_id}", lambda w: entity_check(self))
 
     def replica(self, node_id: str) -> EntityReplica:
+        """The replica on ``node_id``; :class:`UnknownReplicaError` if there is none."""
         try:
             return self._replicas[node_id]
         except KeyError:
@@ -387,6 +393,8 @@ class ReplicatedEntity:
         return [e for r in self.results if r.ok for e in r.events]
 
     def pending(self) -> bool:
+        """True while a replica has a write in flight or a peer may lack its events (the quiet
+        phase waits for this)."""
         return any(r.pending() for r in self._replicas.values())
 
     def states(self) -> dict[str, Any]:
@@ -394,6 +402,7 @@ class ReplicatedEntity:
         return {n: r.state for n, r in self._replicas.items() if r.node.up}
 
     def check(self) -> CheckResult:
+        """The entity's convergence check (:func:`sim.eventsourcing.checks.entity_check`) now."""
         from sim.eventsourcing.checks import entity_check
 
         return entity_check(self)
