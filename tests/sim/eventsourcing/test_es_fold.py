@@ -41,7 +41,7 @@ def histories(draw: st.DrawFn) -> list[EventEnvelope]:
     events: list[EventEnvelope] = []
     seen: dict[str, VersionVector] = {r: VersionVector() for r in REPLICAS}
     seq = dict.fromkeys(REPLICAS, 0)
-    for i in range(draw(st.integers(1, 2 * CHECKPOINT_EVERY + 8))):
+    for i in range(draw(st.integers(1, 2 * CHECKPOINT_EVERY + 8))):  # enough to cross checkpoints
         origin = draw(st.sampled_from(REPLICAS))
         if events and draw(st.booleans()):  # the origin learns of an earlier event
             other = draw(st.sampled_from(events))
@@ -49,7 +49,7 @@ def histories(draw: st.DrawFn) -> list[EventEnvelope]:
         seq[origin] += 1
         version = seen[origin].merge(VersionVector({origin: seq[origin]}))
         seen[origin] = version
-        stamp = draw(st.integers(0, 40)) / 10 + i * 1e-9  # ties and clocks out of step
+        stamp = draw(st.integers(0, 40)) / 10  # coarse clocks: ties, and clocks out of step with causality
         events.append(EventEnvelope("p", origin, seq[origin], version, stamp, i))
     return events
 
