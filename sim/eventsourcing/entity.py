@@ -48,7 +48,7 @@ from sim.eventsourcing.fold import EventLog
 from sim.eventsourcing.journal import EventEnvelope, Journal, JournalProvider, in_memory_journals
 from sim.eventsourcing.pruning import PruneBook, stable_payload
 from sim.eventsourcing.replication import ReplicationLink
-from sim.eventsourcing.snapshots import Snapshots
+from sim.eventsourcing.snapshots import Snapshotter
 
 if TYPE_CHECKING:
     from sim.network import Message
@@ -63,7 +63,7 @@ class EntityReplica:
 
     It owns the node's journal while the node is up, an :class:`~sim.eventsourcing.fold.EventLog`
     (``log``, rebuilt at every start), the command pipeline (``commands``), the replication link
-    (``link``) and the snapshot policy (``snapshots``), and writes the stability markers.
+    (``link``) and the snapshot policy (``snapshotter``), and writes the stability markers.
     """
 
     def __init__(self, node: Node, entity: ReplicatedEntity) -> None:
@@ -73,7 +73,7 @@ class EntityReplica:
         self.pid = entity.persistence_id
         self.link = ReplicationLink(node, self.pid, self.peers(), entity.batch, self._store_replicated)
         self.commands = CommandPipeline(self, entity.write_latency)
-        self.snapshots = Snapshots(entity.snapshot_every)
+        self.snapshotter = Snapshotter(entity.snapshot_every)
         self._reset()
         node.on_message(self.link.kind_events, self._on_events)
         node.on_message(self.link.kind_seen, self._on_seen)
@@ -89,7 +89,7 @@ class EntityReplica:
         self.log = EventLog(self.id, self.pid, self.entity.behavior, self.entity.replicas, self.entity.prune)
         self.link.stop()
         self.commands.reset()
-        self.snapshots.since = 0
+        self.snapshotter.since = 0
         #: how the last start rebuilt the state: "snapshot", "replay" or "empty"
         self.recovered_from = "empty"
         #: events folded by the last start (fewer than held when it began from a snapshot)
@@ -99,7 +99,7 @@ class EntityReplica:
     def _start(self) -> None:
         self._reset()
         self.journal = self.entity.journals(self.node)
-        recovery = self.snapshots.recover(self.log, self.journal)
+        recovery = self.snapshotter.recover(self.log, self.journal)
         if recovery.fell_back:
             self.entity.snapshot_fallbacks += 1
         self.recovered_from, self.recovery_folded = recovery.source, recovery.folded
@@ -202,7 +202,7 @@ class EntityReplica:
             return
         if self.log.insert(events):
             self.entity.refolds += 1
-        if self.snapshots.added(len(events), self.log, self.journal_or_fail()):
+        if self.snapshotter.added(len(events), self.log, self.journal_or_fail()):
             self.entity.snapshots += 1
 
     def publish(self, events: list[EventEnvelope]) -> None:

@@ -21,7 +21,7 @@ from sim.eventsourcing.errors import UnencodablePayloadError
 from sim.eventsourcing.fold import EventLog
 from sim.eventsourcing.journal import EventEnvelope, Journal, Snapshot
 
-__all__ = ["Recovery", "Snapshots", "usable_prefix"]
+__all__ = ["Recovery", "Snapshotter", "usable_prefix"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,7 @@ def usable_prefix(events: Sequence[EventEnvelope], seen: dict[str, int], snapsho
     return covered
 
 
-class Snapshots:
+class Snapshotter:
     """When a replica saves snapshots and how it starts from them (``every`` None: never)."""
 
     def __init__(self, every: int | None) -> None:

@@ -30,7 +30,9 @@ REFUSED = [
 def _id(element: object) -> str:
     if isinstance(element, int) and element.bit_length() > 1000:
         return f"int-of-{element.bit_length()}-bits"  # repr of such an int raises
-    return repr(element)[:30]
+    text = repr(element)
+    # an id must be the same in every process (xdist workers compare them): no addresses
+    return f"{type(element).__name__}()" if " at 0x" in text else text[:30]
 
 
 @pytest.mark.parametrize("element", ACCEPTED, ids=_id)
@@ -109,7 +111,7 @@ ADDS: dict[str, Callable[[Any], object]] = {
 
 
 @pytest.mark.parametrize("where", sorted(ADDS))
-@pytest.mark.parametrize("element", [float("inf"), "\ud800", ["list"]], ids=repr)
+@pytest.mark.parametrize("element", [float("inf"), "\ud800", ["list"]], ids=_id)
 def test_every_element_holding_type_refuses_with_the_one_rule(where: str, element: object) -> None:
     with pytest.raises(InvalidOperationError) as info:
         ADDS[where](element)

@@ -22,7 +22,7 @@ from sim.eventsourcing.errors import EventHandlerError
 from sim.eventsourcing.fold import CHECKPOINT_EVERY, EventLog
 from sim.eventsourcing.journal import EventEnvelope, InMemoryJournal, Snapshot
 from sim.eventsourcing.pruning import retire_payload, stable_payload
-from sim.eventsourcing.snapshots import Snapshots, usable_prefix
+from sim.eventsourcing.snapshots import Snapshotter, usable_prefix
 
 ROOT = Path(__file__).resolve().parents[3]
 REPLICAS = ["a", "b", "c"]
@@ -162,27 +162,27 @@ def test_recovery_from_a_snapshot_folds_only_the_rest_and_equals_a_replay() -> N
     adder = Behavior(0, lambda s, c: [c], lambda s, e, ctx: s + e)
     journal = InMemoryJournal()
     journal.append(_counted(40))
-    keeper = Snapshots(every=16)
+    keeper = Snapshotter(every=16)
     log = EventLog("a", "p", adder, REPLICAS, prune=True)
     assert keeper.recover(log, journal).source == "replay"
     keeper.save(log, journal)
     journal.append([_ev("a", 41, 41.0, 41)])
     later, replayed = EventLog("a", "p", adder, REPLICAS, prune=True), EventLog("a", "p", adder, REPLICAS, prune=True)
-    recovery = Snapshots(every=16).recover(later, journal)
+    recovery = Snapshotter(every=16).recover(later, journal)
     replayed.load(journal.read("p"))
     assert (recovery.source, recovery.folded, recovery.fell_back) == ("snapshot", 1, False)
     assert (later.state, later.seen, later.version) == (replayed.state, replayed.seen, replayed.version) == (
         41 * 42 // 2, {"a": 41}, VersionVector({"a": 41}))
     journal.append([_ev("b", 1, 0.5, 1000)])
-    fallback = Snapshots(every=16).recover(EventLog("a", "p", adder, REPLICAS, prune=True), journal)
+    fallback = Snapshotter(every=16).recover(EventLog("a", "p", adder, REPLICAS, prune=True), journal)
     assert (fallback.source, fallback.folded, fallback.fell_back) == ("replay", 42, True)
-    assert Snapshots(every=None).recover(EventLog("a", "p", adder, REPLICAS, prune=True), journal).source == "replay"
+    assert Snapshotter(every=None).recover(EventLog("a", "p", adder, REPLICAS, prune=True), journal).source == "replay"
 
 
 def test_a_snapshot_is_saved_once_enough_events_were_added() -> None:
     journal = InMemoryJournal()
     log = EventLog("a", "p", Behavior(0, lambda s, c: [c], lambda s, e, ctx: s + e), REPLICAS, prune=True)
-    keeper = Snapshots(every=3)
+    keeper = Snapshotter(every=3)
     keeper.recover(log, journal)
     saved = []
     for event in _counted(7):
@@ -210,11 +210,11 @@ from crdt.clocks import VersionVector
 from sim.eventsourcing.behavior import Behavior
 from sim.eventsourcing.fold import EventLog
 from sim.eventsourcing.journal import EventEnvelope, InMemoryJournal
-from sim.eventsourcing.snapshots import Snapshots
+from sim.eventsourcing.snapshots import Snapshotter
 journal = InMemoryJournal()
 journal.append([EventEnvelope("p", "a", i, VersionVector({{"a": i}}), float(i), i) for i in (1, 2, 3)])
 log = EventLog("a", "p", Behavior(0, lambda s, c: [c], lambda s, e, ctx: s + e), ["a"], prune=True)
-print(Snapshots(2).recover(log, journal).source, log.state,
+print(Snapshotter(2).recover(log, journal).source, log.state,
       sorted(m for m in sys.modules if m.split(".")[0] in ("simpy", "sim")))
 """
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
