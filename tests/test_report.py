@@ -3,6 +3,7 @@ description), and how each check ended."""
 
 from __future__ import annotations
 
+from sim import htmlreport
 from sim.report import applied_faults, describe_fault, render, summary
 from sim.scenario import Scenario, run_scenario
 
@@ -70,3 +71,5 @@ def test_a_check_with_nothing_to_look_at_is_shown_as_not_checked_and_fails_nothi
     text = render(s)
     assert "[ok] convergence: 1/1 keys converged" in text
     assert "[not checked] invariants: no key has an invariant" in text
+    html = htmlreport._checks(s)  # the report.html list says the same
+    assert '<li class="unchecked">[not checked] <b>invariants</b>' in html and '[ok] <b>convergence</b>' in html
