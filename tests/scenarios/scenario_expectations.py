@@ -218,6 +218,25 @@ def _titles(run: ScenarioRun, node: str) -> list[str]:
 
 
 @fact
+def re_added_elements_survive_their_removes(run: ScenarioRun) -> str | None:
+    """Every element removed and then added again (its last operation an add) is in the final
+    cart on every replica, and the workload did remove and re-add at least one."""
+    last: dict[str, tuple[float, str]] = {}
+    removed: set[str] = set()
+    for u in sorted(run.data.updates, key=lambda u: u.time):
+        for name, args in u.calls:
+            last[args[0]] = (u.time, name)
+            if name == "remove":
+                removed.add(args[0])
+    readded = sorted(e for e in removed if last[e][1] == "add")
+    values = {node: run.data.replicator(node).value("cart") for node in run.data.node_ids}
+    missing = {node: [e for e in readded if e not in v] for node, v in values.items() if not set(readded) <= v}
+    if not readded or missing:
+        return f"expected re-added elements in every replica's cart, found re-added {readded}, missing {missing}"
+    return None
+
+
+@fact
 def journals_are_sqlite_files_holding_every_event(run: ScenarioRun) -> str | None:
     """Each replica's journal is a SQLite file that holds every event the check counted."""
     (entity,) = run.entities

@@ -144,7 +144,13 @@ def _count_one_more(counter: str) -> Callable[[ScenarioRun], None]:
     return change
 
 
+def _remove_from_one_cart(run: ScenarioRun) -> None:
+    replicator = run.data.replicator("shop-2")  # a replica that lost a re-added element, unrecorded
+    replicator.states["cart"] = replicator.states["cart"].remove("shop-2", "eggs")
+
+
 BREAKS = {
+    "re_added_elements_survive_their_removes": ("cart", _remove_from_one_cart),
     "journals_are_sqlite_files_holding_every_event": ("es-counter", _forge_row_loss),
     "only_the_minority_fails_and_only_while_cut_off": ("majority", _fail_a_majority_request),
     "every_attack_is_counted_and_u3_is_locked_out": ("todo-access", _count_one_more("attacks_forge")),
