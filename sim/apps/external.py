@@ -215,10 +215,11 @@ class ExternalPrograms:
         _stop_all(self.procs)
 
     def check(self, world: World) -> CheckResult:
-        """Every program that served a computation is still running, one process per computation.
+        """Every program that served a computation is still running when the checks run.
 
-        A program that exited between calls (a crash after its last answer) fails the check; it
-        is not checked when no computation ran externally. It stops nothing: the run does that.
+        A program that exited between calls (a crash after its last answer, which no call saw)
+        fails the check; with no computation run externally it is not checked. It stops
+        nothing: the run does that once its checks are done.
         """
         calls = {c: p.calls for c, p in sorted(self.procs.items())}
         started = {c: p for c, p in sorted(self.procs.items()) if p.proc is not None}
