@@ -59,7 +59,7 @@ KINDS: dict[str, Kind] = _kinds(
     Kind("two-phase set", "set", "a set whose removed elements never return"),
     Kind("observed-remove set", "set", "a set whose elements come and go; an add wins over a concurrent remove"),
     Kind("lww register", "register", "one value: the write with the highest (timestamp, replica) wins"),
-    Kind("multi-value register", "register", "the values of concurrent writes side by side; a write replaces what it saw"),
+    Kind("multi-value register", "register", "concurrent writes side by side; a write replaces what it saw"),
     Kind("lww map", "map", "keys to last-writer-wins values; a delete writes a tombstone"),
     Kind("map of crdts", "map", "keys to nested CRDT values; an update wins over a concurrent remove"),
     Kind("flag", "flag", "a boolean, enabled and disabled"),
