@@ -11,8 +11,8 @@ together :meth:`~crdt.base.Crdt.accepts`.
 >>> from crdt import GCounter
 >>> type_named("GCounter") is GCounter, GCounter.kind, KINDS[GCounter.kind].family
 (True, 'counter', 'counter')
->>> sorted(n for n, c in listed_types().items() if KINDS[c.kind].family == "set")
-['GSet', 'ORSet', 'TwoPSet']
+>>> [(t.kind, KINDS[t.kind].family) for t in map(type_named, ["TwoPSet", "ORSet"])]
+[('two-phase set', 'set'), ('observed-remove set', 'set')]
 
 A new type registers like the library's own, and is then offered wherever types are:
 

@@ -81,7 +81,6 @@ APP_SCHEMA: dict[str, Any] = {
 }
 
 
-
 def _fits(value_type: str, value: Any) -> bool:
     if value_type == "number":
         return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
