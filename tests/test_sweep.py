@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import signal
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -175,6 +177,66 @@ def test_a_dead_worker_process_fails_its_seeds_not_the_sweep(tiny: Path, monkeyp
     result = sweep(tiny, [1, 2], workers=1)
     assert result.failed == [1, 2]
     assert all(run.failed == (ERROR,) and "BrokenProcessPool" in (run.error or "") for run in result.runs)
+
+
+# -- nothing left behind ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The temporary directory of this process, of its forked pool workers and of any child it starts."""
+    root = tmp_path / "tmp"
+    root.mkdir()
+    monkeypatch.setenv("TMPDIR", str(root))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # so tempfile reads TMPDIR again
+    assert tempfile.gettempdir() == str(root)
+    return root
+
+
+def test_a_finished_sweep_leaves_no_temporary_directory(tiny: Path, private_tmp: Path) -> None:
+    assert sweep(tiny, [1, 2, 3], workers=2).ok
+    assert list(private_tmp.iterdir()) == []
+
+
+@pytest.mark.skipif(multiprocessing.get_start_method() != "fork", reason="needs forked pool workers")
+def test_a_worker_dying_inside_its_work_directory_leaves_nothing(
+    tiny: Path, private_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def die_inside(self: ScenarioRun) -> RunResult:
+        if self.workdir is not None and self.workdir.is_dir() and self.workdir.is_relative_to(private_tmp):
+            os._exit(3)  # inside its work directory, and no cleanup of any kind runs
+        raise AssertionError(f"the run's work directory {self.workdir} is not under {private_tmp}")
+
+    monkeypatch.setattr(ScenarioRun, "run", die_inside)
+    result = sweep(tiny, [1, 2], workers=1)
+    assert result.failed == [1, 2]
+    assert all("BrokenProcessPool" in (run.error or "") for run in result.runs)  # the worker really died
+    assert list(private_tmp.iterdir()) == []
+
+
+@pytest.mark.skipif(multiprocessing.get_start_method() != "fork", reason="needs forked pool workers")
+def test_an_interrupted_sweep_stops_its_workers_and_leaves_nothing(
+    tiny: Path, private_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = ScenarioRun.run
+    running = multiprocessing.get_context("fork").Event()  # shared with the forked workers
+
+    def seed_2_hangs(self: ScenarioRun) -> RunResult:
+        if self.scenario.seed == 2:  # stays inside its work directory until the parent stops it
+            running.set()
+            while True:
+                signal.pause()
+        assert running.wait(timeout=600)  # seed 1 reports only once seed 2 is mid-run
+        return original(self)
+
+    def interrupt(run: SeedRun) -> None:
+        raise KeyboardInterrupt  # Ctrl-C while seed 2 runs
+
+    monkeypatch.setattr(ScenarioRun, "run", seed_2_hangs)
+    with pytest.raises(KeyboardInterrupt):
+        sweep(tiny, [1, 2], workers=2, on_run=interrupt)
+    assert running.is_set()
+    assert list(private_tmp.iterdir()) == []
 
 
 def test_bad_scenarios_fail_before_any_work_is_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
