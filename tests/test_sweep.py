@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import signal
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -310,3 +311,32 @@ def test_dask_cluster_gives_the_same_results_as_the_pool(lossy: Path, capsys: py
     assert on_dask == on_pool
     assert result.to_json() == {**on_pool, "scenario": str(lossy)}
     assert [(r.seed, r.ok, r.digest) for r in result.runs] == _serial(lossy, list(range(1, 9)))
+
+
+# A workload that runs for minutes of wall time: stopped mid-run, never finished
+ENDLESS = """\
+zones: {dc: 3}
+duration: 2000s
+quiet_max: 10
+entities:
+  - {id: counter-1, example: counter, journal: sqlite, rate: 400/s}
+"""
+
+
+@pytest.mark.slow
+def test_a_dask_worker_stopped_mid_seed_leaves_nothing(tmp_path: Path, private_tmp: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    endless = tmp_path / "endless.yaml"
+    endless.write_text(ENDLESS, encoding="utf-8")
+    with distributed.LocalCluster(n_workers=1, processes=True, threads_per_worker=1, dashboard_address=None,
+                                  local_directory=str(private_tmp)) as cluster, \
+            distributed.Client(cluster.scheduler_address) as client:
+        client.submit(run_seed, str(endless), 1, pure=False)
+        for _ in range(6000):  # 50 ms apart: generous, only a hang runs out of them
+            if list(private_tmp.rglob("crdtsim-sweep-*/counter-1/*.sqlite")):
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the seed never started")
+    # the cluster is closed with the seed still running in its worker
+    assert list(private_tmp.rglob("crdtsim-*")) == []
