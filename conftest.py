@@ -64,3 +64,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if MISSING_TOOL.search(reason):
             report.outcome = "failed"
             report.longrepr = f"{reason}: CI must provide it (add it to .ci/install-tools)"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with a slow test run first (each file kept whole, so its module fixtures are built
+    once, and otherwise in the order collected): on a few workers, the long tests then overlap
+    the many short ones instead of leaving one worker running them alone at the end."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.path not in slow_files)  # a stable sort: collection order otherwise
