@@ -22,8 +22,8 @@ and reported, so the survivors still go quiet.
 
 Options: ``retransmit`` (ticks between retransmissions, default 2), ``reliable`` (default true;
 false sends each record once, which the checker must catch over lossy links). The switches
-``track_senders``, ``writes_as_records`` and ``discard_lost`` (default true) exist so the tests
-can put back bugs the protocol had and show the checks catch them.
+``track_senders``, ``writes_as_records``, ``discard_lost`` and ``refuse_lost`` (default true)
+exist so the tests can put back bugs the protocol had and show the checks catch them.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ _OPTIONS: dict[str, Any] = {
     "track_senders": {"type": "boolean"},
     "writes_as_records": {"type": "boolean"},
     "discard_lost": {"type": "boolean"},
+    "refuse_lost": {"type": "boolean"},
 }
 
 
@@ -97,6 +98,9 @@ class OpBroadcast(Protocol):
         # False keeps records waiting forever for predecessors that crashes destroyed, so the
         # system never goes quiet (a bug the tests must catch).
         self.discard_lost = bool(options.get("discard_lost", True))
+        # False lets a write still in flight from a crashed replica deliver a record already
+        # given up, so the receiver's later records are given up too (a bug the tests must catch).
+        self.refuse_lost = bool(options.get("refuse_lost", True))
         # record id -> acknowledgements of writes to send once the record is delivered here
         self.delivery_acks: dict[tuple[str, int], list[Callable[[], None]]] = {}
         # neighbour -> records sent to it and not yet acknowledged (insertion ordered)
@@ -226,6 +230,11 @@ class OpBroadcast(Protocol):
         if self.delivered.get(record.origin) >= record.seq:
             ack()
             return
+        if self.refuse_lost and self._doomed(record):
+            # A write still in flight from a replica that crashed may carry a record already
+            # given up as lost: delivering it here would make every later record of this
+            # replica depend on it, and so be given up too. The write was not made; no ack.
+            return
         self.delivery_acks.setdefault(record.id, []).append(ack)
         if record.id not in self.waiting:
             self.waiting[record.id] = (record, source)
@@ -281,8 +290,11 @@ class OpBroadcast(Protocol):
         hold can never arrive: the records waiting for it would wait forever and the system
         never go quiet. A record is gone when no replica that is up has delivered it, waits
         for it or is still sending it (whoever sends a record keeps it until acknowledged).
-        Only the simulator sees all replicas at once; a real system needs a membership
-        service to decide the same. Each lost record is reported to the group by id.
+        A copy may still be in flight from a crashed sender (a broadcast or a write); once a
+        record is given up every replica refuses such a copy (see ``_doomed``), so no live
+        replica builds on it. Only the simulator sees all replicas at once; a real system
+        needs a membership service to decide the same. Each lost record is reported to the
+        group by id.
         """
         group = self.replicator.group
         live = [p for r in group.replicators.values() if r.node.up

@@ -11,12 +11,13 @@ per protocol::
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from test_broken_variants import UncheckedGSet  # noqa: F401 (registers it)
-from whole_run import PROTOCOLS, Config, check_run, configs
+from whole_run import PROTOCOLS, Config, Op, check_run, configs
 from whole_run_oracle import Issued, Oracle
 
 from sim.replication.variants import FirstWriterWins, SummingCounter  # noqa: F401 (registers them)
@@ -125,3 +126,36 @@ def test_the_oracle_accepts_a_loss_only_from_a_volatile_node_that_crashed_after_
         oracle.survivors({id(late.record)}, durable=False)
     with pytest.raises(AssertionError, match="durable run reported a lost write"):
         oracle.survivors({id(early.record)}, durable=True)
+
+
+#: A busy op draw that once failed the oracle: dc-1 crashed with volatile state while writes
+#: above ``local`` that carried its last records were still in flight. Those records were given
+#: up (no live replica held them), yet dc-6 delivered them when the writes arrived, so every
+#: later record of dc-6 depended on them and was given up too: a write of a node that never
+#: crashed reported lost.
+GIVEN_UP_WHILE_IN_FLIGHT = Config(
+    seed=41579, nodes=7, topology="watts_strogatz", params={"k": 3, "p": 0.3}, tree=(0, 0, 0, 0, 0, 0),
+    replicas=(0, 1, 2, 3, 4, 5, 6), protocol="op", options={}, types=("TwoPSet",), write=("all", 2),
+    read=("majority", 3), durable=False,
+    link={"latency": {"exponential": {"mean": "80ms"}}, "loss": 0.3, "duplicate": 0.0, "fifo": True},
+    faults=(("crash", 1.4, 0.5, 0, 0), ("crash", 1.4, 0.2, 1, 0)),
+    ops=tuple(Op(at, node, key, choice, amount, 0) for at, node, key, choice, amount in [
+        (0.31, 3, 0, 0, 2), (0.61, 0, 0, 0, 2), (1.01, 0, 0, 0, 3), (1.31, 0, 0, 0, 2), (1.11, 0, 0, 0, 1),
+        (0.41, 1, 0, 0, 3), (0.81, 0, 0, 0, 1), (1.31, 0, 0, 0, 1), (1.21, 0, 0, 0, 1), (0.51, 4, 0, 0, 3),
+        (0.61, 1, 0, 0, 3), (0.01, 6, 0, 0, 2), (0.51, 4, 0, 0, 2), (0.61, 3, 0, 0, 3), (0.41, 4, 0, 4, 1),
+        (0.61, 5, 0, 0, 2), (0.91, 4, 0, 0, 1), (1.21, 0, 0, 0, 2), (0.01, 0, 0, 0, 2), (0.61, 5, 0, 0, 2),
+        (1.11, 0, 0, 0, 1), (0.11, 0, 0, 0, 2), (1.31, 0, 0, 0, 1), (1.01, 5, 0, 0, 2), (0.61, 6, 0, 0, 3),
+        (0.91, 0, 0, 3, 3), (0.21, 0, 0, 0, 3), (0.61, 1, 1, 4, 1), (0.21, 2, 0, 3, 3), (1.91, 5, 2, 0, 3),
+    ]),
+    reads=((1.25, 0, 2),),
+)
+
+
+@pytest.mark.parametrize("refuse", [True, False], ids=["refused", "delivered"])
+def test_a_record_given_up_while_a_write_carries_it_is_refused_on_arrival(refuse: bool) -> None:
+    cfg = replace(GIVEN_UP_WHILE_IN_FLIGHT, options={} if refuse else {"refuse_lost": False})
+    if refuse:
+        check_run(cfg)
+    else:
+        with pytest.raises(AssertionError, match="a write reported lost whose node never crashed after it"):
+            check_run(cfg)
