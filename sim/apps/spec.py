@@ -112,6 +112,13 @@ def _crdt_type(name: str, where: str) -> type[Crdt[Any]]:
 
 @dataclass(frozen=True)
 class SourceState:
+    """A state users write: a CRDT of the library by name (``LWWMap``, ``GSet`` …) holding values
+    of ``value_type`` (``object``, ``number``, ``string``, ``boolean``, ``array``), starting at ``init``.
+
+    >>> SourceState("LWWRegister", "string").type().__name__
+    'LWWRegister'
+    """
+
     crdt: str
     value_type: str
     init: Any = None
@@ -122,6 +129,9 @@ class SourceState:
 
 @dataclass(frozen=True)
 class DerivedState:
+    """A state only a computation writes: the computation at path ``computer`` produces it from
+    paths in its own zone (``depends_on`` adds triggers)."""
+
     crdt: str
     value_type: str
     computer: str
@@ -147,6 +157,9 @@ Entry = SourceState | DerivedState | Computation
 
 @dataclass(frozen=True)
 class Channel:
+    """Each node of ``to_zone`` connects to one node of ``from_zone`` (its provider, round robin)
+    and logs in; ``type`` names the transport (``websocket``)."""
+
     from_zone: str
     to_zone: str
     type: str = "websocket"

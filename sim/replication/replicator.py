@@ -53,6 +53,8 @@ class KeyDeletedError(SimError):
 
 @dataclass(frozen=True, slots=True)
 class UpdateResult:
+    """How a write ended: ``ok``, or why not (``reason``), and the replicas that acknowledged it."""
+
     key: str
     ok: bool
     #: "" on success; "timeout" when too few replicas acknowledged in time (the update may
@@ -63,6 +65,9 @@ class UpdateResult:
 
 @dataclass(frozen=True, slots=True)
 class ReadResult:
+    """How a read ended: ``ok`` with the ``state`` merged from the replicas that answered
+    (``None`` when none holds the key), or why not (``reason``)."""
+
     key: str
     ok: bool
     state: Crdt[Any] | None = None
@@ -74,12 +79,16 @@ class ReadResult:
 
 @dataclass(frozen=True, slots=True)
 class Changed:
+    """A subscriber's notice that ``key`` now has ``state`` at this replica (see ``Replicator.subscribe``)."""
+
     key: str
     state: Crdt[Any]
 
 
 @dataclass(frozen=True, slots=True)
 class Deleted:
+    """A subscriber's notice that ``key`` was deleted (see ``Replicator.subscribe``)."""
+
     key: str
 
 

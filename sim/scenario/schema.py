@@ -109,6 +109,7 @@ _HUNT = _object({
     "loss": _BOUNDS,
 }, description="what `crdtsim hunt` may vary, and within which bounds")
 
+#: the JSON Schema (draft 2020-12) of a scenario file, as ``crdtsim schema`` prints it
 SCENARIO_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://crdtsim.invalid/scenario.schema.json",
