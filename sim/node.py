@@ -167,8 +167,8 @@ class Node:
         """Sorted ids of the nodes this node can send to."""
         return self.world.topology.neighbours(self.id)
 
-    def after(self, delay: float, fn: Callable[[], None]) -> None:
-        """Call ``fn`` after ``delay`` seconds unless the node crashes meanwhile."""
+    def after(self, delay: float, fn: Callable[[], object]) -> None:
+        """Call ``fn`` after ``delay`` seconds unless the node crashes meanwhile; what it returns is ignored."""
         incarnation = self.incarnation
 
         def fire() -> None:

@@ -12,7 +12,6 @@ True
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -90,10 +89,14 @@ class World:
         """Simulated time in seconds."""
         return self.env.now
 
-    def schedule(self, delay: float, fn: Callable[[], None]) -> None:
-        """Call ``fn()`` after ``delay`` simulated seconds (one event, no process)."""
+    def schedule(self, delay: float, fn: Callable[[], object]) -> None:
+        """Call ``fn()`` after ``delay`` simulated seconds (one event, no process); what it returns is ignored."""
         event = self.env.timeout(delay)
-        event.callbacks.append(lambda _event: fn())
+
+        def fire(_event: object) -> None:
+            fn()
+
+        event.callbacks.append(fire)
 
     # -- nodes and topology ----------------------------------------------------------------
 
@@ -268,10 +271,6 @@ class World:
     def gc_disabled_during_run(self) -> bool:
         """Whether :meth:`run` disables Python's cyclic GC (see ``gc`` in the constructor)."""
         return self.gc == "off" or (self.gc == "auto" and len(self._nodes) >= GC_AUTO_NODES)
-
-    def random(self, name: str) -> random.Random:
-        """Alias of ``world.rng(name)``."""
-        return self.rng(name)
 
 
 def _model(model: LinkModel | Mapping[str, Any], where: str) -> LinkModel:
