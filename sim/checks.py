@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sim.deprecation import renamed
+
 if TYPE_CHECKING:
     from sim.world import World
 
@@ -26,9 +28,15 @@ class CheckResult:
     message: str = ""
     details: Mapping[str, Any] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_data(self) -> dict[str, Any]:
+        """The result as plain data (JSON-ready when ``details`` is)."""
         return {"name": self.name, "ok": self.ok, "message": self.message,
                 "details": dict(self.details)}
+
+    def as_dict(self) -> dict[str, Any]:
+        """Deprecated name of :meth:`to_data`."""
+        renamed("CheckResult.as_dict", "CheckResult.to_data")
+        return self.to_data()
 
 
 #: a check is called once with the world after the quiet phase

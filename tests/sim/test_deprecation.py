@@ -1,0 +1,41 @@
+"""Each old name of the naming scheme (docs/architecture.md, "Names") warns and gives what the
+new name gives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from sim.checks import CheckResult
+from sim.deprecation import renamed
+from sim.world import World
+
+
+def _run_result() -> Any:
+    w = World(seed=3)
+    w.add_nodes("dc", 2)
+    w.connect_zones("dc", "dc")
+    return w.run(duration="0.5s")
+
+
+#: (what the warning names, the old call, the new call)
+ALIASES: list[tuple[str, Callable[[], Any], Callable[[], Any]]] = [
+    ("CheckResult.as_dict", lambda: CheckResult("c", False, "m", {"k": 1}).as_dict(),
+     lambda: CheckResult("c", False, "m", {"k": 1}).to_data()),
+    ("RunResult.as_dict", lambda: _run_result().as_dict(), lambda: _run_result().to_data()),
+]
+
+
+@pytest.mark.parametrize(("old", "call_old", "call_new"), ALIASES, ids=[a[0] for a in ALIASES])
+def test_an_old_name_warns_and_forwards(old: str, call_old: Callable[[], Any], call_new: Callable[[], Any]) -> None:
+    with pytest.warns(DeprecationWarning, match=rf"^{old} is deprecated, use ") as caught:
+        got = call_old()
+    assert got == call_new()
+    assert caught[0].filename == __file__  # the warning points at the caller, not at the alias
+
+
+def test_renamed_names_both_names() -> None:
+    with pytest.warns(DeprecationWarning, match=r"^a\.old is deprecated, use b\.new "):
+        renamed("a.old", "b.new")
