@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sim.deprecation import renamed
 from sim.errors import SimError
 from sim.scenario.limits import DEFAULT_LIMITS, Limits
 
@@ -95,7 +96,6 @@ def run_seed(path: str, seed: int, limits: Limits | None = None, workroot: str |
     Runs in a worker, so it takes a path rather than objects and returns a small, picklable dict.
     An exception inside the run becomes a failed seed (the ``error`` check) carrying its text.
     """
-    from sim.report import summary
     from sim.scenario import Scenario, build
 
     try:
@@ -107,7 +107,7 @@ def run_seed(path: str, seed: int, limits: Limits | None = None, workroot: str |
                 run.run()
             finally:
                 run.cleanup()
-            report = summary(run)
+            report = run.summary()
     except Exception as error:  # noqa: BLE001 - a crash is this seed's result, not the sweep's
         return {"seed": seed, "ok": False, "failed": [ERROR], "digest": None, "convergence_time": None,
                 "error": f"{type(error).__name__}: {error}"}
@@ -153,8 +153,9 @@ class SweepResult:
     def rerun(self, seed: int) -> str:
         return rerun_command(self.scenario, seed)
 
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready view; it holds nothing that changes between two sweeps of the same seeds."""
+    def summary(self) -> dict[str, Any]:
+        """What the sweep says, JSON-ready (``sweep.json``); nothing in it changes between two
+        sweeps of the same seeds."""
         return {
             "scenario": self.scenario,
             "ok": self.ok,
@@ -168,6 +169,11 @@ class SweepResult:
             ],
             "runs": [{**asdict(run), "failed": list(run.failed)} for run in self.runs],
         }
+
+    def to_json(self) -> dict[str, Any]:
+        """Deprecated name of :meth:`summary`."""
+        renamed("SweepResult.to_json", "SweepResult.summary")
+        return self.summary()
 
     def render(self) -> str:
         """The text ``crdtsim sweep`` prints."""

@@ -12,7 +12,6 @@ from matplotlib.quiver import Quiver
 
 from sim import plots
 from sim.cli import bundled, main
-from sim.report import summary
 from sim.scenario import Scenario, ScenarioRun, run_scenario
 
 BROKEN = Path(__file__).parent.parent / "examples" / "broken" / "lossy-protocols-unreliable.yaml"
@@ -76,7 +75,7 @@ def test_traffic_stacks_the_summary_totals_by_protocol(quickstart: ScenarioRun) 
     top, bottom = fig.axes
     assert (top.get_ylabel(), bottom.get_ylabel()) == ("messages / tick", "bytes / tick")
     assert bottom.get_xlabel() == "simulated time (s)"
-    report = summary(quickstart)
+    report = quickstart.summary()
 
     def total(ax: Axes) -> int:
         return round(sum(bar.get_height() for bars in ax.containers for bar in bars))

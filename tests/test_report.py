@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim.report import applied_faults, describe_fault, render, summary
+from sim.report import applied_faults, describe_fault
 from sim.scenario import Scenario, run_scenario
 
 FAULTS = [{"at": "0.2s", "partition": [["dc-1"], ["dc-2", "dc-3"]], "duration": "0.2s"},
@@ -45,7 +45,7 @@ def test_nemesis_faults_are_told_apart_from_listed_ones() -> None:
     assert origins == {"scenario", "nemesis", "run"}
     drawn = [f for f in faults if f["origin"] == "nemesis" and f["kind"] == "fault"]
     assert len(drawn) == sum(1 for f in run.world.faults if any(f is d for d in run.nemesis)) > 0
-    text = render(summary(run))
+    text = run.render()
     assert f"faults applied ({len(faults)}):" in text and "[nemesis]" in text
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from sim.deprecation import renamed
 from sim.errors import SimError
 from sim.hunt.runner import Runner, evaluate, signature
 from sim.hunt.search import Search
@@ -119,7 +120,9 @@ class HuntResult:
         where = Path(self.out) / "minimal.yaml" if self.out else Path("minimal.yaml")
         return f"crdtsim run {shlex.quote(str(where))}"
 
-    def to_json(self) -> dict[str, Any]:
+    def summary(self) -> dict[str, Any]:
+        """What the hunt found, JSON-ready (``report.json``, ``crdtsim hunt --json``)."""
+
         def schedule(c: Candidate | None) -> dict[str, Any] | None:
             if c is None:
                 return None
@@ -135,6 +138,11 @@ class HuntResult:
                        "budget_spent": self.shrink_exhausted},
             "replay": self.replay_command(), "out": self.out,
         }
+
+    def to_json(self) -> dict[str, Any]:
+        """Deprecated name of :meth:`summary`."""
+        renamed("HuntResult.to_json", "HuntResult.summary")
+        return self.summary()
 
     def render(self) -> str:
         """The text report ``crdtsim hunt`` prints."""
@@ -314,4 +322,4 @@ def _write(out: Path, result: HuntResult) -> None:
     assert result.minimal_yaml is not None and result.original_yaml is not None
     (out / "minimal.yaml").write_text(result.minimal_yaml, encoding="utf-8")
     (out / "original.yaml").write_text(result.original_yaml, encoding="utf-8")
-    (out / "report.json").write_text(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (out / "report.json").write_text(json.dumps(result.summary(), indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -93,6 +93,19 @@ class ScenarioRun:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
 
+    def summary(self) -> dict[str, Any]:
+        """What the finished run says, JSON-ready: the ``crdtsim run --json`` output and
+        ``summary.json`` (see :func:`sim.report.summarize`)."""
+        from sim.report import summarize  # the report is the edge that reads every part of a run
+
+        return summarize(self)
+
+    def render(self) -> str:
+        """The summary as the table ``crdtsim run`` prints."""
+        from sim.report import render
+
+        return render(self.summary())
+
     def values(self, key: str) -> list[Any]:
         """The value of ``key`` at every replica, in node order."""
         if self.data is None:

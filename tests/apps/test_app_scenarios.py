@@ -9,7 +9,6 @@ import pytest
 from sim.apps.checks import find_leaks, redundant_sends, work_for_disconnected
 from sim.apps.runtime import EffectTypeError
 from sim.cli import bundled, main
-from sim.report import summary
 from sim.scenario import Scenario, build, run_scenario
 
 TODO_SCENARIOS = sorted(n for n in bundled() if n.startswith("todo"))
@@ -85,8 +84,8 @@ def test_challenge_1_ram_only_clients_lose_data_in_a_crash_and_sqlite_ones_do_no
     ram = run_scenario(Scenario.from_dict(data))
     assert with_sqlite.result is not None and with_sqlite.result.ok
     assert "app.durability" in _failed(ram)  # the restarted client reused a key it forgot it had used
-    (restored,) = summary(with_sqlite)["app"]["restarts"]
-    (forgot,) = summary(ram)["app"]["restarts"]
+    (restored,) = with_sqlite.summary()["app"]["restarts"]
+    (forgot,) = ram.summary()["app"]["restarts"]
     assert restored["loaded_states"] == 3 and restored["loaded_bytes"] > 0 and forgot["loaded_states"] == 0
     assert restored["fetched_messages"] >= 1
     with_sqlite.cleanup()

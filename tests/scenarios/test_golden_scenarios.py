@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from sim.cli import bundled
-from sim.report import summary
 from sim.scenario import Scenario, run_scenario
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -28,7 +27,7 @@ def _params() -> list[object]:
 @pytest.mark.parametrize("name", _params())
 def test_bundled_scenario_matches_its_golden_summary(name: str) -> None:
     run = run_scenario(Scenario.from_yaml(bundled()[name]))
-    got = json.loads(json.dumps(summary(run), sort_keys=True))
+    got = json.loads(json.dumps(run.summary(), sort_keys=True))
     path = GOLDEN / f"{name}.json"
     if os.environ.get("CRDTSIM_UPDATE_GOLDEN"):
         path.write_text(json.dumps(got, indent=2, sort_keys=True) + "\n")

@@ -8,8 +8,12 @@ from typing import Any
 
 import pytest
 
+from sim import report
 from sim.checks import CheckResult
 from sim.deprecation import renamed
+from sim.hunt import HuntResult
+from sim.scenario import Scenario, run_scenario
+from sim.sweep import SeedRun, SweepResult
 from sim.world import World
 
 
@@ -20,11 +24,27 @@ def _run_result() -> Any:
     return w.run(duration="0.5s")
 
 
+def _scenario_run() -> Any:
+    return run_scenario(Scenario.from_dict({"seed": 2, "zones": {"dc": 2}, "duration": "0.5s",
+                                            "data": {"keys": {"n": "GCounter"}}, "workload": {"rate": "10/s"}}))
+
+
+def _sweep_result() -> SweepResult:
+    return SweepResult("s.yaml", [SeedRun(1, True, digest="d1"), SeedRun(2, False, ("convergence",))])
+
+
+def _hunt_result() -> HuntResult:
+    return HuntResult(scenario="s", seed=1, found=False, runs=3, seconds=0.5)
+
+
 #: (what the warning names, the old call, the new call)
 ALIASES: list[tuple[str, Callable[[], Any], Callable[[], Any]]] = [
     ("CheckResult.as_dict", lambda: CheckResult("c", False, "m", {"k": 1}).as_dict(),
      lambda: CheckResult("c", False, "m", {"k": 1}).to_data()),
     ("RunResult.as_dict", lambda: _run_result().as_dict(), lambda: _run_result().to_data()),
+    (r"sim\.report\.summary\(run\)", lambda: report.summary(_scenario_run()), lambda: _scenario_run().summary()),
+    ("SweepResult.to_json", lambda: _sweep_result().to_json(), lambda: _sweep_result().summary()),
+    ("HuntResult.to_json", lambda: _hunt_result().to_json(), lambda: _hunt_result().summary()),
 ]
 
 
