@@ -80,7 +80,8 @@ class SeedRun:
     error: str | None = None
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SeedRun:
+    def from_data(cls, data: dict[str, Any]) -> SeedRun:
+        """The run :func:`run_seed` described as plain data (it crosses a process boundary so)."""
         return cls(data["seed"], data["ok"], tuple(data["failed"]), data.get("digest"),
                    data.get("convergence_time"), data.get("error"))
 
@@ -243,7 +244,7 @@ def _on_pool(path: str, seeds: list[int], workers: int | None, limits: Limits | 
             pool.submit(run_seed, path, seed, limits, workroot): seed for seed in seeds}
         for future in as_completed(futures):
             error = future.exception()  # e.g. BrokenProcessPool when a worker process died
-            yield SeedRun.crashed(futures[future], error) if error else SeedRun.from_dict(future.result())
+            yield SeedRun.crashed(futures[future], error) if error else SeedRun.from_data(future.result())
         finished = True
     finally:
         if not finished:  # interrupted (Ctrl-C, SIGTERM) or abandoned: do not wait for running seeds
@@ -271,7 +272,7 @@ def _on_dask(path: str, seeds: list[int], address: str, limits: Limits | None) -
             if future.status == "error":  # the task never returned, e.g. its worker kept dying (KilledWorker)
                 yield SeedRun.crashed(seed, future.exception())
             else:
-                yield SeedRun.from_dict(future.result())
+                yield SeedRun.from_data(future.result())
     finally:
         client.close()
 

@@ -67,7 +67,7 @@ class World:
         self._nodes: dict[str, Node] = {}
         self.network = Network(
             self.env, self._nodes, self.topology, self.metrics, self.trace, self.rng,
-            LinkModel.from_spec(default_link) if default_link is not None else None,
+            LinkModel.from_data(default_link) if default_link is not None else None,
         )
         self.faults = FaultSchedule()
         #: every fault event applied (fault, heal, crash, restart) in order: see :meth:`record_fault`
@@ -275,6 +275,6 @@ class World:
 
 def _model(model: LinkModel | Mapping[str, Any], where: str) -> LinkModel:
     try:
-        return LinkModel.from_spec(model)
+        return LinkModel.from_data(model)
     except ConfigError as err:
         raise err.prefixed(where) from None

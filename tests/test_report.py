@@ -15,7 +15,7 @@ FAULTS = [{"at": "0.2s", "partition": [["dc-1"], ["dc-2", "dc-3"]], "duration": 
 def _run(**extra: object):  # type: ignore[no-untyped-def]
     spec = {"seed": 4, "zones": {"dc": 3}, "duration": "1s", "data": {"keys": {"hits": "GCounter"}},
             "workload": {"rate": "20/s"}, **extra}
-    return run_scenario(Scenario.from_dict(spec))
+    return run_scenario(Scenario.from_data(spec))
 
 
 def test_every_applied_fault_is_listed_once_in_order_and_described() -> None:

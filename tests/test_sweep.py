@@ -194,7 +194,7 @@ def test_bad_scenarios_fail_before_any_work_is_sent(tmp_path: Path, monkeypatch:
 def test_seed_run_and_result_round_trip_through_json(lossy: Path) -> None:
     result = sweep(lossy, [1, 2, 3], workers=1)
     data = json.loads(json.dumps(result.summary()))
-    assert [SeedRun.from_dict(run) for run in data["runs"]] == result.runs
+    assert [SeedRun.from_data(run) for run in data["runs"]] == result.runs
     assert data["failed"] == result.failed and data["by_check"] == result.by_check
     assert [f["command"] for f in data["failures"]] == [rerun_command(lossy, s) for s in result.failed]
 

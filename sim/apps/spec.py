@@ -14,7 +14,7 @@ An :class:`AppSpec` names zones; each zone has a node spec mapping names to
 Paths are ``/zone/name``. Channels connect zones: nodes of ``to_zone`` connect to a node of
 ``from_zone`` (their provider), which issues their session.
 
->>> spec = AppSpec.from_dict({
+>>> spec = AppSpec.from_data({
 ...     "zones": {"server": {"count": {"crdt": "LWWRegister", "value": "number", "init": 0},
 ...                          "double": {"computation": "double", "depends_on": ["/server/count"],
 ...                                     "writes": ["/server/twice"]},
@@ -34,6 +34,7 @@ import networkx as nx
 
 from crdt import Crdt
 from crdt.codec import registered_types
+from sim.deprecation import renamed
 from sim.errors import ConfigError, SimError
 
 __all__ = [
@@ -332,6 +333,12 @@ class AppSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], registry: Registry, name: str = "app") -> AppSpec:
+        """Deprecated name of :meth:`from_data`."""
+        renamed("AppSpec.from_dict", "AppSpec.from_data")
+        return cls.from_data(data, registry, name)
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], registry: Registry, name: str = "app") -> AppSpec:
         """``{zones: {zone: {name: {crdt, value, init} | {crdt, value, computer, depends_on} |
         {computation, depends_on, writes}}}, channels: [{from, to, type}]}``."""
         zones: dict[str, dict[str, Entry]] = {}

@@ -169,7 +169,7 @@ def _load(scenario: str | Path | Scenario | dict[str, Any]) -> Scenario:
     if isinstance(scenario, Scenario):
         return scenario
     if isinstance(scenario, dict):
-        return Scenario.from_dict(scenario)
+        return Scenario.from_data(scenario)
     return Scenario.from_yaml(scenario)
 
 
@@ -179,7 +179,7 @@ def _realized(space: HuntSpace) -> tuple[Candidate, dict[str, Any]]:
     data = copy.deepcopy(base.data)
     for key in ("hunt", "nemesis", "faults"):
         data.pop(key, None)
-    run = build(Scenario.from_dict(data, base.source), trace="digest")
+    run = build(Scenario.from_data(data, base.source), trace="digest")
     try:
         run.run()
     finally:
@@ -195,7 +195,7 @@ def _realized(space: HuntSpace) -> tuple[Candidate, dict[str, Any]]:
 def _with_ops(space: HuntSpace, c: Candidate, name: str) -> dict[str, Any]:
     """The plain scenario of ``c`` with each write's mutation spelled out (as the run made it)."""
     data = space.scenario(c, name)
-    run = build(Scenario.from_dict(data), trace="digest")
+    run = build(Scenario.from_data(data), trace="digest")
     try:
         run.run()
     finally:

@@ -1,7 +1,7 @@
 """From a validated :class:`Scenario` to a :class:`World` ready to run, and running it.
 
 >>> from sim.scenario import Scenario, run_scenario
->>> s = Scenario.from_dict({"seed": 3, "zones": {"dc": 3}, "topology": [{"zone": "dc", "kind": "complete"}],
+>>> s = Scenario.from_data({"seed": 3, "zones": {"dc": 3}, "topology": [{"zone": "dc", "kind": "complete"}],
 ...                         "data": {"keys": {"hits": "GCounter"}}, "workload": {"rate": "20/s"}})
 >>> run = run_scenario(s)
 >>> run.result.ok, run.values("hits")[0] == run.values("hits")[1]

@@ -22,6 +22,7 @@ from typing import Any
 
 import jsonschema
 
+from sim.deprecation import renamed
 from sim.errors import ConfigError
 from sim.scenario.app_schema import app_problems
 from sim.scenario.errors import ScenarioError
@@ -124,10 +125,17 @@ class Scenario:
             raise ScenarioError(source, None, (), f"a text of at most {limits.file_bytes:,} characters "
                                 "(raise with --limit file_bytes=N)", f"<{len(text):,} characters>")
         data, lines = load_yaml(text, source, limits)
-        return cls.from_dict(data if data is not None else {}, source, lines, limits)
+        return cls.from_data(data if data is not None else {}, source, lines, limits)
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "<python>", lines: dict[Path_, int] | None = None,
+                  limits: Limits = DEFAULT_LIMITS) -> Scenario:
+        """Deprecated name of :meth:`from_data`."""
+        renamed("Scenario.from_dict", "Scenario.from_data")
+        return cls.from_data(data, source, lines, limits)
+
+    @classmethod
+    def from_data(cls, data: Any, source: str = "<python>", lines: dict[Path_, int] | None = None,
                   limits: Limits = DEFAULT_LIMITS) -> Scenario:
         """Validate ``data`` (as loaded from YAML, or built in Python): schema, meaning, then size."""
         scenario = cls({}, source, lines or {}, limits)

@@ -61,7 +61,7 @@ def test_replicas_need_two_nodes() -> None:
 def test_a_replica_that_crashed_resyncs_from_the_primary() -> None:
     data = Scenario.from_yaml(bundled()["todo-replicas"]).data
     data["faults"] = [{"at": "0.8s", "crash": "db-2"}, {"at": "1.6s", "restart": "db-2"}]
-    run = run_scenario(Scenario.from_dict(data))
+    run = run_scenario(Scenario.from_data(data))
     assert run.result is not None and run.result.ok, run.result and run.result.checks
     assert run.app.counters["replica_resyncs"] == 1
     assert run.summary()["app"]["replicas"]["converged"] == {"db-2": True, "db-3": True}
@@ -77,7 +77,7 @@ def test_challenge_2_read_replicas_take_the_reads_off_the_primary() -> None:
     del data["app"]["replicas"]
     data["zones"]["db"] = 1
     data["faults"] = [f for f in data["faults"] if "db-2" not in (f.get("crash"), f.get("restart"))]
-    alone = run_scenario(Scenario.from_dict(data))
+    alone = run_scenario(Scenario.from_data(data))
     assert with_replicas.result is not None and with_replicas.result.ok
     assert alone.result is not None and alone.result.ok
     busy, relieved = alone.summary()["app"]["load"]["db-1"], with_replicas.summary()["app"]["load"]["db-1"]

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 
 from sim import report
+from sim.apps import AppSpec, Registry
 from sim.checks import CheckResult
 from sim.deprecation import renamed
 from sim.hunt import HuntResult
+from sim.network import LinkModel
 from sim.scenario import Scenario, run_scenario
 from sim.sweep import SeedRun, SweepResult
 from sim.world import World
@@ -24,9 +26,13 @@ def _run_result() -> Any:
     return w.run(duration="0.5s")
 
 
+SCENARIO = {"seed": 2, "zones": {"dc": 2}, "duration": "0.5s", "data": {"keys": {"n": "GCounter"}},
+            "workload": {"rate": "10/s"}}
+APP = {"zones": {"db": {"todos": {"crdt": "LWWMap", "value": "object"}}}}
+
+
 def _scenario_run() -> Any:
-    return run_scenario(Scenario.from_dict({"seed": 2, "zones": {"dc": 2}, "duration": "0.5s",
-                                            "data": {"keys": {"n": "GCounter"}}, "workload": {"rate": "10/s"}}))
+    return run_scenario(Scenario.from_data(SCENARIO))
 
 
 def _sweep_result() -> SweepResult:
@@ -45,6 +51,11 @@ ALIASES: list[tuple[str, Callable[[], Any], Callable[[], Any]]] = [
     (r"sim\.report\.summary\(run\)", lambda: report.summary(_scenario_run()), lambda: _scenario_run().summary()),
     ("SweepResult.to_json", lambda: _sweep_result().to_json(), lambda: _sweep_result().summary()),
     ("HuntResult.to_json", lambda: _hunt_result().to_json(), lambda: _hunt_result().summary()),
+    ("Scenario.from_dict", lambda: Scenario.from_dict(SCENARIO).data, lambda: Scenario.from_data(SCENARIO).data),
+    ("LinkModel.from_spec", lambda: LinkModel.from_spec({"latency": "5ms", "loss": 0.1}),
+     lambda: LinkModel.from_data({"latency": "5ms", "loss": 0.1})),
+    ("AppSpec.from_dict", lambda: AppSpec.from_dict(APP, Registry("r")).zones,
+     lambda: AppSpec.from_data(APP, Registry("r")).zones),
 ]
 
 

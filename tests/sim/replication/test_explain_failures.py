@@ -20,7 +20,7 @@ from sim.scenario import Scenario, ScenarioRun
 
 def _run(keys: dict[str, KeySpec], options: dict[str, Any], seed: int = 1) -> ScenarioRun:
     world, dd = faulty_cluster(keys, seed, options)
-    scenario = Scenario.from_dict({"name": "broken", "seed": seed, "zones": {"dc": 3}, "duration": "3s",
+    scenario = Scenario.from_data({"name": "broken", "seed": seed, "zones": {"dc": 3}, "duration": "3s",
                                    "quiet_max": 300})
     run = ScenarioRun(scenario, world, dd)
     run.run()
