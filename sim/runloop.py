@@ -46,6 +46,7 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
+        """The run went quiet within its bound and every check held."""
         return self.quiesced and all(c.ok for c in self.checks)
 
     def to_data(self) -> dict[str, Any]:

@@ -72,6 +72,7 @@ class ScenarioRun:
         return self.world.history
 
     def run(self) -> RunResult:
+        """Run the world with the scenario's phase lengths; the result is kept in :attr:`result`."""
         s = self.scenario
         self.result = self.world.run(
             duration=s.get("duration", "5s"), warmup=s.get("warmup", 0.0), quiet_max=s.get("quiet_max", 1000)
