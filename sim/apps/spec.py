@@ -125,6 +125,7 @@ class SourceState:
     init: Any = None
 
     def type(self) -> type[Crdt[Any]]:
+        """The CRDT class ``crdt`` names."""
         return registered_types()[self.crdt]
 
 
@@ -139,6 +140,7 @@ class DerivedState:
     depends_on: tuple[str, ...] = ()
 
     def type(self) -> type[Crdt[Any]]:
+        """The CRDT class ``crdt`` names."""
         return registered_types()[self.crdt]
 
 
@@ -185,6 +187,7 @@ class Registry:
         return decorate
 
     def register(self, name: str) -> Callable[[ComputationFn], ComputationFn]:
+        """A decorator registering a computation under ``name``."""
         def decorate(fn: ComputationFn) -> ComputationFn:
             self.functions[name] = fn
             return fn
@@ -192,6 +195,7 @@ class Registry:
         return decorate
 
     def get(self, name: str, where: str) -> ComputationFn:
+        """The computation ``name``; a :class:`ConfigError` at ``where`` if none is registered so."""
         if name not in self.functions:
             raise ConfigError(f"{where}: computation", f"must be registered in {self.name!r} "
                               f"(one of {sorted(self.functions)})", name)
@@ -213,6 +217,7 @@ class AppSpec:
     # -- lookups ----------------------------------------------------------------------------
 
     def entry(self, path: str) -> Entry:
+        """The state or computation at ``path`` (``zone/name``)."""
         zone, name = split_path(path)
         try:
             return self.zones[zone][name]
@@ -221,18 +226,22 @@ class AppSpec:
                               path) from None
 
     def state(self, path: str) -> State:
+        """The state at ``path``; a :class:`ConfigError` if the path names a computation."""
         entry = self.entry(path)
         if isinstance(entry, Computation):
             raise ConfigError("app path", "must name a state, not a computation", path)
         return entry
 
     def states(self, zone: str) -> dict[str, State]:
+        """The source and derived states of ``zone`` by name."""
         return {n: e for n, e in self.zones[zone].items() if not isinstance(e, Computation)}
 
     def computations(self, zone: str) -> dict[str, Computation]:
+        """The computations of ``zone`` by name."""
         return {n: e for n, e in self.zones[zone].items() if isinstance(e, Computation)}
 
     def function(self, path: str) -> ComputationFn:
+        """The registered function of the computation at ``path``."""
         entry = self.entry(path)
         assert isinstance(entry, Computation)
         return self.registry.get(entry.name, path)
@@ -240,6 +249,8 @@ class AppSpec:
     # -- validation and the dependency graph ------------------------------------------------
 
     def validate(self) -> None:
+        """Check the spec before any node exists: known CRDT and value types, computers and
+        dependencies in reach, channels between known zones, no dependency cycle."""
         if not self.zones:
             raise ConfigError("app zones", "must name at least one zone", self.zones)
         for zone, entries in self.zones.items():
@@ -280,6 +291,7 @@ class AppSpec:
                               "(computations read local state only)", dep)
 
     def adjacent(self, a: str, b: str) -> bool:
+        """Whether a channel joins zones ``a`` and ``b`` (either way)."""
         return any({c.from_zone, c.to_zone} == {a, b} for c in self.channels)
 
     def graph(self) -> nx.DiGraph:
@@ -323,6 +335,7 @@ class AppSpec:
         return [c.from_zone for c in self.channels if c.to_zone == zone]
 
     def consumers_of(self, zone: str) -> list[str]:
+        """The zones whose nodes connect to nodes of ``zone`` (its channels' consumers)."""
         return [c.to_zone for c in self.channels if c.from_zone == zone]
 
     def user_zones(self) -> list[str]:
