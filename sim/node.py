@@ -119,6 +119,7 @@ class Node:
         return component
 
     def component(self, name: str) -> Any:
+        """The component installed under ``name``; :class:`SimError` if there is none."""
         try:
             return self._components[name]
         except KeyError:
@@ -190,6 +191,7 @@ class Node:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Run the start hooks (when the world starts, and on every restart)."""
         for hook in self._start_hooks:
             hook()
 
