@@ -11,8 +11,9 @@ An :class:`External` is a computation function like any other (register it in a
   {"node", "user", "cause"}, "inputs": {name: value}}`` carries the event and the values of the
   declared ``inputs`` (states of the computer's node: objects as JSON objects, arrays as
   lists, maps as objects); the reply is ``{"id", "effects": [{"path", "op", ...}]}`` with ops
-  ``{"op": "set", "value"}`` (LWWRegister), ``{"op": "set", "key", "value"}`` (LWWMap) and
-  ``{"op": "add", "value"}`` (GSet), each optionally with ``"node"``, or ``{"id", "error"}``;
+  ``{"op": "set", "value"}`` (an LWW register such as LWWRegister), ``{"op": "set", "key",
+  "value"}`` (an LWW map) and ``{"op": "add", "value"}`` (a grow-only set), each optionally
+  with ``"node"``, or ``{"id", "error"}``;
 * the call is **synchronous** from the simulation's view: simulated time does not move while
   the program works, so wall time never changes a run and the same seed gives the same digest;
 * each call has a **budget in simulated seconds** (``budget``, default 50 ms): the call costs
@@ -42,7 +43,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crdt import GSet, LWWMap, LWWRegister
 from sim.apps.effects import Effect
 from sim.apps.spec import is_object, obj
 from sim.apps.todo import TODO
@@ -272,19 +272,20 @@ class External:
         if not isinstance(e, dict) or not isinstance(e.get("path"), str):
             raise proc.fail(f"malformed effect {e!r:.80}")
         try:
-            crdt = node.spec.state(e["path"]).crdt
+            state = node.spec.state(e["path"])
         except SimError:
             raise proc.fail(f"effect to unknown path {e['path']!r}") from None
-        op, value, ts = e.get("op"), from_data(e.get("value")), node.timestamp()
+        op, value, ts, empty = e.get("op"), from_data(e.get("value")), node.timestamp(), state.type()()
         msg: Any
-        if crdt == "LWWRegister" and op == "set":
-            msg = LWWRegister().prepare_set(node.id, value, ts)
-        elif crdt == "LWWMap" and op == "set" and "key" in e:
-            msg = LWWMap().set(node.id, from_data(e["key"]), value, ts)
-        elif crdt == "GSet" and op == "add":
-            msg = GSet().prepare_add(node.id, value)
+        # by the kind of the state's type (crdt.registry.KINDS), as the reply format above says
+        if empty.kind == "lww register" and op == "set":
+            msg = empty.prepare("set", node.id, value, ts)
+        elif empty.kind == "lww map" and op == "set" and "key" in e:
+            msg = empty.mutate("set", node.id, from_data(e["key"]), value, ts)
+        elif empty.kind == "grow-only set" and op == "add":
+            msg = empty.prepare("add", node.id, value)
         else:
-            raise proc.fail(f"unsupported op {op!r} for {e['path']} (a {crdt})")
+            raise proc.fail(f"unsupported op {op!r} for {e['path']} (a {state.crdt})")
         return Effect(e["path"], msg, e.get("node", event.node))
 
 
