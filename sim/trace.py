@@ -122,7 +122,8 @@ class TraceEvent:
     kind: str
     fields: Mapping[str, Any]
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_data(self) -> dict[str, Any]:
+        """The record as plain data, one line of ``trace.jsonl``."""
         return {"seq": self.seq, "t": self.t, "kind": self.kind, **self.fields}
 
 
@@ -247,7 +248,7 @@ class Trace:
 
     def to_jsonl(self, out: str | Path | IO[str]) -> None:
         """Write one canonical JSON object per line."""
-        lines = (canonical_json(e.as_dict()) + "\n" for e in self._require_events())
+        lines = (canonical_json(e.to_data()) + "\n" for e in self._require_events())
         _write(out, lines)
 
     def chrome_events(self) -> list[dict[str, Any]]:

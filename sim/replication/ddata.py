@@ -157,6 +157,7 @@ class DistributedData:
             world.add_check("invariants", invariant_check(self))
 
     def replicator(self, node_id: str) -> Replicator:
+        """The replicator on ``node_id``; :class:`SimError` if the node hosts none."""
         try:
             return self.replicators[node_id]
         except KeyError:
@@ -212,6 +213,7 @@ class DistributedData:
                 f"{cut_off[:5]} not reachable from {self.node_ids[0]} through replicas")
 
     def pending(self) -> bool:
+        """Whether a replica still has work, or live replicas of a state-gossip key still differ."""
         if any(r.pending() for r in self.replicators.values()):
             return True
         # Gossip cannot know when everyone has heard; the simulator can, and keeps ticking.
@@ -226,12 +228,14 @@ class DistributedData:
     # -- records for the checks -------------------------------------------------------------
 
     def note_change(self, key: str, node: str, value: StoredValue) -> None:
+        """Note that ``key`` changed at ``node`` now (the convergence time is the last change)."""
         self.last_change[key] = self.world.now
         if self.history is not None:
             self.history.append((self.world.now, key, node, fingerprint(value)))
 
     def record_update(self, key: str, node: str, calls: list[tuple[str, tuple[Any, ...]]],
                       ref: Any = None) -> UpdateRecord:
+        """Record an update issued at ``node`` (the invariants check follows every one)."""
         record = UpdateRecord(key, node, self.replicator(node).replica_id, self.world.now, calls, ref=ref)
         self.updates.append(record)
         if isinstance(ref, tuple):  # an op record's id, by which the protocol may report it lost
@@ -240,10 +244,12 @@ class DistributedData:
         return record
 
     def count(self, kind: str, ok: bool) -> None:
+        """Count one finished request of ``kind`` (``writes``, ``reads``) as ok or failed."""
         name = f"{kind}_{'ok' if ok else 'failed'}"
         self.requests[name] = self.requests.get(name, 0) + 1
 
     def record_ack(self, record: UpdateRecord) -> None:
+        """Mark the update acknowledged to its writer: from now on it must not be lost."""
         record.acked = True
 
     def protocol_state(self, protocol: str) -> dict[str, Any]:

@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 from sim.cli import scenarios_dir
-from sim.report import summary
 from sim.scenario import Scenario, ScenarioRun, run_scenario
 
 #: scenarios that take over ~20 s on a busy two-core machine
@@ -41,7 +40,7 @@ def params() -> list[Any]:
 
 def plain_summary(run: ScenarioRun) -> dict[str, Any]:
     """The run's ``--json`` summary as JSON reads it back (tuples as lists, keys as strings)."""
-    return json.loads(json.dumps(summary(run), sort_keys=True))
+    return json.loads(json.dumps(run.summary(), sort_keys=True))
 
 
 def run_bundled(name: str, out: Path | None = None) -> tuple[ScenarioRun, dict[str, Any]]:
