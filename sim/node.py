@@ -35,7 +35,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sim.errors import ConfigError, SimError
@@ -163,8 +163,8 @@ class Node:
         handler(msg._replace(src=routed.src, kind=routed.kind, payload=routed.payload, size=routed.size,
                              sent_at=routed.sent_at))
 
-    def neighbours(self) -> list[str]:
-        """Sorted ids of the nodes this node can send to."""
+    def neighbours(self) -> Sequence[str]:
+        """Sorted ids of the nodes this node can send to (a list, or a view of a zone)."""
         return self.world.topology.neighbours(self.id)
 
     def after(self, delay: float, fn: Callable[[], None]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sim.errors import ConfigError
@@ -93,8 +93,9 @@ class Protocol:
         """True while this node still has something to send for the protocol."""
         return False
 
-    def peers(self) -> list[str]:
-        """Sorted replica neighbours: the nodes this protocol talks to directly."""
+    def peers(self) -> Sequence[str]:
+        """Sorted replica neighbours: the nodes this protocol talks to directly (a list, or a
+        view of a zone whose members are all replicas)."""
         return self.replicator.group.replica_neighbours(self.node.id)
 
     def send(self, dst: str, kind: str, payload: Any, size: int) -> None:
