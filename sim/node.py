@@ -81,6 +81,9 @@ class Node:
         self._components: dict[str, Any] = {}
         #: dst -> send function of the link, filled in by the network when the link opens
         self._out: dict[str, Callable[[str, Any, int], bool]] = {}
+        #: destination zone -> the network's zone sender ``send(dst, kind, payload, size)``, or
+        #: None when pairs into that zone need links of their own (filled in on first use)
+        self._zone_out: dict[str, Callable[[str, str, Any, int], bool] | None] = {}
         # local = base_local + (1 + drift) * (now - base_t)
         self._clock_base_t = 0.0
         self._clock_base_local = 0.0

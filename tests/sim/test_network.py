@@ -116,7 +116,13 @@ def test_links_are_created_lazily() -> None:
     w.connect_zones("z", "z")
     w.node("z-2").on_message("m", lambda m: None)
     w.node("z-1").send("z-2", "m")
-    assert len(w.network._links) == 1
+    # a zone channel with a plain model: one zone sender, the pair's counters, no link object
+    assert len(w.network._links) == 0 and list(w.metrics.links) == [("z-1", "z-2")]
+    assert list(w.node("z-1")._zone_out) == ["z"]
+    w.set_link("z-1", "z-3", {"latency": "1ms"}, symmetric=False)
+    w.node("z-3").on_message("m", lambda m: None)
+    w.node("z-1").send("z-3", "m")  # an override gives the pair a link of its own
+    assert list(w.network._links) == [("z-1", "z-3")]
 
 
 def test_bad_link_parameters_name_link_and_value() -> None:
