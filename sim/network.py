@@ -38,7 +38,7 @@ from simpy.events import NORMAL
 
 from sim.distributions import Constant, Distribution, Exponential, distribution_from_spec
 from sim.errors import ConfigError, SimError
-from sim.metrics import KindCounters, LinkCounters, Metrics
+from sim.metrics import KindCounters, LinkCounters, Metrics, NodeCounters
 from sim.trace import Trace
 from sim.units import parse_bandwidth, parse_probability
 
@@ -158,7 +158,7 @@ class _Delivery:
     callbacks: tuple[Callable[[Any], None], ...] | None
     _value: Message
     kc: KindCounters
-    lc: LinkCounters  # set by zone senders only (a link's own callback knows its counters)
+    lc: NodeCounters  # the receiver's, set by zone senders only (a link's callback has its own)
 
 
 class _Link:
@@ -427,11 +427,13 @@ class Network:
     def _drop(self, kind: str, msg_id: int, copy: int, link: _Link, cause: str) -> None:
         self._drop_pair(link.src, link.dst, link.stats, kind, msg_id, copy, cause)
 
-    def _drop_pair(self, src: str, dst: str, stats: LinkCounters, kind: str, msg_id: int,
+    def _drop_pair(self, src: str, dst: str, stats: LinkCounters | None, kind: str, msg_id: int,
                    copy: int, cause: str) -> None:
+        """Count and trace a drop; ``stats`` is None for a pair with no link counters."""
         self._metrics.dropped[cause] += 1
-        dropped = stats.dropped
-        dropped[cause] = dropped.get(cause, 0) + 1
+        if stats is not None:
+            dropped = stats.dropped
+            dropped[cause] = dropped.get(cause, 0) + 1
         if self._tracing:
             self._trace.drop(src, dst, kind, msg_id, copy, cause)
 
@@ -569,8 +571,8 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
         src_node._out[dst] = send
 
     nodes = net._nodes
-    link_counters = metrics.links
-    new_counters = metrics.link
+    node_counters = metrics.nodes
+    new_node_counters = metrics.node
     drop_pair = net._drop_pair
     pair_events = net._trace.pair_events
 
@@ -578,13 +580,13 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
         """The delivery callback of every zone sender: the pair comes from the message."""
         msg: Message = event._value
         dst_node = nodes[msg.dst]
-        stats = event.lc
         if not dst_node.up:
-            drop_pair(msg.src, msg.dst, stats, msg.kind, msg.id, msg.copy, "node_down")
+            drop_pair(msg.src, msg.dst, None, msg.kind, msg.id, msg.copy, "node_down")
             return
         size = msg.size
-        stats.delivered += 1
-        stats.bytes_delivered += size
+        stats = event.lc
+        stats.received += 1
+        stats.bytes_received += size
         kc = event.kc
         kc.delivered += 1
         kc.bytes_delivered += size
@@ -599,7 +601,7 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
     zone_callbacks = (deliver_zone,)
     trace_deliver_zone: Any = net._trace.deliver_message if tracing else None
 
-    def push(at: float, msg: Message, kc: KindCounters, stats: LinkCounters) -> None:
+    def push(at: float, msg: Message, kc: KindCounters, stats: NodeCounters) -> None:
         """Schedule a duplicate as a link's general path does (``_schedule``)."""
         event = new_event()
         event.callbacks = zone_callbacks
@@ -625,31 +627,32 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
         minimum = latency.minimum if isinstance(latency, Exponential) else 0.0
         sample = _sampler(latency, rng)
         trace_send = pair_events(src) if tracing else None
+        sent = new_node_counters(src)
 
         def send(dst: str, kind: str, payload: Any = None, size: int = 0, src: str = src,
                  src_node: Node = src_node, loss: float = loss, duplicate: float = duplicate,
                  rnd: Callable[[], float] = rnd, sample: Callable[[], float] = sample,
                  exponential: bool = exponential, mean: float = mean, minimum: float = minimum,
-                 trace_send: Any = trace_send) -> bool:
+                 trace_send: Any = trace_send, sent: NodeCounters = sent) -> bool:
             now = env._now
             msg_id = next(ids)
-            stats = link_counters.get((src, dst)) or new_counters(src, dst)
-            stats.sent += 1
-            stats.bytes_sent += size
+            sent.sent += 1
+            sent.bytes_sent += size
             kc = kinds.get(kind) or kind_counters(kind)
             kc.sent += 1
             kc.bytes_sent += size
             if tracing:
                 trace_send(now, dst, kind, msg_id, size)
             if not src_node.up:
-                drop_pair(src, dst, stats, kind, msg_id, 0, "node_down")
+                drop_pair(src, dst, None, kind, msg_id, 0, "node_down")
                 return False
             if cuts and partitioned(src, dst):
-                drop_pair(src, dst, stats, kind, msg_id, 0, "partition")
+                drop_pair(src, dst, None, kind, msg_id, 0, "partition")
                 return False
             if loss and rnd() < loss:
-                drop_pair(src, dst, stats, kind, msg_id, 0, "loss")
+                drop_pair(src, dst, None, kind, msg_id, 0, "loss")
                 return False
+            stats = node_counters.get(dst) or new_node_counters(dst)
             msg = new_message(Message, (src, dst, kind, payload, size, msg_id, now, 0))
             # Same float expression as the sampler (the digest depends on it).
             delay = (minimum - mean * _log(1.0 - rnd())) if exponential else sample()
@@ -664,7 +667,6 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
                 schedule_public(event, normal, delay)  # type: ignore[arg-type]
             if duplicate and rnd() < duplicate:
                 metrics.duplicated += 1
-                stats.duplicated += 1
                 delay = sample()
                 if not math.isfinite(delay):
                     raise SimError(f"latency draw on {src}->{dst} is not finite: {delay}")

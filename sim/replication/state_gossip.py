@@ -140,7 +140,8 @@ class StateGossip(Protocol):
         peers = self.peers()
         if not peers:
             return
-        for peer in sorted(self.rng.sample(peers, min(self.fanout, len(peers)))):
+        chosen = self.rng.sample(peers, min(self.fanout, len(peers)))
+        for peer in sorted(chosen) if len(chosen) > 1 else chosen:
             if self.mode == "push":
                 self._send_states(peer, list(digest), summary, want=[], reply=True)
             else:
@@ -162,7 +163,9 @@ class StateGossip(Protocol):
     def _on_digest(self, msg: Message) -> None:
         theirs: dict[str, str] = msg.payload["digest"]
         mine = self._digest()
-        differ = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+        # Equal digests (the common case once the news has spread) compare in C.
+        differ = [] if theirs == mine else sorted(
+            k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
         give = [k for k in differ if k in mine]
         want = [k for k in differ if k in theirs] if self.mode == "push-pull" else []
         # Always answer, even when nothing differs: the answer tells the peer we agree.
