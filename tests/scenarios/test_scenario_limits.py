@@ -49,10 +49,10 @@ def test_an_infeasible_scenario_is_refused_with_its_figure_and_the_bound(
 
 def test_the_cli_option_raises_a_bound(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     file = tmp_path / "wide.yaml"
-    file.write_text("zones: {dc: 12000}\ntopology: [{between: [dc, dc]}]\nduration: 1s\nquiet_max: 5\n")
+    file.write_text("zones: {dc: 120000}\ntopology: [{between: [dc, dc]}]\nduration: 1s\nquiet_max: 5\n")
     assert main(["validate", str(file)]) == 2
     assert "raise with --limit nodes=N" in capsys.readouterr().err
-    assert Scenario.from_yaml(file, Limits.parse(["nodes=20000"])).get("zones") == {"dc": 12000}
+    assert Scenario.from_yaml(file, Limits.parse(["nodes=200000"])).get("zones") == {"dc": 120000}
 
 
 def test_bad_limit_options_are_one_line_errors(capsys: pytest.CaptureFixture[str]) -> None:
