@@ -142,6 +142,8 @@ HEAP_FAST_PATH = True
 #: False opens a :class:`_Link` for every pair, as tests/sim/test_network_fast_path.py does to
 #: compare the two event by event. Read when a network is built.
 ZONE_SENDERS = True
+#: how many of a node's zone-sender pairs its ``Node._out`` keeps bound to their destination
+ZONE_PAIRS_CACHED = 16
 
 
 class _Delivery:
@@ -270,9 +272,18 @@ class Network:
         self._zone_models[(zone_b, zone_a)] = model
         self._refresh()
 
+    def _forget_zone_pairs(self, node: Node) -> None:
+        """Drop ``node``'s zone senders and the pairs bound to them (the models changed)."""
+        node._zone_out.clear()
+        for dst in [d for d, send in node._out.items() if isinstance(send, partial)]:
+            del node._out[dst]
+
     def set_link_model(self, src: str, dst: str, model: LinkModel) -> None:
         """Override the model of the directed link ``src -> dst``."""
         self._link_models[(src, dst)] = model
+        node = self._nodes.get(src)
+        if node is not None and isinstance(node._out.get(dst), partial):
+            del node._out[dst]  # the pair now needs a link of its own
         link = self._links.get((src, dst))
         if link is not None:
             self._set_model(link, model)
@@ -296,7 +307,7 @@ class Network:
 
     def _refresh(self) -> None:
         for node in self._nodes.values():
-            node._zone_out.clear()
+            self._forget_zone_pairs(node)
         for (src, dst), link in self._links.items():
             model = self.model_for(src, dst)
             if model is not link.model:
@@ -361,6 +372,10 @@ class Network:
         zone_sender = self._zone_sender(node, dst) if self._zone_senders else None
         if zone_sender is None:
             return self._open(src, dst).send(kind, payload, size)
+        if len(node._out) < ZONE_PAIRS_CACHED:
+            # A node's first few pairs skip the lookups above from now on (a partial is 72
+            # bytes; a large world's many pairs per node are not worth it).
+            node._out[dst] = partial(zone_sender, dst)
         return zone_sender(dst, kind, payload, size)
 
     def _zone_sender(self, node: Node, dst: str) -> Callable[[str, str, Any, int], bool] | None:

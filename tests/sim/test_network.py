@@ -124,6 +124,9 @@ def test_links_are_created_lazily() -> None:
     w.node("z-3").on_message("m", lambda m: None)
     w.node("z-1").send("z-3", "m")  # an override gives the pair a link of its own
     assert list(w.network._links) == [("z-1", "z-3")]
+    w.set_link("z-1", "z-2", {"latency": "1ms"}, symmetric=False)  # also once the pair was used
+    w.node("z-1").send("z-2", "m")
+    assert sorted(w.network._links) == [("z-1", "z-2"), ("z-1", "z-3")]
 
 
 def test_bad_link_parameters_name_link_and_value() -> None:
