@@ -18,6 +18,14 @@ def _events(world: Any) -> list[tuple[int, float, str, dict[str, Any]]]:
     return [(e.seq, e.t, e.kind, dict(e.fields)) for e in world.trace.events]
 
 
+def _pair_world(link: dict[str, Any]) -> tuple[Any, list[Any]]:
+    """``pair(link)`` with a full trace and 200 messages a -> b scheduled, 1 ms apart."""
+    world, got = pair(link, trace="full", seed=5)
+    for i in range(200):
+        world.schedule(i * 0.001, lambda i=i, w=world: w.node("a").send("b", "m", i, 500))
+    return world, got
+
+
 def _scenario_run(fast: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setattr(sim.network, "HEAP_FAST_PATH", fast)
     return run_scenario(Scenario.from_yaml(bundled()["quickstart"]), trace="full").world
@@ -40,9 +48,7 @@ def test_every_link_path_matches_the_public_api(link: dict[str, Any], monkeypatc
     runs = []
     for fast in (True, False):
         monkeypatch.setattr(sim.network, "HEAP_FAST_PATH", fast)
-        world, got = pair(link, trace="full", seed=5)
-        for i in range(200):
-            world.schedule(i * 0.001, lambda i=i, w=world: w.node("a").send("b", "m", i, 500))
+        world, got = _pair_world(link)
         world.run(duration="1s")
         runs.append((_events(world), [(m.id, m.copy, m.payload) for m in got]))
     assert runs[0][1] and runs[0] == runs[1]
@@ -84,9 +90,7 @@ def test_a_zone_sender_draws_loss_latency_and_duplicates_as_a_link_does(
     runs = []
     for zone_senders in (True, False):
         monkeypatch.setattr(sim.network, "ZONE_SENDERS", zone_senders)
-        world, got = pair(link, trace="full", seed=5)
-        for i in range(200):
-            world.schedule(i * 0.001, lambda i=i, w=world: w.node("a").send("b", "m", i, 500))
+        world, got = _pair_world(link)
         world.schedule(0.05, lambda w=world: w.crash("b"))
         world.schedule(0.08, lambda w=world: w.restart("b"))
         m = world.run(duration="1s").metrics
