@@ -120,11 +120,11 @@ class DeltaGossip(Protocol):
     def _round_peers(self) -> list[str]:
         peers = self.peers()
         if len(peers) <= self.fanout:
-            return peers
+            return list(peers)
         start = self._next_peer % len(peers)
         self._next_peer = start + self.fanout
         chosen = peers[start:start + self.fanout]
-        return chosen + peers[:self.fanout - len(chosen)]
+        return [*chosen, *peers[:self.fanout - len(chosen)]]
 
     def _sync(self, peer: str, always: bool = False) -> None:
         ack = self.acks.get(peer, _UNKNOWN)

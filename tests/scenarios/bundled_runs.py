@@ -22,6 +22,9 @@ from sim.scenario import Scenario, ScenarioRun, run_scenario
 
 #: scenarios that take over ~20 s on a busy two-core machine
 SLOW = frozenset({"gossip-1000", "delta-vs-state"})
+#: scenarios run here at fewer nodes (their ``zones`` replaced), the same otherwise: at full
+#: size gossip-100k takes minutes; tests/scenarios/test_gossip_100k.py runs it at full size
+REDUCED: dict[str, dict[str, int]] = {"gossip-100k": {"n": 2000}}
 
 _SUMMARIES: dict[str, dict[str, Any]] = {}
 
@@ -44,9 +47,12 @@ def plain_summary(run: ScenarioRun) -> dict[str, Any]:
 
 
 def run_bundled(name: str, out: Path | None = None) -> tuple[ScenarioRun, dict[str, Any]]:
-    """Run bundled scenario ``name`` at its seed (its files, such as SQLite journals, in ``out``);
-    its summary is kept for :func:`summary_of`."""
-    run = run_scenario(Scenario.from_yaml(bundled_paths()[name]), out=out)
+    """Run bundled scenario ``name`` at its seed (its files, such as SQLite journals, in ``out``;
+    at the size :data:`REDUCED` gives, if any); its summary is kept for :func:`summary_of`."""
+    scenario = Scenario.from_yaml(bundled_paths()[name])
+    if name in REDUCED:
+        scenario = Scenario.from_dict({**scenario.data, "zones": REDUCED[name]}, source=scenario.source)
+    run = run_scenario(scenario, out=out)
     _SUMMARIES[name] = plain_summary(run)
     return run, _SUMMARIES[name]
 
