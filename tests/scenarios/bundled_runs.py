@@ -51,7 +51,7 @@ def run_bundled(name: str, out: Path | None = None) -> tuple[ScenarioRun, dict[s
     at the size :data:`REDUCED` gives, if any); its summary is kept for :func:`summary_of`."""
     scenario = Scenario.from_yaml(bundled_paths()[name])
     if name in REDUCED:
-        scenario = Scenario.from_dict({**scenario.data, "zones": REDUCED[name]}, source=scenario.source)
+        scenario = Scenario.from_data({**scenario.data, "zones": REDUCED[name]}, source=scenario.source)
     run = run_scenario(scenario, out=out)
     _SUMMARIES[name] = plain_summary(run)
     return run, _SUMMARIES[name]

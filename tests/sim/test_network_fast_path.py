@@ -59,7 +59,7 @@ def _zone_world(zone_senders: bool, monkeypatch: pytest.MonkeyPatch, faults: lis
     monkeypatch.setattr(sim.network, "ZONE_SENDERS", zone_senders)
     data = Scenario.from_yaml(bundled()["gossip-1000"]).data
     links = {"default": {**data["links"]["default"], "duplicate": 0.05}}
-    scenario = Scenario.from_dict({**data, "zones": {"n": 40}, "duration": "1s", "links": links,
+    scenario = Scenario.from_data({**data, "zones": {"n": 40}, "duration": "1s", "links": links,
                                    "faults": faults})
     return run_scenario(scenario, trace="full").world
 
@@ -79,7 +79,7 @@ def test_zone_senders_run_the_same_as_a_link_per_pair(faults: list[Any], monkeyp
     assert events == _events(links)
     assert shared.trace.digest() == links.trace.digest()
     # zone pairs are counted per node, not per link; every other figure is the same
-    by_zone, by_link = shared.metrics.snapshot(), links.metrics.snapshot()
+    by_zone, by_link = shared.metrics.to_data(), links.metrics.to_data()
     assert not by_zone.pop("per_link") and by_link.pop("per_link")
     assert by_zone == by_link
 
