@@ -92,7 +92,7 @@ def evaluate(data: dict[str, Any]) -> dict[str, Any]:
         except Exception as error:  # noqa: BLE001 - a crash is this schedule's failure, not the hunt's
             message = f"{type(error).__name__}: {error}"
             checks = [["error", False, message]]
-            return {"status": "failed", "error": message, "checks": checks, "signature": signature(checks),
+            return {"status": "failed", "error": message, "checks": checks, "signature": list(signature(checks) or ()),
                     "score": 0.0}
         finally:
             run.cleanup()

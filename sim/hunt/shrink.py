@@ -66,7 +66,7 @@ def _rename(gene: FaultGene | Write, mapping: dict[str, str]) -> FaultGene | Wri
 
 def _fewer_nodes(space: HuntSpace, c: Candidate) -> Iterator[Candidate]:
     """Remove one node (each in turn), renumbering the rest; what named it goes or narrows."""
-    if space.zone is None:
+    if space.zone is None or space.fixed:  # the scenario's own faults name nodes as they are
         return
     nodes = space.nodes_of(c)
     low = space.node_range[0] if space.node_range else 1
@@ -100,10 +100,10 @@ def _simpler_numbers(space: HuntSpace, c: Candidate) -> Iterator[Candidate]:
             yield replace(c, writes=(*c.writes[:i], replace(w, at=on_grid), *c.writes[i + 1:]))
     first = min([f.at for f in c.faults] + [w.at for w in c.writes] + [0.0 if not c.size else math.inf])
     shift = math.floor(first / GRID) * GRID
-    if shift > 0:  # the whole schedule earlier: a shorter run, the same story
+    if shift > 0 and not space.fixed:  # the whole schedule earlier: a shorter run, the same story
         yield replace(c, faults=tuple(replace(f, at=max(0.0, round(f.at - shift, 3))) for f in c.faults),
                       writes=tuple(replace(w, at=max(0.0, round(w.at - shift, 3))) for w in c.writes))
-    last = max([f.end for f in c.faults] + [w.at for w in c.writes] + [0.0])
+    last = max([f.end for f in c.faults] + [w.at for w in c.writes] + [space.fixed_end])
     shorter = max(space.tick, math.ceil((last + space.tick) / 0.5) * 0.5)
     if shorter < space.duration_of(c):
         yield replace(c, duration=shorter)
