@@ -298,14 +298,14 @@ def _search(space: HuntSpace, seed: int, runner: Runner, runs_budget: int | None
                 if on_run is not None:
                     on_run(result.runs + index + 1, outcome)
                 if outcome["status"] == "ok":
-                    search.learn(candidate, outcome["score"])
+                    search.learn(candidate, outcome["signals"])
             bar.update(len(batch))
             if first is not None:
                 result.runs_to_failure = result.runs + first + 1
                 result.runs += len(batch)
                 return batch[first], outcomes[first]
             result.runs += len(batch)
-            bar.set_postfix(closest=f"{-search.elites[0][0]:.0f}" if search.elites else "-")
+            bar.set_postfix(closest=search.closest())
 
 
 def _minimal_yaml(space: HuntSpace, c: Candidate, name: str, result: HuntResult) -> str:
