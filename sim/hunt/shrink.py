@@ -3,7 +3,8 @@
 Delta debugging (Zeller's ddmin) over the schedule's faults and writes, then one element at a
 time, then simpler structure and numbers: fewer nodes, the scenario's own topology, less link
 loss or duplication, faults half as long, times on a 100 ms grid, the whole schedule earlier,
-a shorter workload phase; last, one element fewer under a few other run seeds.
+a shorter workload phase; last, one element fewer under a few other run seeds (derived from the
+schedule's own).
 Each round proposes reductions in a fixed order, runs them in batches and keeps the first that
 still fails with the same signature, then starts over from it; it stops when no reduction
 keeps the failure or the budget of runs is spent. Every accepted step makes the schedule
@@ -26,7 +27,7 @@ __all__ = ["Shrunk", "shrink"]
 
 GRID = 0.1
 #: other run seeds tried for a schedule one element smaller, once nothing smaller fails under its own
-RESEEDS = 4
+RESEEDS = 8
 
 Evaluate = Callable[[Sequence[Candidate]], list[dict[str, Any]]]
 
@@ -112,6 +113,10 @@ def _simpler_numbers(space: HuntSpace, c: Candidate) -> Iterator[Candidate]:
         yield replace(c, duration=shorter)
 
 
+def _derived_seed(seed: int, j: int) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}:{j}".encode()).digest()[:4], "big") >> 1
+
+
 def _reseeded(c: Candidate) -> Iterator[Candidate]:
     """Each single fault or write removed, under each of :data:`RESEEDS` other run seeds.
 
@@ -121,7 +126,7 @@ def _reseeded(c: Candidate) -> Iterator[Candidate]:
     schedule's own, so shrinking stays deterministic.
     """
     for j in range(RESEEDS):
-        seed = int.from_bytes(hashlib.sha256(f"{c.seed}:{j}".encode()).digest()[:4], "big") >> 1
+        seed = _derived_seed(c.seed, j)
         for i in range(len(c.faults)):
             yield replace(c, seed=seed, faults=_without(c.faults, i, i + 1))
         for i in range(len(c.writes)):
@@ -135,7 +140,7 @@ def _reductions(space: HuntSpace, c: Candidate) -> Iterator[Candidate]:
         yield replace(c, topology=None)
     yield from space.simplify_links(c)
     yield from _simpler_numbers(space, c)
-    yield from _reseeded(c)
+    yield from _reseeded(c)  # the last resort: each round tries it only once nothing else shrinks
 
 
 def shrink(space: HuntSpace, failing: Candidate, result: dict[str, Any], evaluate: Evaluate, budget: int = 400,
