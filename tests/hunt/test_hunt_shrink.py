@@ -95,3 +95,29 @@ def test_the_search_mutates_the_closest_schedules() -> None:
     # Most children descend from a parent: they keep most of its writes.
     related = [c for c in children if len(set(c.writes) & set(close.writes + far.writes)) >= 1]
     assert len(related) >= 20
+
+
+def test_fresh_draws_take_spread_racing_and_bursty_schedules_in_turn() -> None:
+    from sim.hunt.runner import concurrency
+
+    search = Search(SPACE, 2)
+    spread, race, bursts = (search.fresh() for _ in range(3))
+    assert spread.faults and race.faults == () and bursts.faults
+    assert len(race.writes) == len(bursts.writes) == SPACE.writes[1]  # as many writes as allowed
+    def pairs(c: Candidate) -> int:
+        return concurrency([(w.at, w.node) for w in c.writes], SPACE.tick)
+
+    assert pairs(race) > pairs(spread) and pairs(bursts) > pairs(spread)
+
+
+def test_a_shrunk_schedule_drops_an_element_under_another_seed_when_its_own_needs_it() -> None:
+    # The fake bug needs one write at dc-2, but under the failing schedule's own seed it also
+    # "needs" a second write (as a lost message's luck would): another seed frees it.
+    needed = Write(1.0, "dc-1", "k")
+
+    def evaluate(candidates: Sequence[Candidate]) -> list[dict[str, Any]]:
+        return [FAILED if CULPRIT_WRITE in c.writes and (needed in c.writes or c.seed != 7) else PASSED
+                for c in candidates]
+
+    shrunk = shrink(SPACE, Candidate(seed=7, writes=(needed, CULPRIT_WRITE)), FAILED, evaluate)
+    assert shrunk.candidate.writes == (CULPRIT_WRITE,) and shrunk.candidate.seed != 7
