@@ -66,6 +66,7 @@ class CausalCounter(CausalCrdt[int]):
     """A positive-negative counter over a dot fun; nests in ORMap with reset-remove."""
 
     type_name = "CausalCounter"
+    kind = "counter"
     operations = ("increment", "decrement")
     op_types = (CausalCounterUpdate,)
     __slots__ = ()

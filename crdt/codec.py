@@ -22,7 +22,10 @@ from json.encoder import encode_basestring as _encode_str
 from typing import Any
 
 from crdt.base import Crdt, Op
-from crdt.errors import DecodeError, RegistrationError
+from crdt.errors import DecodeError
+
+# The type registry lives in crdt.registry; the codec decodes by it and offers its decorator.
+from crdt.registry import register, registered_types, type_named
 
 __all__ = [
     "register",
@@ -41,48 +44,6 @@ __all__ = [
     "decode_element",
     "element_sort_key",
 ]
-
-_TYPES: dict[str, type[Crdt[Any]]] = {}
-
-
-def register(cls: type[Crdt[Any]]) -> type[Crdt[Any]]:
-    """Class decorator: make ``cls`` decodable by its ``type_name``.
-
-    Refuses, with a :class:`~crdt.errors.RegistrationError`, a name another class holds and a
-    declared operation that lacks its state (``name``), delta (``name_delta``) or op
-    (``prepare_name``) form, so an incomplete type fails where it is defined, not mid-run.
-    """
-    name = getattr(cls, "type_name", None)
-    if not isinstance(name, str) or not name:
-        raise RegistrationError(cls, f"expected a type_name string, found {name!r}")
-    holder = _TYPES.get(name)
-    if holder is not None and holder is not cls:
-        raise RegistrationError(
-            cls, f"type name {name!r} is taken by {holder.__module__}.{holder.__qualname__}; choose another"
-        )
-    missing = [
-        method
-        for operation in cls.operations
-        for method in (operation, f"{operation}_delta", f"prepare_{operation}")
-        if not callable(getattr(cls, method, None))
-    ]
-    if missing:
-        raise RegistrationError(cls, f"operations {list(cls.operations)} need the methods {missing}")
-    _TYPES[name] = cls
-    return cls
-
-
-def registered_types() -> dict[str, type[Crdt[Any]]]:
-    """Every registered type by name, in name order."""
-    return dict(sorted(_TYPES.items()))
-
-
-def type_named(name: str) -> type[Crdt[Any]]:
-    try:
-        return _TYPES[name]
-    except KeyError:
-        raise DecodeError("codec", f"unknown CRDT type; expected one of {sorted(_TYPES)}", name) from None
-
 
 def encode(value: Crdt[Any]) -> dict[str, Any]:
     return {"type": value.type_name, "state": value.to_data()}

@@ -137,6 +137,7 @@ class EWFlag(_DotSetFlag):
     """Enable-wins flag: ``enable`` makes a dot, ``disable`` drops the observed ones."""
 
     type_name = "EWFlag"
+    kind = "flag"
     operations = ("enable", "disable")
     op_types = (FlagUpdate,)
     __slots__ = ()
@@ -169,6 +170,7 @@ class DWFlag(_DotSetFlag):
     """Disable-wins flag: ``disable`` makes a dot, ``enable`` drops the observed ones."""
 
     type_name = "DWFlag"
+    kind = "flag"
     operations = ("enable", "disable")
     op_types = (FlagUpdate,)
     __slots__ = ()

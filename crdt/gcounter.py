@@ -119,6 +119,7 @@ class GCounter(Crdt[int]):
     """
 
     type_name = "GCounter"
+    kind = "counter"
     operations = ("increment",)
     op_types = (Increment,)
     __slots__ = ("counts", "_stats")

@@ -94,6 +94,7 @@ class GSet(Crdt[frozenset[Any]]):
     """
 
     type_name = "GSet"
+    kind = "grow-only set"
     operations = ("add",)
     op_types = (GSetAdd,)
     __slots__ = ("elements",)

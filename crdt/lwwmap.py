@@ -70,6 +70,7 @@ class LWWMap(Crdt[dict[Any, Any]]):
     """A map of element keys to last-writer-wins entries, deleted ones kept as tombstones."""
 
     type_name = "LWWMap"
+    kind = "lww map"
     operations = ("set", "delete")
     op_types = (LWWMapSet, LWWMapDelete)
     __slots__ = ("entries",)

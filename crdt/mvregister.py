@@ -62,6 +62,7 @@ class MVRegister(CausalCrdt[tuple[Any, ...]]):
     """A multi-value register; ``value()`` is the sorted tuple of concurrent values."""
 
     type_name = "MVRegister"
+    kind = "multi-value register"
     operations = ("set",)
     op_types = (MVRegisterSet,)
     __slots__ = ()

@@ -150,6 +150,7 @@ class ORSet(CausalCrdt[frozenset[Any]]):
     """An add-wins observed-remove set; ``value()`` is a ``frozenset`` of the elements."""
 
     type_name = "ORSet"
+    kind = "observed-remove set"
     operations = ("add", "remove", "clear")
     op_types = (ORSetAdd, ORSetRemove, ORSetClear)
     __slots__ = ()

@@ -48,6 +48,7 @@ class PNCounter(Crdt[int]):
     """A counter that goes up and down. ``p`` counts increments, ``n`` decrements."""
 
     type_name = "PNCounter"
+    kind = "counter"
     operations = ("increment", "decrement")
     op_types = (Increment, Decrement)
     __slots__ = ("p", "n")

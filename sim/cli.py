@@ -289,6 +289,16 @@ def _templates() -> list[str]:
     return sorted(p.stem for p in TEMPLATES.glob("*.yaml"))
 
 
+def _registered_names() -> dict[str, str]:
+    """What a template lists from the registries: the CRDT types, protocols and topology kinds."""
+    from crdt.registry import listed_types
+    from sim.replication.protocol import protocols
+    from sim.topology import KINDS
+
+    return {"crdt_types": ", ".join(listed_types()), "protocols": " | ".join(protocols()),
+            "topology_kinds": " | ".join(KINDS)}
+
+
 def _cmd_init(args: argparse.Namespace) -> int:
     import string
 
@@ -296,7 +306,7 @@ def _cmd_init(args: argparse.Namespace) -> int:
     text = (TEMPLATES / f"{args.template}.yaml").read_text(encoding="utf-8")
     try:
         with path.open("x", encoding="utf-8") as out:  # "x": never overwrite a file
-            out.write(string.Template(text).substitute(name=path.stem, file=path))
+            out.write(string.Template(text).substitute(name=path.stem, file=path, **_registered_names()))
     except FileExistsError:
         return _fail(f"{path} exists; choose another name or remove it first")
     except OSError as error:
@@ -321,9 +331,9 @@ _SCENARIO_COMPLETION = {"bash": "_crdtsim_scenarios", "zsh": "_files -g '*.y(a|)
 
 def _cmd_schema(args: argparse.Namespace) -> int:
     from sim.history import HISTORY_SCHEMA
-    from sim.scenario import SCENARIO_SCHEMA
+    from sim.scenario import scenario_schema
 
-    print(json.dumps(HISTORY_SCHEMA if args.of == "history" else SCENARIO_SCHEMA, indent=2))
+    print(json.dumps(HISTORY_SCHEMA if args.of == "history" else scenario_schema(), indent=2))
     return EXIT_OK
 
 

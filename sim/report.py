@@ -101,10 +101,13 @@ def summary(run: ScenarioRun) -> dict[str, Any]:
         },
         "history": run.world.history.summary(),
         "faults": applied_faults(run),
-        "checks": [{"name": c.name, "ok": c.ok, "message": c.message} for c in result.checks],
+        "checks": [{"name": c.name, "ok": c.ok, "status": c.status, "message": c.message} for c in result.checks],
         "trace_digest": result.trace_digest,
     }
 
+
+#: how the table marks a check's status
+_STATUS_LABEL = {"ok": "ok", "failed": "FAIL", "not checked": "not checked"}
 
 #: the text summary names at most this many lost writes (``--json`` has them all)
 MAX_LOST_LINES = 10
@@ -219,6 +222,7 @@ def render(s: dict[str, Any]) -> str:
         lines += ["", "files: " + ", ".join(s["files"])]
     lines.append("")
     for check in s["checks"]:
-        lines.append(f"[{'ok' if check['ok'] else 'FAIL'}] {check['name']}: {check['message']}")
+        lines.append(f"[{_STATUS_LABEL[check.get('status', 'ok' if check['ok'] else 'failed')]}] "
+                     f"{check['name']}: {check['message']}")
     lines.append(f"trace digest {s['trace_digest']}")
     return "\n".join(lines)

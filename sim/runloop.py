@@ -154,10 +154,13 @@ def _run(world: World, duration: Any, warmup: Any, quiet_max: int,
             + (", components still pending" if pending else ""),
             {"in_flight": world.network.in_flight, "pending": pending, "quiet_max": quiet_max},
         ))
-    for name, check in world.checks:
-        result = check(world)
-        trace.record("check", name=name, ok=result.ok)
-        results.append(result)
+    try:
+        for name, check in world.checks:
+            result = check(world)
+            trace.record("check", name=name, ok=result.ok)
+            results.append(result)
+    finally:
+        world.end()
     trace.record("phase", name="end")
     return RunResult(
         seed=world.seed, phases=phases, ticks=world.tick_count, quiesced=quiesced,

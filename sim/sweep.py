@@ -19,6 +19,7 @@ import re
 import shlex
 import shutil
 import signal
+import sys
 import tempfile
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import asdict, dataclass, field
@@ -99,9 +100,11 @@ def run_seed(path: str, seed: int, limits: Limits | None = None, workroot: str |
     from sim.scenario import Scenario, build
 
     try:
-        # A private work directory: journals on SQLite go there and go away with it. Under a pool it
-        # lies in the sweep's own root, which the parent removes even if a signal cut this short.
-        with tempfile.TemporaryDirectory(prefix="crdtsim-sweep-", dir=workroot) as workdir:
+        # A private work directory: journals on SQLite go there and go away with it. It lies in a
+        # root whose owner removes it even if this process is stopped short: the sweep's own root
+        # under a pool, the worker's local directory on Dask.
+        root = workroot if workroot is not None else _dask_local_directory()
+        with tempfile.TemporaryDirectory(prefix="crdtsim-sweep-", dir=root) as workdir:
             run = build(Scenario.from_yaml(path, limits or DEFAULT_LIMITS), seed=seed, out=workdir, trace="digest")
             try:
                 run.run()
@@ -118,6 +121,18 @@ def run_seed(path: str, seed: int, limits: Limits | None = None, workroot: str |
         failed.append(QUIESCENCE)
     return {"seed": seed, "ok": bool(report["ok"]), "failed": failed, "digest": report["trace_digest"],
             "convergence_time": report["convergence_time"], "error": None}
+
+
+def _dask_local_directory() -> str | None:
+    """In a Dask worker, its local directory: the worker removes it when it closes, and Dask purges
+    a killed worker's directory when the next one starts. Elsewhere None (the system's default)."""
+    distributed = sys.modules.get("distributed")  # only a Dask worker has imported it by now
+    if distributed is None:
+        return None
+    try:
+        return str(distributed.get_worker().local_directory)
+    except ValueError:  # not inside a Dask task
+        return None
 
 
 def rerun_command(scenario: str | Path, seed: int) -> str:

@@ -77,6 +77,7 @@ class World:
         self.checks: list[tuple[str, Check]] = []
         self._pending: list[Callable[[], bool]] = []
         self._validators: list[Callable[[], None]] = []
+        self._at_end: list[Callable[[], None]] = []
         # (node id, registration number, every, node, task): sorted so ticks run in node order
         self._tasks: list[tuple[str, int, int, Node, Callable[[], None]]] = []
         self._tasks_sorted = True
@@ -202,6 +203,16 @@ class World:
     def add_validator(self, fn: Callable[[], None]) -> None:
         """Register a wiring check run by :meth:`validate`; ``fn()`` raises ConfigError."""
         self._validators.append(fn)
+
+    def at_end(self, fn: Callable[[], None]) -> None:
+        """Register ``fn()`` to run once a run is over, after its checks (to release resources:
+        a check only looks, and a disabled check must not keep anything alive)."""
+        self._at_end.append(fn)
+
+    def end(self) -> None:
+        """Run the :meth:`at_end` hooks, in registration order (called by :mod:`sim.runloop`)."""
+        for fn in self._at_end:
+            fn()
 
     def add_check(self, name: str, fn: Check) -> None:
         """Register a check run after the quiet phase; ``fn(world) -> CheckResult``."""

@@ -28,7 +28,7 @@ from sim.scenario.errors import ScenarioError
 from sim.scenario.feasibility import problems
 from sim.scenario.limits import DEFAULT_LIMITS, Limits
 from sim.scenario.read import load_yaml, read_text
-from sim.scenario.schema import SCENARIO_SCHEMA
+from sim.scenario.schema import scenario_schema
 
 __all__ = ["Scenario"]
 
@@ -136,7 +136,7 @@ class Scenario:
         bad_number = _not_finite(data)
         if bad_number is not None:
             raise scenario.error(bad_number, "a finite number", scenario._at_path_in(data, bad_number))
-        validator = jsonschema.Draft202012Validator(SCENARIO_SCHEMA)
+        validator = jsonschema.Draft202012Validator(scenario_schema())
         errors = sorted(validator.iter_errors(data), key=lambda e: (scenario.line(tuple(e.absolute_path)) or 0))
         if errors:
             error = _best(errors[0])

@@ -145,9 +145,9 @@ def test_the_schema_knows_exactly_the_options_each_protocol_accepts() -> None:
     from sim.replication.delta_gossip import DeltaGossip
     from sim.replication.op_broadcast import OpBroadcast
     from sim.replication.state_gossip import StateGossip
-    from sim.scenario import SCENARIO_SCHEMA
+    from sim.scenario import scenario_schema
 
-    options = SCENARIO_SCHEMA["properties"]["data"]["properties"]["options"]["properties"]
+    options = scenario_schema()["$defs"]["protocol_options"]["properties"]
     assert {name: set(options[name]["properties"]) for name in options} == {
         cls.name: set(cls.option_names) for cls in (StateGossip, DeltaGossip, OpBroadcast)}
 

@@ -190,3 +190,9 @@ def test_a_failed_check_names_the_missing_events() -> None:
     assert not check.ok
     assert "replica dc-2 lost 1 acknowledged event(s): ['dc-1#1']" in check.message
     assert check.details["missing"] == {"dc-2": ["dc-1#1"]} and check.details["stale"] == ["dc-2"]
+
+
+def test_with_no_event_anywhere_the_check_says_not_checked() -> None:
+    world, entity = cluster(seed=2)
+    check = next(c for c in world.run(duration="0.5s").checks if c.name == "eventsourcing:e-1")
+    assert (check.status, check.message) == ("not checked", "no event was persisted on any of 3 replicas")
