@@ -202,6 +202,7 @@ def _data(scenario: Scenario, world: World) -> DistributedData | None:
             notify_every=spec.get("notify_every", 1),
             checks=True,
             history=world.trace.mode == "full",
+            **(broken.group if broken else {}),
         )
         if "nodes" in spec:
             dd.validate()  # the topology is built: report a cut-off replica at data.nodes
