@@ -19,12 +19,13 @@ from typing import Any
 import pytest
 
 import crdt
+import crdtsim
 import sim
 
 #: the packages whose ``__init__`` is a curated public face
 PACKAGES = sorted(
     name
-    for root in (crdt, sim)
+    for root in (crdt, crdtsim, sim)
     for name in [root.__name__, *(m.name for m in pkgutil.walk_packages(root.__path__, root.__name__ + "."))]
     if hasattr(importlib.import_module(name), "__path__")
 )
