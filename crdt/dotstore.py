@@ -262,7 +262,7 @@ class CausalCrdt(Crdt[V]):
         )
 
     def __eq__(self, other: object) -> bool:
-        return (
+        return other is self or (
             type(other) is type(self)
             and self.context == other.context
             and self.store == other.store

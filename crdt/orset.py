@@ -21,8 +21,12 @@ Adding an element that is present is a change: it creates a new dot, so a remove
 with the re-add does not delete the element (that is what "add wins" means).
 
 Speed: the elements live in a :class:`~crdt.pmap.PersistentMap`, so the state form ``add``
-copies O(sqrt n) references, not the whole set, and ``merge`` joins bucket by bucket, reusing
-buckets the sides share. Elements follow Python equality (``1``, ``1.0`` and ``True`` are one
+copies O(sqrt n) references, not the whole set. ``merge`` with a side much smaller than the
+other (a delta, in delta propagation) walks only the small side: the elements it holds, and the
+dots its context saw, looked up in a dot -> element index of the large side (built on first
+need and carried through later merges and mutations), so a one-element delta into a
+10,000-element set costs about what the delta holds; when nothing changes the large side itself
+is returned. Two sides of similar size are joined bucket by bucket, reusing shared buckets. Elements follow Python equality (``1``, ``1.0`` and ``True`` are one
 element), as in a Python set.
 """
 
@@ -53,6 +57,9 @@ __all__ = ["ORSet", "ORSetAdd", "ORSetRemove", "ORSetClear"]
 
 _EMPTY_MAP = PersistentMap()
 _NO_DOTS: frozenset[Dot] = frozenset()
+#: ``merge`` walks the smaller side alone when walking it costs this many times less than the
+#: larger side's element count (below that, the bucket-wise join is as cheap and needs no index).
+WALK_FACTOR = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +152,20 @@ def _join_bucket(
     return out if changed else x
 
 
+def _walk_cost(value: ORSet) -> int:
+    # What walking a side costs: its elements and every dot its context names.
+    context = value.context
+    return len(value.store) + sum(context.vv.entries.values()) + len(context.cloud)
+
+
+def _context_dots(context: CausalContext) -> Iterator[tuple[str, int]]:
+    # Every dot of a context as a plain (replica, counter) pair, in no particular order.
+    for replica, count in context.vv.entries.items():
+        for counter in range(1, count + 1):
+            yield replica, counter
+    yield from context.cloud
+
+
 @register
 class ORSet(CausalCrdt[frozenset[Any]]):
     """An add-wins observed-remove set; ``value()`` is a ``frozenset`` of the elements."""
@@ -152,9 +173,92 @@ class ORSet(CausalCrdt[frozenset[Any]]):
     type_name = "ORSet"
     operations = ("add", "remove", "clear")
     op_types = (ORSetAdd, ORSetRemove, ORSetClear)
-    __slots__ = ()
+    __slots__ = ("_index",)
 
     store: PersistentMap  # element -> frozenset of dots (never empty)
+    _index: PersistentMap  # dot -> element of the store, once asked (see _dot_index)
+
+    # -- merge -----------------------------------------------------------------------------
+
+    def merge(self, other: ORSet) -> ORSet:
+        self._check_same_type(other, "merge")
+        if other is self:
+            return self
+        big, small = (self, other) if len(self.store) >= len(other.store) else (other, self)
+        if _walk_cost(small) * WALK_FACTOR <= len(big.store):
+            return big._absorb(small)
+        store = ORSet._join_stores(big.store, big.context, small.store, small.context)
+        context = big.context.merge(small.context)
+        if store is big.store and context is big.context:
+            return big
+        return ORSet._of(store, context)
+
+    def _absorb(self, delta: ORSet) -> ORSet:
+        """``self.merge(delta)`` by walking ``delta`` alone: the elements it holds, and the
+        dots its context saw that this store holds under elements it lacks (removed there)."""
+        store, context = self.store, self.context
+        dstore, dcontext = delta.store, delta.context
+        seen_x, seen_y = seen_by(context), seen_by(dcontext)
+        changes: dict[Any, frozenset[Dot] | None] = {}
+        held: set[Dot] = set()  # our dots of the elements the delta holds: joined just below
+        for e, dy in dstore.items():
+            dx = store.get(e)
+            if dx is None:
+                kept = _unseen(dy, seen_x)
+                if kept:
+                    changes[e] = kept
+            else:
+                held.update(dx)
+                if dx is not dy and dx != dy:
+                    kept = (dx & dy) | _unseen(dx - dy, seen_y) | _unseen(dy - dx, seen_x)
+                    if kept != dx:
+                        changes[e] = kept or None
+        index: PersistentMap | None = None
+        for d in _context_dots(dcontext):
+            if not seen_x(d) or d in held:
+                continue  # a dot we never saw is not in our store
+            if index is None:
+                index = self._dot_index()
+            e = index.get(d)
+            if e is not None and e not in changes:
+                changes[e] = _unseen(store[e], seen_y) or None
+        merged_context = context.merge(dcontext)
+        if not changes:
+            return self if merged_context is context else self._derived(store, merged_context, changes)
+        return self._derived(store.updated(changes), merged_context, changes)
+
+    def _derived(
+        self, store: PersistentMap, context: CausalContext, changes: dict[Any, frozenset[Dot] | None]
+    ) -> ORSet:
+        """A new state of this set whose store differs from ours by ``changes`` (element ->
+        its new dots, None where it left); our dot index, if built, is carried over."""
+        value = ORSet._of(store, context)
+        try:
+            index = self._index
+        except AttributeError:
+            return value
+        moved: dict[Any, Any] = {}
+        old = self.store
+        for e, dots in changes.items():
+            before = old.get(e, _NO_DOTS)
+            for d in before:
+                if dots is None or d not in dots:
+                    moved[d] = None
+            for d in dots or _NO_DOTS:
+                if d not in before:
+                    moved[d] = e
+        _set_index(value, index.updated(moved))
+        return value
+
+    def _dot_index(self) -> PersistentMap:
+        """Dot -> element for every dot the store holds (built once per lineage of states)."""
+        try:
+            return self._index
+        except AttributeError:
+            pairs = [(d, e) for e, dots in self.store.items() for d in dots]
+            index = PersistentMap.from_items(pairs, len(pairs))
+            _set_index(self, index)
+            return index
 
     # -- dot store hooks -------------------------------------------------------------------
 
@@ -180,6 +284,8 @@ class ORSet(CausalCrdt[frozenset[Any]]):
         joined = [
             _join_bucket(x, y, seen_a, seen_b) for x, y in zip(buckets_a, buckets_b, strict=True)
         ]
+        if buckets_a is a.buckets() and all(j is x for j, x in zip(joined, buckets_a, strict=True)):
+            return a
         return PersistentMap.from_buckets(joined)
 
     @classmethod
@@ -228,7 +334,8 @@ class ORSet(CausalCrdt[frozenset[Any]]):
     def add(self, replica: str, element: Any) -> ORSet:
         check_element(self.type_name, "add", element)
         dot, context = next_dot(self.context, replica)
-        return ORSet._of(self.store.set(element, frozenset((dot,))), context)
+        dots = frozenset((dot,))
+        return self._derived(self.store.set(element, dots), context, {element: dots})
 
     def add_delta(self, replica: str, element: Any) -> ORSet:
         check_element(self.type_name, "add", element)
@@ -247,7 +354,7 @@ class ORSet(CausalCrdt[frozenset[Any]]):
     def remove(self, replica: str, element: Any) -> ORSet:
         if element not in self.store:
             return self
-        return ORSet._of(self.store.delete(element), self.context)
+        return self._derived(self.store.delete(element), self.context, {element: None})
 
     def remove_delta(self, replica: str, element: Any) -> ORSet | None:
         observed = self.store.get(element)
@@ -291,9 +398,9 @@ class ORSet(CausalCrdt[frozenset[Any]]):
         else:
             context = self.context.add_all(op.observed)  # type: ignore[attr-defined]
         if dots == current:
-            return ORSet._of(self.store, context)
+            return self._derived(self.store, context, {})
         store = self.store.set(element, dots) if dots else self.store.delete(element)
-        return ORSet._of(store, context)
+        return self._derived(store, context, {element: dots or None})
 
     @classmethod
     def op_from_data(cls, data: Any) -> Op:
@@ -316,3 +423,6 @@ class ORSet(CausalCrdt[frozenset[Any]]):
             "expected {add: [element, dot, dots]}, {remove: [element, dots]} or {clear: dots}",
             data,
         )
+
+
+_set_index = ORSet.__dict__["_index"].__set__
