@@ -254,6 +254,17 @@ class CausalContext:
         theirs = other.vv.entries
         for replica in raised:
             entries[replica] = theirs[replica]
+        if not cloud and len(fresh) <= 1:
+            # The common case of a delta's join: no strays here, at most one new stray dot.
+            if not fresh:
+                return _context(VersionVector._trusted(entries), cloud)
+            replica, counter = fresh[0]
+            seen = entries.get(replica, 0)
+            if counter == seen + 1:
+                entries[replica] = counter
+            elif counter > seen:
+                return _context(VersionVector._trusted(entries), frozenset(fresh))
+            return _context(VersionVector._trusted(entries), cloud)
         return CausalContext._folded(entries, cloud, fresh, raised)
 
     def dots(self) -> Iterator[Dot]:
@@ -274,15 +285,17 @@ class CausalContext:
         now covered are dropped, and dots that became contiguous fold into the vector, found by
         asking for the next counter rather than by sorting the cloud.
         """
+        # Membership is asked with plain (replica, counter) tuples: a Dot hashes and compares
+        # as one, and building the named tuple costs more than the lookup.
         covered: list[Dot] = []
         if cloud:
             for replica, old in raised.items():
                 new = entries[replica]
                 if new - old <= len(cloud):
-                    covered.extend(d for k in range(old + 1, new + 1) if (d := Dot(replica, k)) in cloud)
+                    covered.extend(Dot(replica, k) for k in range(old + 1, new + 1) if (replica, k) in cloud)
                 else:
                     covered.extend(d for d in cloud if d.replica == replica and d.counter <= new)
-        strays = {d for d in fresh if d.counter > entries.get(d.replica, 0)}
+        strays = {d for d in fresh if d[1] > entries.get(d[0], 0)}
         if not strays and not covered:
             if cloud and raised:
                 strays = set(cloud)
@@ -296,9 +309,9 @@ class CausalContext:
         for replica in touched:
             count = entries.get(replica, 0)
             start = count
-            while (nxt := Dot(replica, count + 1)) in strays:
-                strays.discard(nxt)
+            while (replica, count + 1) in strays:
                 count += 1
+                strays.discard(Dot(replica, count))
             if count != start:
                 entries[replica] = count
         if len(strays) == len(cloud) and strays == cloud:

@@ -156,7 +156,9 @@ class PersistentMap:
         >>> sorted(m.items())
         [('b', 2), ('c', 3)]
         """
-        if not changes:
+        if len(changes) <= 1:
+            for key, value in changes.items():
+                return self.delete(key) if value is None else self.set(key, value)
             return self
         buckets = self._buckets
         mask = len(buckets) - 1
