@@ -26,8 +26,9 @@ other (a delta, in delta propagation) walks only the small side: the elements it
 dots its context saw, looked up in a dot -> element index of the large side (built on first
 need and carried through later merges and mutations), so a one-element delta into a
 10,000-element set costs about what the delta holds; when nothing changes the large side itself
-is returned. Two sides of similar size are joined bucket by bucket, reusing shared buckets. Elements follow Python equality (``1``, ``1.0`` and ``True`` are one
-element), as in a Python set.
+is returned. Two sides of similar size are joined bucket by bucket, reusing shared buckets.
+Elements follow Python equality (``1``, ``1.0`` and ``True`` are one element), as in a Python
+set.
 """
 
 from __future__ import annotations
@@ -36,11 +37,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from crdt import dotstore
 from crdt.base import Op
 from crdt.clocks import CausalContext, Dot
 from crdt.codec import decode_element, element_sort_key, encode_element, register
 from crdt.dotstore import (
     CausalCrdt,
+    context_dots,
     context_of,
     context_repr,
     decode_dot,
@@ -49,6 +52,7 @@ from crdt.dotstore import (
     encode_dots,
     next_dot,
     seen_by,
+    walk_cost,
 )
 from crdt.errors import DecodeError, InvalidOperationError
 from crdt.pmap import PersistentMap
@@ -57,9 +61,6 @@ __all__ = ["ORSet", "ORSetAdd", "ORSetRemove", "ORSetClear"]
 
 _EMPTY_MAP = PersistentMap()
 _NO_DOTS: frozenset[Dot] = frozenset()
-#: ``merge`` walks the smaller side alone when walking it costs this many times less than the
-#: larger side's element count (below that, the bucket-wise join is as cheap and needs no index).
-WALK_FACTOR = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,20 +153,6 @@ def _join_bucket(
     return out if changed else x
 
 
-def _walk_cost(value: ORSet) -> int:
-    # What walking a side costs: its elements and every dot its context names.
-    context = value.context
-    return len(value.store) + sum(context.vv.entries.values()) + len(context.cloud)
-
-
-def _context_dots(context: CausalContext) -> Iterator[tuple[str, int]]:
-    # Every dot of a context as a plain (replica, counter) pair, in no particular order.
-    for replica, count in context.vv.entries.items():
-        for counter in range(1, count + 1):
-            yield replica, counter
-    yield from context.cloud
-
-
 @register
 class ORSet(CausalCrdt[frozenset[Any]]):
     """An add-wins observed-remove set; ``value()`` is a ``frozenset`` of the elements."""
@@ -185,7 +172,7 @@ class ORSet(CausalCrdt[frozenset[Any]]):
         if other is self:
             return self
         big, small = (self, other) if len(self.store) >= len(other.store) else (other, self)
-        if _walk_cost(small) * WALK_FACTOR <= len(big.store):
+        if walk_cost(len(small.store), small.context) * dotstore.WALK_FACTOR <= len(big.store):
             return big._absorb(small)
         store = ORSet._join_stores(big.store, big.context, small.store, small.context)
         context = big.context.merge(small.context)
@@ -214,7 +201,7 @@ class ORSet(CausalCrdt[frozenset[Any]]):
                     if kept != dx:
                         changes[e] = kept or None
         index: PersistentMap | None = None
-        for d in _context_dots(dcontext):
+        for d in context_dots(dcontext):
             if not seen_x(d) or d in held:
                 continue  # a dot we never saw is not in our store
             if index is None:

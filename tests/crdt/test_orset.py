@@ -145,12 +145,12 @@ from unittest import mock  # noqa: E402
 
 from hypothesis import given  # noqa: E402
 
-import crdt.orset  # noqa: E402
+import crdt.dotstore  # noqa: E402
 from crdt.pmap import PersistentMap  # noqa: E402
 from crdt.testing import states  # noqa: E402
 
-ALWAYS_WALK = mock.patch.object(crdt.orset, "WALK_FACTOR", 0)
-NEVER_WALK = mock.patch.object(crdt.orset, "WALK_FACTOR", 10**9)
+ALWAYS_WALK = mock.patch.object(crdt.dotstore, "WALK_FACTOR", 0)
+NEVER_WALK = mock.patch.object(crdt.dotstore, "WALK_FACTOR", 10**9)
 
 
 def _fresh_index(s: ORSet) -> dict[Dot, object]:
