@@ -19,13 +19,14 @@ LWWMap({'tea': LWWRegister(TOMBSTONE, timestamp=4, replica='a')})
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from crdt.base import Crdt, Op
 from crdt.clocks import check_replica
-from crdt.codec import element_sort_key, encode_element, register
+from crdt.codec import canonical_json, element_sort_key, encode_element, register
 from crdt.errors import DecodeError, InvalidOperationError
 from crdt.gset import check_element, decode_element_checked
 from crdt.lwwregister import TOMBSTONE, LWWRegister, Timestamp, check_timestamp, decode_write
@@ -65,6 +66,34 @@ class LWWMapDelete(Op):
         return {"delete": [encode_element(self.key), self.replica, self.timestamp]}
 
 
+_MASK = (1 << 64) - 1
+# The canonical encoding is {"state":[pair,pair,...],"type":"LWWMap"}: a frame, the pairs, commas.
+_FRAME = len(b'{"state":[],"type":"LWWMap"}')
+_SALT = int.from_bytes(hashlib.blake2b(b"LWWMap", digest_size=8).digest(), "little")
+
+#: Per key (bytes of its encoded [key, entry] pair, that pair's 64-bit hash), the pairs' total
+#: bytes and the sum of their hashes: the map's size and fingerprint without encoding it.
+Stats = tuple[dict[Any, tuple[int, int]], int, int]
+
+
+def _pair_stats(key: Any, entry: LWWRegister) -> tuple[int, int]:
+    raw = canonical_json([encode_element(key), entry.to_data()]).encode()
+    return len(raw), int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "little")
+
+
+def _stats_after(stats: Stats, changes: Iterable[tuple[Any, LWWRegister]]) -> Stats:
+    """``stats`` with the pairs of ``changes`` (new entries under their keys) replaced."""
+    per, size, total = stats
+    per = dict(per)
+    for key, entry in changes:
+        old = per.get(key)
+        new = per[key] = _pair_stats(key, entry)
+        if old is not None:
+            size, total = size - old[0], total - old[1]
+        size, total = size + new[0], total + new[1]
+    return per, size, total & _MASK
+
+
 @register
 class LWWMap(Crdt[dict[Any, Any]]):
     """A map of element keys to last-writer-wins entries, deleted ones kept as tombstones."""
@@ -72,9 +101,10 @@ class LWWMap(Crdt[dict[Any, Any]]):
     type_name = "LWWMap"
     operations = ("set", "delete")
     op_types = (LWWMapSet, LWWMapDelete)
-    __slots__ = ("entries",)
+    __slots__ = ("entries", "_stats")
 
     entries: Mapping[Any, LWWRegister]
+    _stats: Stats  # kept once asked (see _stats_now), and carried through merges and writes
 
     def __init__(self, entries: Mapping[Any, LWWRegister] | None = None) -> None:
         clean: dict[Any, LWWRegister] = {}
@@ -123,16 +153,47 @@ class LWWMap(Crdt[dict[Any, Any]]):
         mine, theirs = self.entries, other.entries
         if len(theirs) > len(mine):
             mine, theirs = theirs, mine
+        base = self if mine is self.entries else other
         merged: dict[Any, LWWRegister] | None = None
+        changed: list[tuple[Any, LWWRegister]] = []
         for key, entry in theirs.items():
             current = mine.get(key)
-            if current is None or entry.wins_over(current):
+            # ``is``: replicas share the register objects they exchanged, so most keys of two
+            # states are the same object and need no comparison.
+            if current is None or (entry is not current and entry.wins_over(current)):
                 if merged is None:
                     merged = dict(mine)
                 merged[key] = entry
+                changed.append((key, entry))
         if merged is None:
-            return self if mine is self.entries else other
-        return LWWMap._of(merged)
+            return base
+        return base._derived(merged, changed)
+
+    def _derived(self, entries: dict[Any, LWWRegister], changed: list[tuple[Any, LWWRegister]]) -> LWWMap:
+        """A map with ``entries``, differing from ours by ``changed``; our size and fingerprint
+        statistics, if kept, are carried over for just those pairs."""
+        value = LWWMap._of(entries)
+        try:
+            stats = self._stats
+        except AttributeError:
+            return value
+        _set_stats(value, _stats_after(stats, changed))
+        return value
+
+    def _stats_now(self) -> Stats:
+        try:
+            return self._stats
+        except AttributeError:
+            stats = _stats_after(({}, 0, 0), self.entries.items())
+            _set_stats(self, stats)
+            return stats
+
+    def _quick_size(self) -> int:
+        per, size, _ = self._stats_now()
+        return _FRAME + size + max(len(per) - 1, 0)
+
+    def _quick_fingerprint(self) -> str:
+        return f"{(self._stats_now()[2] + _SALT) & _MASK:016x}"
 
     def difference(self, delta: LWWMap) -> LWWMap | None:
         self._check_same_type(delta, "difference")
@@ -163,7 +224,7 @@ class LWWMap(Crdt[dict[Any, Any]]):
             return self
         entries = dict(self.entries)
         entries[key] = entry
-        return LWWMap._of(entries)
+        return self._derived(entries, [(key, entry)])
 
     # -- set: state, delta and op forms --------------------------------------------------------
 
@@ -255,3 +316,6 @@ class LWWMap(Crdt[dict[Any, Any]]):
             "expected {set: [key, replica, timestamp, value]} or {delete: [key, replica, ts]}",
             data,
         )
+
+
+_set_stats = LWWMap.__dict__["_stats"].__set__
