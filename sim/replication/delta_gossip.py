@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from crdt.base import Crdt
 from sim.replication.protocol import Calls, Protocol
 from sim.replication.values import DELETED, StoredValue, difference, join, value_size
 
@@ -40,6 +41,12 @@ if TYPE_CHECKING:
     from sim.replication.replicator import Replicator
 
 __all__ = ["DeltaGossip"]
+
+def _whole_or_nothing(current: StoredValue | None, incoming: StoredValue) -> bool:
+    """Whether ``current.difference(incoming)`` is the default: all of it or nothing."""
+    return (isinstance(current, Crdt) and type(current) is type(incoming)
+            and type(current).difference is Crdt.difference)
+
 
 _OPTIONS = frozenset({"every", "bp", "rr", "causal", "fanout", "spread_written"})
 _UNKNOWN = None  # a neighbour we have not heard from in this incarnation: it gets full state
@@ -193,12 +200,24 @@ class DeltaGossip(Protocol):
         group: dict[str, StoredValue] = payload["deltas"]
         states = self.replicator.states
         inflating = {}
+        joined: dict[str, StoredValue] = {}
         for key in sorted(group):
-            part = difference(states.get(key), group[key])
+            incoming, current = group[key], states.get(key)
+            if _whole_or_nothing(current, incoming):
+                # Its difference is the merge compared with the state: keep that merge rather
+                # than merge a second time to store it.
+                merged = join(current, incoming)  # type: ignore[arg-type]
+                if merged is not current and merged != current:
+                    joined[key], inflating[key] = merged, incoming
+                continue
+            part = difference(current, incoming)
             if part is not None:
                 inflating[key] = part
         for key, part in inflating.items():
-            self.store(key, part, msg.src)
+            if key in joined:
+                self.replicator.replace(key, joined[key], msg.src)
+            else:
+                self.store(key, part, msg.src)
         # Classic delta propagation buffers a received group whole when any of it is new; RR
         # buffers only the parts that were new here, so redundant state stops travelling.
         forward = inflating if self.rr else (group if inflating else {})
