@@ -168,11 +168,12 @@ class ORSet(CausalCrdt[frozenset[Any]]):
     # -- merge -----------------------------------------------------------------------------
 
     def merge(self, other: ORSet) -> ORSet:
-        self._check_same_type(other, "merge")
+        if type(other) is not ORSet:
+            self._check_same_type(other, "merge")
         if other is self:
             return self
-        big, small = (self, other) if len(self.store) >= len(other.store) else (other, self)
-        if walk_cost(len(small.store), small.context) * dotstore.WALK_FACTOR <= len(big.store):
+        big, small = (self, other) if self.store._len >= other.store._len else (other, self)
+        if walk_cost(small.store._len, small.context) * dotstore.WALK_FACTOR <= big.store._len:
             return big._absorb(small)
         store = ORSet._join_stores(big.store, big.context, small.store, small.context)
         context = big.context.merge(small.context)
@@ -191,7 +192,7 @@ class ORSet(CausalCrdt[frozenset[Any]]):
         for e, dy in dstore.items():
             dx = store.get(e)
             if dx is None:
-                kept = _unseen(dy, seen_x)
+                kept = dy if len(dy) == 1 and not seen_x(next(iter(dy))) else _unseen(dy, seen_x)
                 if kept:
                     changes[e] = kept
             else:
@@ -220,9 +221,8 @@ class ORSet(CausalCrdt[frozenset[Any]]):
         """A new state of this set whose store differs from ours by ``changes`` (element ->
         its new dots, None where it left); our dot index, if built, is carried over."""
         value = ORSet._of(store, context)
-        try:
-            index = self._index
-        except AttributeError:
+        index = getattr(self, "_index", None)  # an unset slot: no index was built
+        if index is None:
             return value
         moved: dict[Any, Any] = {}
         old = self.store
