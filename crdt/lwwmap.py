@@ -74,6 +74,9 @@ _SALT = int.from_bytes(hashlib.blake2b(b"LWWMap", digest_size=8).digest(), "litt
 #: Per key (bytes of its encoded [key, entry] pair, that pair's 64-bit hash), the pairs' total
 #: bytes and the sum of their hashes: the map's size and fingerprint without encoding it.
 Stats = tuple[dict[Any, tuple[int, int]], int, int]
+#: How many derivations a map remembers back to one whose statistics are kept (a bound on the
+#: ancestors it keeps alive); past it they are computed from scratch when asked.
+_MAX_CHAIN = 64
 
 
 def _pair_stats(key: Any, entry: LWWRegister) -> tuple[int, int]:
@@ -101,10 +104,13 @@ class LWWMap(Crdt[dict[Any, Any]]):
     type_name = "LWWMap"
     operations = ("set", "delete")
     op_types = (LWWMapSet, LWWMapDelete)
-    __slots__ = ("entries", "_stats")
+    __slots__ = ("entries", "_stats", "_basis")
 
     entries: Mapping[Any, LWWRegister]
-    _stats: Stats  # kept once asked (see _stats_now), and carried through merges and writes
+    _stats: Stats  # kept once asked (see _stats_now)
+    # (the map this one was derived from, the keys that differ, chain length): how to get our
+    # stats from an ancestor's without encoding every pair, worked out only when asked
+    _basis: tuple[LWWMap, list[Any], int]
 
     def __init__(self, entries: Mapping[Any, LWWRegister] | None = None) -> None:
         clean: dict[Any, LWWRegister] = {}
@@ -170,23 +176,41 @@ class LWWMap(Crdt[dict[Any, Any]]):
         return base._derived(merged, changed)
 
     def _derived(self, entries: dict[Any, LWWRegister], changed: list[tuple[Any, LWWRegister]]) -> LWWMap:
-        """A map with ``entries``, differing from ours by ``changed``; our size and fingerprint
-        statistics, if kept, are carried over for just those pairs."""
+        """A map with ``entries``, differing from ours by ``changed``. If our size and
+        fingerprint statistics are kept (or derivable), the new map remembers how to derive
+        its own from them; a write loop of many steps pays for one update, when asked."""
         value = LWWMap._of(entries)
-        try:
-            stats = self._stats
-        except AttributeError:
-            return value
-        _set_stats(value, _stats_after(stats, changed))
+        if getattr(self, "_stats", None) is not None:
+            depth = 1
+        else:
+            basis = getattr(self, "_basis", None)
+            if basis is None or basis[2] >= _MAX_CHAIN:
+                return value
+            depth = basis[2] + 1
+        _set_basis(value, (self, [key for key, _ in changed], depth))
         return value
 
     def _stats_now(self) -> Stats:
-        try:
-            return self._stats
-        except AttributeError:
-            stats = _stats_after(({}, 0, 0), self.entries.items())
-            _set_stats(self, stats)
+        stats = getattr(self, "_stats", None)
+        if stats is not None:
             return stats
+        keys: dict[Any, None] = {}
+        ancestor: LWWMap | None = self
+        while ancestor is not None and getattr(ancestor, "_stats", None) is None:
+            basis = getattr(ancestor, "_basis", None)
+            if basis is None:
+                ancestor = None
+                break
+            ancestor, changed, _ = basis
+            keys.update(dict.fromkeys(changed))
+        if ancestor is None:
+            stats = _stats_after(({}, 0, 0), self.entries.items())
+        else:
+            stats = _stats_after(ancestor._stats, ((key, self.entries[key]) for key in keys))
+        _set_stats(self, stats)
+        if getattr(self, "_basis", None) is not None:
+            _del_basis(self)  # let the ancestors go
+        return stats
 
     def _quick_size(self) -> int:
         per, size, _ = self._stats_now()
@@ -319,3 +343,5 @@ class LWWMap(Crdt[dict[Any, Any]]):
 
 
 _set_stats = LWWMap.__dict__["_stats"].__set__
+_set_basis = LWWMap.__dict__["_basis"].__set__
+_del_basis = LWWMap.__dict__["_basis"].__delete__
