@@ -26,7 +26,7 @@ from typing import Any
 
 from crdt.base import Crdt, Op
 from crdt.clocks import check_replica
-from crdt.codec import canonical_json, element_sort_key, encode_element, register
+from crdt.codec import canonical_json, element_sort_key, encode_element, fingerprint, register, size
 from crdt.errors import DecodeError, InvalidOperationError
 from crdt.gset import check_element, decode_element_checked
 from crdt.lwwregister import TOMBSTONE, LWWRegister, Timestamp, check_timestamp, decode_write
@@ -79,9 +79,26 @@ Stats = tuple[dict[Any, tuple[int, int]], int, int]
 _MAX_CHAIN = 64
 
 
+_REGISTER_FRAME = len(b'{"state":,"type":"LWWRegister"}')
+_KEY_JSON: dict[tuple[type, Any], bytes] = {}  # str and int keys: a map's keys recur in every replica
+
+
+def _key_json(key: Any) -> bytes:
+    if type(key) is str or type(key) is int:
+        cached = _KEY_JSON.get((type(key), key))
+        if cached is None:
+            cached = _KEY_JSON[(type(key), key)] = canonical_json(encode_element(key)).encode()
+        return cached
+    return canonical_json(encode_element(key)).encode()
+
+
 def _pair_stats(key: Any, entry: LWWRegister) -> tuple[int, int]:
-    raw = canonical_json([encode_element(key), entry.to_data()]).encode()
-    return len(raw), int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "little")
+    # The pair encodes as [key,entry]; the register's own size and fingerprint are kept on the
+    # register, which replicas share, so most pairs cost a lookup rather than an encoding.
+    raw_key = _key_json(key)
+    length = 3 + len(raw_key) + size(entry) - _REGISTER_FRAME
+    digest = hashlib.blake2b(raw_key + fingerprint(entry).encode(), digest_size=8).digest()
+    return length, int.from_bytes(digest, "little")
 
 
 def _stats_after(stats: Stats, changes: Iterable[tuple[Any, LWWRegister]]) -> Stats:
