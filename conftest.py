@@ -3,9 +3,11 @@
 It sits at the repository root so that it also applies to ``README.md``, ``docs/`` and the
 modules' doctests, not only to ``tests/``.
 
-Hypothesis runs with a fixed, derandomized profile in CI (``CI=true``) so CI cannot flake,
-and with a deeper randomized profile locally so developers find more. Neither depends on the
-machine's speed: no deadline, and no health check that times input generation.
+Hypothesis runs with a fixed, derandomized profile in CI (``CI=true``) so CI cannot flake, and
+locally with a randomized profile of the same size (``dev``), so each run tries new examples and
+the whole suite stays within minutes on a busy two-core machine. The deeper search is an explicit
+opt-in (``HYPOTHESIS_PROFILE=deep``). None depends on the machine's speed: no deadline, and no
+health check that times input generation.
 
 Under ``CI=true`` a test skipped because a tool is missing fails instead: CI installs every
 tool the suite needs (``.ci/install-tools``), so a missing one is a broken set-up, not a skip.
@@ -32,13 +34,15 @@ settings.register_profile(
     print_blob=True,
     suppress_health_check=SPEED_HEALTH_CHECKS,
 )
+# As many examples as CI, drawn afresh each run (and failures replayed from the example database).
 settings.register_profile(
     "dev",
-    max_examples=300,
+    max_examples=60,
     deadline=None,
     suppress_health_check=SPEED_HEALTH_CHECKS,
 )
-# The whole-run property test's deep run (tests/sim/replication/test_whole_run_properties.py).
+# The deeper search, on request: the whole-run property (tests/sim/replication/test_whole_run_properties.py)
+# and every property test whose example count follows the profile.
 settings.register_profile(
     "deep",
     max_examples=2000,
@@ -60,3 +64,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if MISSING_TOOL.search(reason):
             report.outcome = "failed"
             report.longrepr = f"{reason}: CI must provide it (add it to .ci/install-tools)"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with a slow test run first (each file kept whole, so its module fixtures are built
+    once, and otherwise in the order collected): on a few workers, the long tests then overlap
+    the many short ones instead of leaving one worker running them alone at the end."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.path not in slow_files)  # a stable sort: collection order otherwise

@@ -55,6 +55,9 @@ class Crdt(ABC, Generic[V]):
 
     #: Stable name used in encodings and error messages.
     type_name: ClassVar[str]
+    #: What kind of value the type holds, one of :data:`crdt.registry.KINDS` (``"counter"``,
+    #: ``"observed-remove set"`` …): the simulator drives and checks a type by its kind.
+    kind: ClassVar[str] = ""
     #: Names of the mutations; each has ``name``, ``name_delta`` and ``prepare_name`` methods.
     operations: ClassVar[tuple[str, ...]] = ()
     #: The op records :meth:`effect` applies (what every ``prepare_*`` of the type returns).

@@ -52,10 +52,12 @@ class Dot(NamedTuple):
     counter: int
 
     def to_data(self) -> list[Any]:
+        """``[replica, counter]``."""
         return [self.replica, self.counter]
 
     @classmethod
     def from_data(cls, data: Any) -> Dot:
+        """The dot :meth:`to_data` gave ``data`` for; :class:`DecodeError` otherwise."""
         if (
             not isinstance(data, list | tuple)
             or len(data) != 2
@@ -108,14 +110,17 @@ class VersionVector:
         return vv
 
     def get(self, replica: str) -> int:
+        """How many events of ``replica`` the vector has seen (0 for an unknown replica)."""
         return self.entries.get(replica, 0)
 
     def increment(self, replica: str) -> VersionVector:
+        """A copy that has seen one more event of ``replica``."""
         entries = dict(self.entries)
         entries[replica] = entries.get(replica, 0) + 1
         return VersionVector._trusted(entries)
 
     def merge(self, other: VersionVector) -> VersionVector:
+        """The pointwise maximum of the two vectors."""
         if not isinstance(other, VersionVector):
             raise TypeMismatchError("VersionVector", "merge", other)
         entries = dict(self.entries)
@@ -146,6 +151,7 @@ class VersionVector:
         return all(self.get(r) >= c for r, c in other.entries.items())
 
     def contains(self, dot: Dot) -> bool:
+        """Whether the vector has seen the event ``dot``."""
         return dot.counter <= self.entries.get(dot.replica, 0)
 
     def without(self, replica: str) -> VersionVector:
@@ -165,10 +171,12 @@ class VersionVector:
         return f"VersionVector({dict(sorted(self.entries.items()))})"
 
     def to_data(self) -> dict[str, int]:
+        """``{replica: count}``, replicas sorted."""
         return dict(sorted(self.entries.items()))
 
     @classmethod
     def from_data(cls, data: Any) -> VersionVector:
+        """The vector :meth:`to_data` gave ``data`` for; :class:`DecodeError` otherwise."""
         if not isinstance(data, dict):
             raise DecodeError("VersionVector", "expected an object of replica -> count", data)
         try:
@@ -189,6 +197,7 @@ class CausalContext:
     cloud: frozenset[Dot] = frozenset()
 
     def contains(self, dot: Dot) -> bool:
+        """Whether the context has seen ``dot``, in its compact vector or its cloud."""
         return self.vv.contains(dot) or dot in self.cloud
 
     def next_dot(self, replica: str) -> Dot:
@@ -219,12 +228,14 @@ class CausalContext:
         return dot, extended
 
     def add(self, dot: Dot) -> CausalContext:
+        """A context that has also seen ``dot`` (``self`` when it had)."""
         if self.contains(dot):
             return self
         entries = dict(self.vv.entries)
         return CausalContext._folded(entries, self.cloud, [dot], {})
 
     def add_all(self, dots: Iterable[Dot]) -> CausalContext:
+        """A context that has also seen every one of ``dots`` (``self`` when it had)."""
         get, cloud = self.vv.entries.get, self.cloud
         new = [d for d in dots if d[1] > get(d[0], 0) and d not in cloud]
         if not new:
@@ -232,10 +243,11 @@ class CausalContext:
         return CausalContext._folded(dict(self.vv.entries), cloud, new, {})
 
     def merge(self, other: CausalContext) -> CausalContext:
-        """The union of two contexts; ``self`` itself when it already holds every dot of
-        ``other``. Costs what ``other`` holds (its vector entries and cloud) plus, when the
-        result differs, a copy of ``self``'s vector: never a sort, never a walk over
-        ``self``'s cloud except to rebuild it when it changes."""
+        """The union of two contexts, compacted into the vector where the dots are contiguous;
+        ``self`` itself when it already holds every dot of ``other``. Costs what ``other``
+        holds (its vector entries and cloud) plus, when the result differs, a copy of
+        ``self``'s vector: never a sort, never a walk over ``self``'s cloud except to rebuild
+        it when it changes."""
         if not isinstance(other, CausalContext):
             raise TypeMismatchError("CausalContext", "merge", other)
         if other is self:
@@ -319,10 +331,12 @@ class CausalContext:
         return _context(VersionVector._trusted(entries), frozenset(strays))
 
     def to_data(self) -> dict[str, Any]:
+        """``{vv: {replica: count}, cloud: [[replica, counter], ...]}``, the cloud sorted."""
         return {"vv": self.vv.to_data(), "cloud": [d.to_data() for d in sorted(self.cloud)]}
 
     @classmethod
     def from_data(cls, data: Any) -> CausalContext:
+        """The context :meth:`to_data` gave ``data`` for; :class:`DecodeError` otherwise."""
         if not isinstance(data, dict) or set(data) != {"vv", "cloud"} or not isinstance(data["cloud"], list):
             raise DecodeError("CausalContext", "expected {vv: {...}, cloud: [[replica, counter], ...]}", data)
         vv = VersionVector.from_data(data["vv"])

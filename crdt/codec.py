@@ -1,7 +1,8 @@
 """Canonical encoding of CRDT values and operations, and their size on the wire.
 
 The encoding is JSON with sorted keys and no spaces, so the same value gives the same bytes in
-any process; the simulator counts message sizes with :func:`size`.
+any process; the simulator counts message sizes with :func:`size`. :func:`canonical_encoder` is
+the one canonical JSON encoder of the project: the trace and the event journals use it too.
 
 >>> from crdt import GCounter
 >>> c = GCounter().increment("b", 2).increment("a", 1)
@@ -18,11 +19,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from json.encoder import encode_basestring as _encode_str
 from typing import Any
 
 from crdt.base import Crdt, Op
-from crdt.errors import DecodeError, RegistrationError
+from crdt.errors import DecodeError
+
+# The type registry lives in crdt.registry; the codec decodes by it and offers its decorator.
+from crdt.registry import register, registered_types, type_named
 
 __all__ = [
     "register",
@@ -33,6 +38,7 @@ __all__ = [
     "encode_op",
     "decode_op",
     "canonical_json",
+    "canonical_encoder",
     "to_bytes",
     "from_bytes",
     "size",
@@ -42,53 +48,22 @@ __all__ = [
     "element_sort_key",
 ]
 
-_TYPES: dict[str, type[Crdt[Any]]] = {}
-
-
-def register(cls: type[Crdt[Any]]) -> type[Crdt[Any]]:
-    """Class decorator: make ``cls`` decodable by its ``type_name``.
-
-    Refuses, with a :class:`~crdt.errors.RegistrationError`, a name another class holds and a
-    declared operation that lacks its state (``name``), delta (``name_delta``) or op
-    (``prepare_name``) form, so an incomplete type fails where it is defined, not mid-run.
-    """
-    name = getattr(cls, "type_name", None)
-    if not isinstance(name, str) or not name:
-        raise RegistrationError(cls, f"expected a type_name string, found {name!r}")
-    holder = _TYPES.get(name)
-    if holder is not None and holder is not cls:
-        raise RegistrationError(
-            cls, f"type name {name!r} is taken by {holder.__module__}.{holder.__qualname__}; choose another"
-        )
-    missing = [
-        method
-        for operation in cls.operations
-        for method in (operation, f"{operation}_delta", f"prepare_{operation}")
-        if not callable(getattr(cls, method, None))
-    ]
-    if missing:
-        raise RegistrationError(cls, f"operations {list(cls.operations)} need the methods {missing}")
-    _TYPES[name] = cls
-    return cls
-
-
-def registered_types() -> dict[str, type[Crdt[Any]]]:
-    """Every registered type by name, in name order."""
-    return dict(sorted(_TYPES.items()))
-
-
-def type_named(name: str) -> type[Crdt[Any]]:
-    try:
-        return _TYPES[name]
-    except KeyError:
-        raise DecodeError("codec", f"unknown CRDT type; expected one of {sorted(_TYPES)}", name) from None
-
-
 def encode(value: Crdt[Any]) -> dict[str, Any]:
+    """``value`` as plain data naming its type, ``{"type": ..., "state": ...}``; :func:`decode` inverts it.
+
+    >>> from crdt import GSet
+    >>> encode(GSet().add("a", "milk"))
+    {'type': 'GSet', 'state': ['milk']}
+    """
     return {"type": value.type_name, "state": value.to_data()}
 
 
 def decode(data: Any) -> Crdt[Any]:
+    """The value :func:`encode` gave ``data`` for, of any registered type; :class:`DecodeError` otherwise.
+
+    >>> decode({"type": "GCounter", "state": {"a": 2}}).value()
+    2
+    """
     if not isinstance(data, dict) or set(data) != {"type", "state"}:
         raise DecodeError("codec", "expected {type: name, state: ...}", data)
     return type_named(data["type"]).from_data(data["state"])
@@ -104,12 +79,40 @@ def decode_op(data: Any) -> Op:
     return type_named(data["type"]).op_from_data(data["op"])
 
 
-# One encoder for every call: json.dumps builds a new JSONEncoder per call for these options.
-_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+def canonical_encoder(*, ascii: bool = False, default: Callable[[Any], Any] | None = None) -> Callable[[Any], str]:
+    """The canonical JSON encoder: keys sorted, no whitespace, NaN and the infinities refused
+    (``ValueError``), so equal data gives equal text in any process.
+
+    Two spellings of the same JSON, chosen by what the text is for:
+
+    * ``ascii=False`` (:func:`canonical_json`): non-ASCII characters as they are; the text is
+      meant to be written as UTF-8, which is what the size of a CRDT value counts. CRDT values
+      refuse strings that UTF-8 cannot hold (lone surrogates), so this is always writable.
+    * ``ascii=True``: every non-ASCII character escaped (``\\u00e9``); the text is ASCII, its
+      length is its byte count and it can hold any ``str``, lone surrogates included. For open
+      data the simulator stores or hashes: event payloads and snapshots in journals, trace
+      events.
+
+    ``default`` turns a value JSON has no form for into one it has (as :func:`json.dumps`).
+
+    >>> print(canonical_encoder(ascii=True)({"b": "café", "a": [1, 2.5]}))
+    {"a":[1,2.5],"b":"caf\\u00e9"}
+    >>> print(canonical_json({"b": "café", "a": [1, 2.5]}))
+    {"a":[1,2.5],"b":"café"}
+    """
+    # One encoder per set of options: json.dumps would build a new JSONEncoder on every call.
+    return json.JSONEncoder(
+        sort_keys=True, separators=(",", ":"), ensure_ascii=ascii, allow_nan=False, default=default
+    ).encode
 
 
-def canonical_json(data: Any) -> str:
-    return _encode(data)
+_encode = canonical_encoder()
+_encode_ascii = canonical_encoder(ascii=True)
+
+
+def canonical_json(data: Any, ascii: bool = False) -> str:
+    """The canonical JSON text of ``data`` (see :func:`canonical_encoder`)."""
+    return _encode_ascii(data) if ascii else _encode(data)
 
 
 def to_bytes(value: Crdt[Any]) -> bytes:
@@ -141,6 +144,13 @@ def fingerprint(value: Crdt[Any]) -> str:
 
 
 def from_bytes(raw: bytes) -> Crdt[Any]:
+    """The value whose canonical encoding (:func:`to_bytes`) is ``raw``; :class:`DecodeError` otherwise.
+
+    >>> from crdt import PNCounter
+    >>> c = PNCounter().increment("a", 3).decrement("b", 1)
+    >>> from_bytes(to_bytes(c)) == c
+    True
+    """
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:

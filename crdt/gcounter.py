@@ -119,6 +119,7 @@ class GCounter(Crdt[int]):
     """
 
     type_name = "GCounter"
+    kind = "counter"
     operations = ("increment",)
     op_types = (Increment,)
     __slots__ = ("counts", "_stats")
@@ -148,6 +149,7 @@ class GCounter(Crdt[int]):
         return sum(self.counts.values())
 
     def get(self, replica: str) -> int:
+        """``replica``'s count (0 for an unknown replica)."""
         return self.counts.get(replica, 0)
 
     def merge(self, other: GCounter) -> GCounter:
@@ -203,6 +205,7 @@ class GCounter(Crdt[int]):
     # -- increment: state, delta and op forms --------------------------------------------------
 
     def increment(self, replica: str, amount: int = 1) -> GCounter:
+        """Add ``amount`` (a non-negative integer) to ``replica``'s count."""
         check_replica(self.type_name, "increment", replica)
         if not check_amount(self.type_name, "increment", amount):
             return self
@@ -212,12 +215,14 @@ class GCounter(Crdt[int]):
         return self._derived(self, counts, change)
 
     def increment_delta(self, replica: str, amount: int = 1) -> GCounter | None:
+        """The delta of :meth:`increment` (merged in, it gives the same result); ``None`` when nothing changes."""
         check_replica(self.type_name, "increment", replica)
         if not check_amount(self.type_name, "increment", amount):
             return None
         return self._of({replica: self.get(replica) + amount})
 
     def prepare_increment(self, replica: str, amount: int = 1) -> Increment | None:
+        """The op of :meth:`increment`, applied by :meth:`effect`; ``None`` when nothing changes."""
         check_replica(self.type_name, "increment", replica)
         if not check_amount(self.type_name, "increment", amount):
             return None

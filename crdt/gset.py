@@ -13,10 +13,10 @@ True
 >>> a.add("a", ["a", "list"])  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-crdt.errors.InvalidOperationError: GSet.add: elements must be str ..., found ['a', 'list']
+crdt.errors.InvalidOperationError: GSet.add: elements must be None, bool, int ..., found ['a', 'list']
 
-Elements are JSON scalars or tuples of them (see :mod:`crdt.codec`); :func:`check_element` and
-:func:`decode_elements` are shared with the other element-holding types.
+What an element may be is :func:`crdt.elements.check_element`'s rule; :func:`encode_elements`
+and :func:`decode_elements` are shared with the other element-holding types.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from crdt.base import Crdt, Op
-from crdt.codec import canonical_json, decode_element, element_sort_key, encode_element, register
+from crdt.codec import element_sort_key, encode_element, register
+from crdt.elements import check_element, decode_element_checked
 from crdt.errors import DecodeError, InvalidOperationError
 
 __all__ = [
@@ -37,27 +38,6 @@ __all__ = [
     "encode_elements",
     "decode_elements",
 ]
-
-_ELEMENT_RULE = "elements must be str (valid Unicode), int, bool, None, finite floats or tuples of them"
-
-
-def check_element(type_name: str, operation: str, element: object) -> Any:
-    """``element`` if it can be a set element or map key, else ``InvalidOperationError``."""
-    try:
-        # canonical_json also refuses infinities, which encode_element lets through.
-        canonical_json(encode_element(element))
-    except (DecodeError, ValueError):
-        raise InvalidOperationError(type_name, operation, _ELEMENT_RULE, element) from None
-    return element
-
-
-def decode_element_checked(type_name: str, data: Any) -> Any:
-    """Decode one element, raising ``DecodeError`` naming ``type_name`` when it is not valid."""
-    try:
-        return check_element(type_name, "from_data", decode_element(data))
-    except (DecodeError, InvalidOperationError):
-        raise DecodeError(type_name, _ELEMENT_RULE, data) from None
-
 
 def encode_elements(elements: Iterable[Any]) -> list[Any]:
     """Elements in canonical order (by :func:`crdt.codec.element_sort_key`), encoded."""
@@ -94,6 +74,7 @@ class GSet(Crdt[frozenset[Any]]):
     """
 
     type_name = "GSet"
+    kind = "grow-only set"
     operations = ("add",)
     op_types = (GSetAdd,)
     __slots__ = ("elements",)

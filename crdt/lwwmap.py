@@ -119,6 +119,7 @@ class LWWMap(Crdt[dict[Any, Any]]):
     """A map of element keys to last-writer-wins entries, deleted ones kept as tombstones."""
 
     type_name = "LWWMap"
+    kind = "lww map"
     operations = ("set", "delete")
     op_types = (LWWMapSet, LWWMapDelete)
     __slots__ = ("entries", "_stats", "_basis")
@@ -294,13 +295,16 @@ class LWWMap(Crdt[dict[Any, Any]]):
     # set with an older timestamp may be on its way, and the delete must win over it.
 
     def delete(self, replica: str, key: Any, timestamp: Timestamp) -> LWWMap:
+        """Delete ``key`` as of ``timestamp``: a later write of the key wins over the deletion."""
         return self._with(key, self._entry("delete", key, replica, TOMBSTONE, timestamp))
 
     def delete_delta(self, replica: str, key: Any, timestamp: Timestamp) -> LWWMap | None:
+        """The delta of :meth:`delete` (merged in, it gives the same result); ``None`` when nothing changes."""
         entry = self._entry("delete", key, replica, TOMBSTONE, timestamp)
         return None if entry is None else LWWMap._of({key: entry})
 
     def prepare_delete(self, replica: str, key: Any, timestamp: Timestamp) -> LWWMapDelete | None:
+        """The op of :meth:`delete`, applied by :meth:`effect`; ``None`` when nothing changes."""
         if self._entry("delete", key, replica, TOMBSTONE, timestamp) is None:
             return None
         return LWWMapDelete(key, replica, timestamp)

@@ -116,6 +116,7 @@ class LWWRegister(Crdt[Any]):
     """A register holding the highest-ranked write; ``timestamp`` is ``None`` when empty."""
 
     type_name = "LWWRegister"
+    kind = "lww register"
     operations = ("set",)
     op_types = (LWWWrite,)
     __slots__ = ("stored", "timestamp", "replica", "_rank")

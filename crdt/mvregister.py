@@ -39,8 +39,8 @@ from crdt.dotstore import (
     join_dot_funs,
     next_dot,
 )
+from crdt.elements import check_element
 from crdt.errors import DecodeError
-from crdt.orset import check_element
 
 __all__ = ["MVRegister", "MVRegisterSet"]
 
@@ -62,6 +62,7 @@ class MVRegister(CausalCrdt[tuple[Any, ...]]):
     """A multi-value register; ``value()`` is the sorted tuple of concurrent values."""
 
     type_name = "MVRegister"
+    kind = "multi-value register"
     operations = ("set",)
     op_types = (MVRegisterSet,)
     __slots__ = ()

@@ -61,25 +61,23 @@ from crdt.dotstore import (
     seen_by,
     walk_cost,
 )
+from crdt.elements import check_element
 from crdt.errors import DecodeError, InvalidOperationError
-from crdt.orset import check_element
 from crdt.pmap import PersistentMap
+from crdt.registry import KINDS, listed_types
 
 __all__ = ["ORMap", "ORMapUpdate", "ORMapRemove"]
 
 Entry = Mapping[str, Any]  # nested type name -> that type's dot store (never empty)
 
-_CAUSAL_ALTERNATIVES = {
-    "GCounter": "CausalCounter",
-    "PNCounter": "CausalCounter",
-    "GSet": "ORSet",
-    "TwoPSet": "ORSet",
-    "LWWSet": "ORSet",
-    "LWWElementSet": "ORSet",
-    "LWWRegister": "MVRegister",
-    "LWWMap": "ORMap",
-}
-_CAUSAL_TYPES = "ORSet, EWFlag, DWFlag, MVRegister, CausalCounter or ORMap"
+
+def _causal_alternatives(cls: type[Crdt[Any]] | None = None) -> str:
+    """The listed causal types to nest instead of ``cls``: those of its family (a causal counter
+    for a GCounter), else all of them, as ``"A, B or C"``."""
+    causal = {name: c for name, c in listed_types().items() if issubclass(c, CausalCrdt)}
+    family = KINDS[cls.kind].family if cls is not None and cls.kind in KINDS else None
+    names = [name for name, c in causal.items() if KINDS[c.kind].family == family] or list(causal)
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def nested_type(kind: Any, operation: str = "update") -> type[CausalCrdt[Any]]:
@@ -89,14 +87,14 @@ def nested_type(kind: Any, operation: str = "update") -> type[CausalCrdt[Any]]:
             cls: Any = type_named(kind)
         except DecodeError:
             raise InvalidOperationError(
-                "ORMap", operation, f"unknown CRDT type; nest one of {_CAUSAL_TYPES}", kind
+                "ORMap", operation, f"unknown CRDT type; nest one of {_causal_alternatives()}", kind
             ) from None
     elif isinstance(kind, type) and issubclass(kind, Crdt):
         cls = kind
     else:
         raise InvalidOperationError("ORMap", operation, "expected a CRDT type name or class", kind)
     if not issubclass(cls, CausalCrdt):
-        better = _CAUSAL_ALTERNATIVES.get(cls.type_name, _CAUSAL_TYPES)
+        better = _causal_alternatives(cls)
         raise InvalidOperationError(
             "ORMap",
             operation,
@@ -163,6 +161,7 @@ class ORMap(CausalCrdt[dict[Any, Any]]):
     """An add-wins map of nested causal CRDTs; ``value()`` maps each key to its value."""
 
     type_name = "ORMap"
+    kind = "map of crdts"
     operations = ("update", "remove")
     op_types = (ORMapUpdate, ORMapRemove)
     __slots__ = ("_index",)

@@ -54,7 +54,8 @@ from crdt.dotstore import (
     seen_by,
     walk_cost,
 )
-from crdt.errors import DecodeError, InvalidOperationError
+from crdt.elements import check_element
+from crdt.errors import DecodeError
 from crdt.pmap import PersistentMap
 
 __all__ = ["ORSet", "ORSetAdd", "ORSetRemove", "ORSetClear"]
@@ -96,22 +97,6 @@ class ORSetClear(Op):
 
     def to_data(self) -> Any:
         return {"clear": encode_dots(self.observed)}
-
-
-def check_element(type_name: str, operation: str, element: Any) -> Any:
-    """``element`` if it can be encoded (JSON scalar or tuple of them), else a clear error."""
-    if type(element) is int or (type(element) is str and element.isascii()):
-        return element
-    try:
-        encode_element(element)
-    except DecodeError:
-        raise InvalidOperationError(
-            type_name,
-            operation,
-            "elements must be str (valid Unicode), int, float, bool, None or tuples of them",
-            element,
-        ) from None
-    return element
 
 
 def _unseen(dots: frozenset[Dot], seen: Any) -> frozenset[Dot]:
@@ -158,6 +143,7 @@ class ORSet(CausalCrdt[frozenset[Any]]):
     """An add-wins observed-remove set; ``value()`` is a ``frozenset`` of the elements."""
 
     type_name = "ORSet"
+    kind = "observed-remove set"
     operations = ("add", "remove", "clear")
     op_types = (ORSetAdd, ORSetRemove, ORSetClear)
     __slots__ = ("_index",)

@@ -72,6 +72,7 @@ class TwoPSet(Crdt[frozenset[Any]]):
     """A set whose removals are final. ``live`` and ``removed`` are disjoint frozensets."""
 
     type_name = "TwoPSet"
+    kind = "two-phase set"
     operations = ("add", "remove")
     op_types = (TwoPSetAdd, TwoPSetRemove)
     __slots__ = ("live", "removed")

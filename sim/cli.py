@@ -200,9 +200,7 @@ def _summarise(run: Any, args: argparse.Namespace, window: tuple[float, float] |
                started: int, rundir: Any = None) -> dict[str, Any]:
     """The finished run's summary; with ``rundir`` (the run's staging directory), its results
     written there and moved into place."""
-    from sim.report import summary
-
-    report = summary(run)
+    report = run.summary()
     if rundir is not None:
         report["rerun"] = _rerun(args, report["seed"])
         files = _results(run, report, args, window)
@@ -289,6 +287,16 @@ def _templates() -> list[str]:
     return sorted(p.stem for p in TEMPLATES.glob("*.yaml"))
 
 
+def _registered_names() -> dict[str, str]:
+    """What a template lists from the registries: the CRDT types, protocols and topology kinds."""
+    from crdt.registry import listed_types
+    from sim.replication.protocol import protocols
+    from sim.topology import KINDS
+
+    return {"crdt_types": ", ".join(listed_types()), "protocols": " | ".join(protocols()),
+            "topology_kinds": " | ".join(KINDS)}
+
+
 def _cmd_init(args: argparse.Namespace) -> int:
     import string
 
@@ -296,7 +304,7 @@ def _cmd_init(args: argparse.Namespace) -> int:
     text = (TEMPLATES / f"{args.template}.yaml").read_text(encoding="utf-8")
     try:
         with path.open("x", encoding="utf-8") as out:  # "x": never overwrite a file
-            out.write(string.Template(text).substitute(name=path.stem, file=path))
+            out.write(string.Template(text).substitute(name=path.stem, file=path, **_registered_names()))
     except FileExistsError:
         return _fail(f"{path} exists; choose another name or remove it first")
     except OSError as error:
@@ -321,9 +329,9 @@ _SCENARIO_COMPLETION = {"bash": "_crdtsim_scenarios", "zsh": "_files -g '*.y(a|)
 
 def _cmd_schema(args: argparse.Namespace) -> int:
     from sim.history import HISTORY_SCHEMA
-    from sim.scenario import SCENARIO_SCHEMA
+    from sim.scenario import scenario_schema
 
-    print(json.dumps(HISTORY_SCHEMA if args.of == "history" else SCENARIO_SCHEMA, indent=2))
+    print(json.dumps(HISTORY_SCHEMA if args.of == "history" else scenario_schema(), indent=2))
     return EXIT_OK
 
 
@@ -364,10 +372,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             kept = _keep_failures(path, args, result.failed)
         except SimError as error:
             return _fail(str(error))
-        _write_atomically(Path(args.out), {"sweep.json": lambda p: _write_json(p, result.to_json())})
+        _write_atomically(Path(args.out), {"sweep.json": lambda p: _write_json(p, result.summary())})
         if not args.quiet:
             print(f"results of {len(kept)} failing seeds in {args.out} (crdtsim serve {args.out})", file=sys.stderr)
-    print(json.dumps(result.to_json(), indent=2, sort_keys=True) if args.json else result.render())
+    print(json.dumps(result.summary(), indent=2, sort_keys=True) if args.json else result.render())
     if not args.quiet:
         where = f"Dask at {args.dask}" if args.dask else f"{args.workers or os.cpu_count()} worker processes"
         print(f"{len(seeds)} seeds in {time.perf_counter() - started:.1f}s on {where}", file=sys.stderr)
@@ -384,7 +392,7 @@ def _cmd_hunt(args: argparse.Namespace) -> int:
                       out=args.out, progress=not args.quiet and sys.stderr.isatty())
     except SimError as error:
         return _fail(str(error))
-    print(json.dumps(result.to_json(), indent=2, sort_keys=True) if args.json else result.render())
+    print(json.dumps(result.summary(), indent=2, sort_keys=True) if args.json else result.render())
     return EXIT_CHECK_FAILED if result.found else EXIT_OK
 
 

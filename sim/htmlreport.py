@@ -44,7 +44,7 @@ th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: ta
 code, pre { background: #f6f6f6; padding: .1em .3em; } pre { padding: .6em; overflow-x: auto; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figure.wide { overflow-x: auto; } figure.wide img { max-width: none; }
-.fail { color: #b00; } .okay { color: #070; } li { margin: .2em 0; }
+.fail { color: #b00; } .okay { color: #070; } .unchecked { color: #666; } li { margin: .2em 0; }
 """
 
 
@@ -147,9 +147,14 @@ def _traffic(s: Mapping[str, Any]) -> str:
             + f"<p>Dropped: {escape(dropped)}; duplicated {s['duplicated']:,}.</p>")
 
 
+#: a check's status -> its list item's class and label (a summary older than statuses has only ``ok``)
+_STATUS = {"ok": ("okay", "ok"), "failed": ("fail", "FAIL"), "not checked": ("unchecked", "not checked")}
+
+
 def _checks(s: Mapping[str, Any]) -> str:
-    items = "".join(f"<li class=\"{'okay' if c['ok'] else 'fail'}\">[{'ok' if c['ok'] else 'FAIL'}] "
-                    f"<b>{escape(c['name'])}</b>: {escape(c['message'])}</li>" for c in s["checks"])
+    shown = [(_STATUS[c.get("status", "ok" if c["ok"] else "failed")], c) for c in s["checks"]]
+    items = "".join(f"<li class=\"{css}\">[{label}] <b>{escape(c['name'])}</b>: {escape(c['message'])}</li>"
+                    for (css, label), c in shown)
     return f"<h2>Checks</h2><ul>{items}</ul>"
 
 

@@ -6,7 +6,7 @@ to; per-node figures are summed from the per-link counters when a snapshot is ta
 >>> m = Metrics()
 >>> c = m.link("a", "b")
 >>> c.sent += 1; c.bytes_sent += 10
->>> m.snapshot()["per_node"]["a"]["sent"]
+>>> m.to_data()["per_node"]["a"]["sent"]
 1
 """
 
@@ -32,7 +32,8 @@ class LinkCounters:
         self.duplicated = 0
         self.dropped: dict[str, int] = {}
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_data(self) -> dict[str, Any]:
+        """The link's counters as plain data."""
         return {
             "sent": self.sent,
             "bytes_sent": self.bytes_sent,
@@ -54,7 +55,8 @@ class KindCounters:
         self.delivered = 0
         self.bytes_delivered = 0
 
-    def as_dict(self) -> dict[str, int]:
+    def to_data(self) -> dict[str, int]:
+        """The kind's counters as plain data."""
         return {k: getattr(self, k) for k in self.__slots__}
 
 
@@ -132,7 +134,7 @@ class Metrics:
             d["bytes_received"] += c.bytes_delivered
         return dict(sorted(nodes.items()))
 
-    def snapshot(self) -> dict[str, Any]:
+    def to_data(self) -> dict[str, Any]:
         """A plain, JSON-encodable copy of every counter, keys sorted."""
         return {
             "sent": self.sent,
@@ -143,8 +145,8 @@ class Metrics:
             "bytes_delivered": self.bytes_delivered,
             "ops_issued": self.ops_issued,
             "ops_skipped": self.ops_skipped,
-            "per_kind": {k: c.as_dict() for k, c in sorted(self.kinds.items())},
-            "per_link": {f"{s}->{d}": c.as_dict() for (s, d), c in sorted(self.links.items())},
+            "per_kind": {k: c.to_data() for k, c in sorted(self.kinds.items())},
+            "per_link": {f"{s}->{d}": c.to_data() for (s, d), c in sorted(self.links.items())},
             "per_node": self.per_node(),
             "per_tick": self.per_tick(),
         }

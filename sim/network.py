@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import simpy
 from simpy.events import NORMAL
 
+from sim.deprecation import renamed
 from sim.distributions import Constant, Distribution, Exponential, distribution_from_spec
 from sim.errors import ConfigError, SimError
 from sim.metrics import KindCounters, LinkCounters, Metrics
@@ -51,7 +52,7 @@ __all__ = ["Cut", "LinkModel", "Message", "Network"]
 class LinkModel:
     """How one directed link behaves.
 
-    >>> LinkModel.from_spec({"latency": "5ms", "loss": 0.1, "fifo": True}).loss
+    >>> LinkModel.from_data({"latency": "5ms", "loss": 0.1, "fifo": True}).loss
     0.1
     >>> LinkModel(loss=1.5)
     Traceback (most recent call last):
@@ -77,7 +78,13 @@ class LinkModel:
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any] | LinkModel) -> LinkModel:
-        """Build from a mapping with keys latency, loss, duplicate, fifo, bandwidth."""
+        """Deprecated name of :meth:`from_data`."""
+        renamed("LinkModel.from_spec", "LinkModel.from_data")
+        return cls.from_data(spec)
+
+    @classmethod
+    def from_data(cls, spec: Mapping[str, Any] | LinkModel) -> LinkModel:
+        """Build from a mapping with keys latency, loss, duplicate, fifo, bandwidth (a model is returned as is)."""
         if isinstance(spec, LinkModel):
             return spec
         if not isinstance(spec, Mapping):

@@ -119,6 +119,7 @@ class Node:
         return component
 
     def component(self, name: str) -> Any:
+        """The component installed under ``name``; :class:`SimError` if there is none."""
         try:
             return self._components[name]
         except KeyError:
@@ -167,8 +168,8 @@ class Node:
         """Sorted ids of the nodes this node can send to."""
         return self.world.topology.neighbours(self.id)
 
-    def after(self, delay: float, fn: Callable[[], None]) -> None:
-        """Call ``fn`` after ``delay`` seconds unless the node crashes meanwhile."""
+    def after(self, delay: float, fn: Callable[[], object]) -> None:
+        """Call ``fn`` after ``delay`` seconds unless the node crashes meanwhile; what it returns is ignored."""
         incarnation = self.incarnation
 
         def fire() -> None:
@@ -190,6 +191,7 @@ class Node:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Run the start hooks (when the world starts, and on every restart)."""
         for hook in self._start_hooks:
             hook()
 

@@ -1,7 +1,8 @@
 """What a finished scenario run says: a JSON-ready summary and a text table.
 
-The summary is data (the golden tests compare it); :func:`render` turns it into the table the
-CLI prints.
+The summary is data (the golden tests compare it): :func:`summarize` assembles it, and
+``ScenarioRun.summary()`` calls it; :func:`render` turns a summary, possibly read back from
+``summary.json``, into the table the CLI prints (``ScenarioRun.render()``).
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from sim.deprecation import renamed
+
 if TYPE_CHECKING:
     from sim.scenario.build import ScenarioRun
 
-__all__ = ["applied_faults", "describe_fault", "lost_write_lines", "protocol_of", "render", "summary",
+__all__ = ["applied_faults", "describe_fault", "lost_write_lines", "protocol_of", "render", "summarize", "summary",
            "who_holds_what"]
 
 
@@ -61,7 +64,13 @@ def _origin(label: str, schedule: Sequence[Any], drawn: set[int]) -> str:
 
 
 def summary(run: ScenarioRun) -> dict[str, Any]:
-    """The machine-readable summary of a finished run (``crdtsim run --json``)."""
+    """Deprecated: use ``run.summary()`` (:meth:`~sim.scenario.build.ScenarioRun.summary`)."""
+    renamed("sim.report.summary(run)", "run.summary()")
+    return summarize(run)
+
+
+def summarize(run: ScenarioRun) -> dict[str, Any]:
+    """The machine-readable summary of a finished run (``crdtsim run --json``, ``run.summary()``)."""
     result = run.result
     if result is None:
         raise ValueError("the scenario has not run yet")
@@ -101,10 +110,13 @@ def summary(run: ScenarioRun) -> dict[str, Any]:
         },
         "history": run.world.history.summary(),
         "faults": applied_faults(run),
-        "checks": [{"name": c.name, "ok": c.ok, "message": c.message} for c in result.checks],
+        "checks": [{"name": c.name, "ok": c.ok, "status": c.status, "message": c.message} for c in result.checks],
         "trace_digest": result.trace_digest,
     }
 
+
+#: how the table marks a check's status
+_STATUS_LABEL = {"ok": "ok", "failed": "FAIL", "not checked": "not checked"}
 
 #: the text summary names at most this many lost writes (``--json`` has them all)
 MAX_LOST_LINES = 10
@@ -219,6 +231,7 @@ def render(s: dict[str, Any]) -> str:
         lines += ["", "files: " + ", ".join(s["files"])]
     lines.append("")
     for check in s["checks"]:
-        lines.append(f"[{'ok' if check['ok'] else 'FAIL'}] {check['name']}: {check['message']}")
+        lines.append(f"[{_STATUS_LABEL[check.get('status', 'ok' if check['ok'] else 'failed')]}] "
+                     f"{check['name']}: {check['message']}")
     lines.append(f"trace digest {s['trace_digest']}")
     return "\n".join(lines)

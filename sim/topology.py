@@ -1,8 +1,10 @@
 """Who can talk to whom: a networkx graph of node links plus zone-to-zone channels.
 
 Within a group of nodes a named generator (``ring``, ``random_regular`` ...) or explicit edges
-build graph edges. Between zones, :meth:`Topology.connect_zones` records one entry meaning
-"every node of zone A can talk to every node of zone B" without materializing the N x M edges.
+build graph edges; :data:`KINDS` is the registry of generators by name (add one with
+:func:`register_kind`), which the scenario schema reads. Between zones,
+:meth:`Topology.connect_zones` records one entry meaning "every node of zone A can talk to
+every node of zone B" without materializing the N x M edges.
 
 >>> t = Topology()
 >>> for n in ["a", "b", "c", "d"]:
@@ -19,17 +21,43 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
 
 from sim.errors import ConfigError
 
-__all__ = ["GENERATORS", "Topology"]
+__all__ = ["KINDS", "Topology", "TopologyKind", "register_kind"]
 
-GENERATORS = ("barabasi_albert", "complete", "grid", "line", "random_regular", "ring", "star",
-              "watts_strogatz")
+#: a generator: (node count, its parameters, a seed) -> a graph over nodes 0..n-1
+Generator = Callable[[int, dict[str, Any], int], nx.Graph]
+
+
+@dataclass(frozen=True)
+class TopologyKind:
+    """A named way to connect a group of nodes, and the parameters it accepts."""
+
+    name: str
+    generate: Generator
+    params: tuple[str, ...] = ()
+
+
+#: every topology kind by name, in the order they are offered (the scenario schema reads it)
+KINDS: dict[str, TopologyKind] = {}
+
+
+def register_kind(name: str, params: Sequence[str] = ()) -> Callable[[Generator], Generator]:
+    """Decorator: offer a generator as topology kind ``name`` accepting ``params``."""
+
+    def add(generate: Generator) -> Generator:
+        if name in KINDS and KINDS[name].generate is not generate:
+            raise ConfigError("topology kind", "must have a name no other kind has", name)
+        KINDS[name] = TopologyKind(name, generate, tuple(params))
+        return generate
+
+    return add
 
 
 def _params(kind: str, params: dict[str, Any], allowed: Sequence[str]) -> None:
@@ -46,49 +74,68 @@ def _int_param(kind: str, params: dict[str, Any], key: str, low: int, high: int)
     return value
 
 
+@register_kind("complete")
+def _complete(n: int, params: dict[str, Any], seed: int) -> nx.Graph:
+    return nx.complete_graph(n)
+
+
+@register_kind("ring")
+def _ring(n: int, params: dict[str, Any], seed: int) -> nx.Graph:
+    return nx.cycle_graph(n) if n > 2 else nx.path_graph(n)
+
+
+@register_kind("star")
+def _star(n: int, params: dict[str, Any], seed: int) -> nx.Graph:
+    return nx.star_graph(n - 1) if n > 0 else nx.empty_graph(0)
+
+
+@register_kind("line")
+def _line(n: int, params: dict[str, Any], seed: int) -> nx.Graph:
+    return nx.path_graph(n)
+
+
+@register_kind("grid", ("cols",))
+def _grid(n: int, params: dict[str, Any], seed: int) -> nx.Graph:
+    cols = params.get("cols", max(1, math.isqrt(n)))
+    cols = _int_param("grid", {"cols": cols}, "cols", 1, max(1, n))
+    g = nx.empty_graph(n)
+    for i in range(n):
+        if (i + 1) % cols and i + 1 < n:
+            g.add_edge(i, i + 1)
+        if i + cols < n:
+            g.add_edge(i, i + cols)
+    return g
+
+
+@register_kind("random_regular", ("d",))
+def _random_regular(n: int, params: dict[str, Any], seed: int) -> nx.Graph:
+    d = _int_param("random_regular", params, "d", 1, max(1, n - 1))
+    if (n * d) % 2:
+        raise ConfigError("topology random_regular: d", "times the node count must be even", d)
+    return nx.random_regular_graph(d, n, seed=seed)
+
+
+@register_kind("watts_strogatz", ("k", "p"))
+def _watts_strogatz(n: int, params: dict[str, Any], seed: int) -> nx.Graph:
+    k = _int_param("watts_strogatz", params, "k", 2, max(2, n - 1))
+    p = params.get("p")
+    if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 1:
+        raise ConfigError("topology watts_strogatz: p", "must be a probability in [0, 1]", p)
+    return nx.connected_watts_strogatz_graph(n, k, p, seed=seed)
+
+
+@register_kind("barabasi_albert", ("m",))
+def _barabasi_albert(n: int, params: dict[str, Any], seed: int) -> nx.Graph:
+    m = _int_param("barabasi_albert", params, "m", 1, max(1, n - 1))
+    return nx.barabasi_albert_graph(n, m, seed=seed)
+
+
 def _generate(kind: str, n: int, params: dict[str, Any], rng: random.Random) -> nx.Graph:
-    seed = rng.randrange(2**32)
-    if kind == "complete":
-        _params(kind, params, ())
-        return nx.complete_graph(n)
-    if kind == "ring":
-        _params(kind, params, ())
-        return nx.cycle_graph(n) if n > 2 else nx.path_graph(n)
-    if kind == "line":
-        _params(kind, params, ())
-        return nx.path_graph(n)
-    if kind == "star":
-        _params(kind, params, ())
-        return nx.star_graph(n - 1) if n > 0 else nx.empty_graph(0)
-    if kind == "grid":
-        _params(kind, params, ("cols",))
-        cols = params.get("cols", max(1, math.isqrt(n)))
-        cols = _int_param(kind, {"cols": cols}, "cols", 1, max(1, n))
-        g = nx.empty_graph(n)
-        for i in range(n):
-            if (i + 1) % cols and i + 1 < n:
-                g.add_edge(i, i + 1)
-            if i + cols < n:
-                g.add_edge(i, i + cols)
-        return g
-    if kind == "random_regular":
-        _params(kind, params, ("d",))
-        d = _int_param(kind, params, "d", 1, max(1, n - 1))
-        if (n * d) % 2:
-            raise ConfigError(f"topology {kind}: d", "times the node count must be even", d)
-        return nx.random_regular_graph(d, n, seed=seed)
-    if kind == "watts_strogatz":
-        _params(kind, params, ("k", "p"))
-        k = _int_param(kind, params, "k", 2, max(2, n - 1))
-        p = params.get("p")
-        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 1:
-            raise ConfigError(f"topology {kind}: p", "must be a probability in [0, 1]", p)
-        return nx.connected_watts_strogatz_graph(n, k, p, seed=seed)
-    if kind == "barabasi_albert":
-        _params(kind, params, ("m",))
-        m = _int_param(kind, params, "m", 1, max(1, n - 1))
-        return nx.barabasi_albert_graph(n, m, seed=seed)
-    raise ConfigError("topology", f"must be one of {list(GENERATORS)}", kind)
+    seed = rng.randrange(2**32)  # drawn for every kind, so a kind's choice never shifts the stream
+    if kind not in KINDS:
+        raise ConfigError("topology", f"must be one of {sorted(KINDS)}", kind)
+    _params(kind, params, KINDS[kind].params)
+    return KINDS[kind].generate(n, params, seed)
 
 
 class Topology:

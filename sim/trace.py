@@ -7,9 +7,9 @@ A :class:`Trace` has three modes:
   not kept, so determinism can be checked on long runs at bounded memory;
 * ``"full"``: events are also kept in memory for export (JSON Lines, Chrome trace JSON).
 
-The canonical encoding is JSON with sorted keys, no whitespace, ASCII only, and times rounded
-to nanoseconds; it contains ids and names, never ``repr`` of objects, so it is stable across
-processes and ``PYTHONHASHSEED``.
+The canonical encoding is that of :func:`crdt.codec.canonical_encoder` in its ASCII form (sorted
+keys, no whitespace), with times rounded to nanoseconds; it contains ids and names, never
+``repr`` of objects, so it is stable across processes and ``PYTHONHASHSEED``.
 
 The digest is the SHA-256 of one record per event, in order: the canonical JSON line (and a
 newline) for most events, but for the two the network records per message, ``send`` and
@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from crdt.codec import canonical_encoder
 from sim.errors import ConfigError, SimError
 
 __all__ = [
@@ -60,12 +61,13 @@ def _default(value: Any) -> Any:
     raise SimError(f"trace field value {type(value).__name__} is not JSON-encodable")
 
 
+_encode = canonical_encoder(ascii=True, default=_default)
+
+
 def canonical_json(value: Any) -> str:
-    """The canonical JSON text of ``value`` (sorted keys, compact, ASCII, no NaN)."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False,
-        default=_default,
-    )
+    """The canonical JSON text of a trace value: :func:`crdt.codec.canonical_json` in its ASCII
+    form (any node id or field can be written), sets as sorted lists."""
+    return _encode(value)
 
 
 #: records hashed per update; any size gives the same digest
@@ -120,7 +122,8 @@ class TraceEvent:
     kind: str
     fields: Mapping[str, Any]
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_data(self) -> dict[str, Any]:
+        """The record as plain data, one line of ``trace.jsonl``."""
         return {"seq": self.seq, "t": self.t, "kind": self.kind, **self.fields}
 
 
@@ -245,7 +248,7 @@ class Trace:
 
     def to_jsonl(self, out: str | Path | IO[str]) -> None:
         """Write one canonical JSON object per line."""
-        lines = (canonical_json(e.as_dict()) + "\n" for e in self._require_events())
+        lines = (canonical_json(e.to_data()) + "\n" for e in self._require_events())
         _write(out, lines)
 
     def chrome_events(self) -> list[dict[str, Any]]:

@@ -145,3 +145,17 @@ def test_every_test_file_and_directory_tests_readme_names_exists() -> None:
     directories = sorted(str(d.relative_to(ROOT)) for d in (ROOT / "tests").iterdir() if d.is_dir()
                          and d.name not in ("__pycache__", "golden"))
     assert [d for d in directories if d not in named] == []  # and every test directory has its row
+
+
+def test_files_with_a_slow_test_run_first_each_kept_whole() -> None:
+    from types import SimpleNamespace
+
+    import conftest  # the root conftest.py
+
+    def item(path: str, slow: bool = False) -> SimpleNamespace:
+        return SimpleNamespace(path=Path(path), name=f"{path}{'-slow' if slow else ''}",
+                               get_closest_marker=lambda name: object() if slow and name == "slow" else None)
+
+    items = [item("a"), item("b"), item("b", slow=True), item("b"), item("c"), item("d", slow=True), item("e")]
+    conftest.pytest_collection_modifyitems(items)  # type: ignore[arg-type]
+    assert [i.name for i in items] == ["b", "b-slow", "b", "d-slow", "a", "c", "e"]

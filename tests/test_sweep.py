@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import signal
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,6 @@ import pytest
 import sim.sweep
 from sim.cli import main
 from sim.errors import SimError
-from sim.report import summary
 from sim.runloop import RunResult
 from sim.scenario import Scenario, run_scenario
 from sim.scenario.build import ScenarioRun
@@ -71,7 +73,7 @@ def lossy(tmp_path: Path) -> Path:
 def _serial(path: Path, seeds: list[int]) -> list[tuple[int, bool, str]]:
     """The same seeds run one after another in this process, the way ``crdtsim run`` does."""
     scenario = Scenario.from_yaml(path)
-    reports = [summary(run_scenario(scenario, seed=seed, trace="digest")) for seed in seeds]
+    reports = [run_scenario(scenario, seed=seed, trace="digest").summary() for seed in seeds]
     return [(r["seed"], r["ok"], r["trace_digest"]) for r in reports]
 
 
@@ -177,6 +179,66 @@ def test_a_dead_worker_process_fails_its_seeds_not_the_sweep(tiny: Path, monkeyp
     assert all(run.failed == (ERROR,) and "BrokenProcessPool" in (run.error or "") for run in result.runs)
 
 
+# -- nothing left behind ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The temporary directory of this process, of its forked pool workers and of any child it starts."""
+    root = tmp_path / "tmp"
+    root.mkdir()
+    monkeypatch.setenv("TMPDIR", str(root))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # so tempfile reads TMPDIR again
+    assert tempfile.gettempdir() == str(root)
+    return root
+
+
+def test_a_finished_sweep_leaves_no_temporary_directory(tiny: Path, private_tmp: Path) -> None:
+    assert sweep(tiny, [1, 2, 3], workers=2).ok
+    assert list(private_tmp.iterdir()) == []
+
+
+@pytest.mark.skipif(multiprocessing.get_start_method() != "fork", reason="needs forked pool workers")
+def test_a_worker_dying_inside_its_work_directory_leaves_nothing(
+    tiny: Path, private_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def die_inside(self: ScenarioRun) -> RunResult:
+        if self.workdir is not None and self.workdir.is_dir() and self.workdir.is_relative_to(private_tmp):
+            os._exit(3)  # inside its work directory, and no cleanup of any kind runs
+        raise AssertionError(f"the run's work directory {self.workdir} is not under {private_tmp}")
+
+    monkeypatch.setattr(ScenarioRun, "run", die_inside)
+    result = sweep(tiny, [1, 2], workers=1)
+    assert result.failed == [1, 2]
+    assert all("BrokenProcessPool" in (run.error or "") for run in result.runs)  # the worker really died
+    assert list(private_tmp.iterdir()) == []
+
+
+@pytest.mark.skipif(multiprocessing.get_start_method() != "fork", reason="needs forked pool workers")
+def test_an_interrupted_sweep_stops_its_workers_and_leaves_nothing(
+    tiny: Path, private_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = ScenarioRun.run
+    running = multiprocessing.get_context("fork").Event()  # shared with the forked workers
+
+    def seed_2_hangs(self: ScenarioRun) -> RunResult:
+        if self.scenario.seed == 2:  # stays inside its work directory until the parent stops it
+            running.set()
+            while True:
+                signal.pause()
+        assert running.wait(timeout=600)  # seed 1 reports only once seed 2 is mid-run
+        return original(self)
+
+    def interrupt(run: SeedRun) -> None:
+        raise KeyboardInterrupt  # Ctrl-C while seed 2 runs
+
+    monkeypatch.setattr(ScenarioRun, "run", seed_2_hangs)
+    with pytest.raises(KeyboardInterrupt):
+        sweep(tiny, [1, 2], workers=2, on_run=interrupt)
+    assert running.is_set()
+    assert list(private_tmp.iterdir()) == []
+
+
 def test_bad_scenarios_fail_before_any_work_is_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def no_pool(*args: object) -> None:
         raise AssertionError("the pool must not start for a bad scenario")
@@ -194,8 +256,8 @@ def test_bad_scenarios_fail_before_any_work_is_sent(tmp_path: Path, monkeypatch:
 
 def test_seed_run_and_result_round_trip_through_json(lossy: Path) -> None:
     result = sweep(lossy, [1, 2, 3], workers=1)
-    data = json.loads(json.dumps(result.to_json()))
-    assert [SeedRun.from_dict(run) for run in data["runs"]] == result.runs
+    data = json.loads(json.dumps(result.summary()))
+    assert [SeedRun.from_data(run) for run in data["runs"]] == result.runs
     assert data["failed"] == result.failed and data["by_check"] == result.by_check
     assert [f["command"] for f in data["failures"]] == [rerun_command(lossy, s) for s in result.failed]
 
@@ -246,5 +308,34 @@ def test_dask_cluster_gives_the_same_results_as_the_pool(lossy: Path, capsys: py
         # and through the library, as from a notebook
         result = sweep(lossy, range(1, 9), dask=cluster.scheduler_address)
     assert on_dask == on_pool
-    assert result.to_json() == {**on_pool, "scenario": str(lossy)}
+    assert result.summary() == {**on_pool, "scenario": str(lossy)}
     assert [(r.seed, r.ok, r.digest) for r in result.runs] == _serial(lossy, list(range(1, 9)))
+
+
+# A workload that runs for minutes of wall time: stopped mid-run, never finished
+ENDLESS = """\
+zones: {dc: 3}
+duration: 2000s
+quiet_max: 10
+entities:
+  - {id: counter-1, example: counter, journal: sqlite, rate: 400/s}
+"""
+
+
+@pytest.mark.slow
+def test_a_dask_worker_stopped_mid_seed_leaves_nothing(tmp_path: Path, private_tmp: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    endless = tmp_path / "endless.yaml"
+    endless.write_text(ENDLESS, encoding="utf-8")
+    with distributed.LocalCluster(n_workers=1, processes=True, threads_per_worker=1, dashboard_address=None,
+                                  local_directory=str(private_tmp)) as cluster, \
+            distributed.Client(cluster.scheduler_address) as client:
+        client.submit(run_seed, str(endless), 1, pure=False)
+        for _ in range(6000):  # 50 ms apart: generous, only a hang runs out of them
+            if list(private_tmp.rglob("crdtsim-sweep-*/counter-1/*.sqlite")):
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the seed never started")
+    # the cluster is closed with the seed still running in its worker
+    assert list(private_tmp.rglob("crdtsim-*")) == []

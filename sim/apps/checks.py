@@ -140,8 +140,10 @@ def lost_data(rt: AppRuntime) -> list[str]:
 
 def durability_check(runtime: AppRuntime) -> Any:
     def check(world: World) -> CheckResult:
-        lost = lost_data(runtime)
         n = len(runtime.created)
+        if not n:
+            return CheckResult.not_checked("app.durability", "the workload created no data", {"lost": [], "count": 0})
+        lost = lost_data(runtime)
         message = f"{len(lost)} of {n} created data lost" if lost else f"all {n} created data reached the top zone"
         return CheckResult("app.durability", not lost, message, {"lost": lost[:10], "count": len(lost)})
 
@@ -188,10 +190,14 @@ class LeakOracle:
                                "src": msg.src, "foreign": foreign[:5]})
 
     def check(self, world: World) -> CheckResult:
+        details = {"leaks": self.leaks[:10], "count": len(self.leaks), "messages": self.messages}
+        if not self.leaks and (not self.messages or not self.runtime.truth):
+            # with no message received, or no datum anyone owns, nothing could leak
+            why = "no message reached a user zone" if not self.messages else "the workload created no data"
+            return CheckResult.not_checked("app.leaks", why, details)
         message = f"{len(self.leaks)} leaks" if self.leaks else \
             f"no leak in {self.messages} messages ({self.bytes} bytes) received by clients"
-        return CheckResult("app.leaks", not self.leaks, message, {"leaks": self.leaks[:10], "count": len(self.leaks),
-                                                                  "messages": self.messages})
+        return CheckResult("app.leaks", not self.leaks, message, details)
 
 
 def leak_check(runtime: AppRuntime) -> Any:
@@ -243,11 +249,13 @@ def on_demand_check(runtime: AppRuntime) -> Any:
         again = redundant_sends(world.trace.events)
         runs = sum(runtime.runs_for.values())
         sent = runtime.counters.get("effects_sent", 0)
+        details = {"bad": bad[:10], "resent_unchanged": again[:10], "resent_count": len(again)}
+        if not bad and not again and not any(e.kind in ("app.compute", "app.send") for e in world.trace.events):
+            return CheckResult.not_checked("app.on_demand", "the trace holds no computation run and no send", details)
         if bad or again:
             message = f"{len(bad)} runs for disconnected nodes, {len(again)} unchanged values re-sent"
         else:
             message = f"all {runs} per-subscriber runs were for connected nodes; {sent} effects sent, none unchanged"
-        return CheckResult("app.on_demand", not bad and not again, message,
-                           {"bad": bad[:10], "resent_unchanged": again[:10], "resent_count": len(again)})
+        return CheckResult("app.on_demand", not bad and not again, message, details)
 
     return check

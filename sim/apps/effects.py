@@ -17,8 +17,8 @@ from sim.apps.session import Session
 from sim.apps.spec import DerivedState, SourceState
 from sim.errors import SimError
 
-__all__ = ["HEADER_BYTES", "REJECTIONS", "Effect", "EffectTypeError", "Event", "Guard", "describe", "encoded",
-           "initial"]
+__all__ = ["HEADER_BYTES", "INIT_SHAPES", "REJECTIONS", "Effect", "EffectTypeError", "Event", "Guard", "describe",
+           "encoded", "initial"]
 
 HEADER_BYTES = 32
 Guard = Callable[[str, Any, Session], bool]
@@ -60,8 +60,15 @@ class Event:
 
     @property
     def user(self) -> str | None:
+        """The user of the event's session (``None`` without one)."""
         return None if self.session is None else self.session.user
 
+
+
+#: the shape of a state's ``init`` by the kind of its CRDT (crdt.registry.KINDS): one value
+#: (written with ``set``), key/value pairs (``set`` each) or a list of elements (``add`` each)
+INIT_SHAPES = {"lww register": "value", "lww map": "mapping", "grow-only set": "list", "two-phase set": "list",
+               "observed-remove set": "list"}
 
 
 def initial(state: SourceState | DerivedState) -> Crdt[Any]:
@@ -70,9 +77,10 @@ def initial(state: SourceState | DerivedState) -> Crdt[Any]:
     init = getattr(state, "init", None)
     if init is None:
         return value
-    if state.crdt in ("LWWRegister",):
+    shape = INIT_SHAPES.get(value.kind)
+    if shape == "value":
         return value.mutate("set", "init", init, 0)
-    if state.crdt == "LWWMap":
+    if shape == "mapping":
         for k, v in init:
             value = value.mutate("set", "init", k, v, 0)
         return value

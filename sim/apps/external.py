@@ -5,14 +5,16 @@ An :class:`External` is a computation function like any other (register it in a
 ``node sim/apps/external/todo.js <function>``:
 
 * **one long-lived process per computation per run**, started at the computation's first run
-  and stopped when the run's checks run (the ``app.external`` check); a run that raises stops
-  them too, and a finalizer kills any left over when the runtime goes away or Python exits;
+  and stopped when the run ends, after its checks (the ``app.external`` check finds any that
+  exited before); a run that raises stops them too, and a finalizer kills any left over when
+  the runtime goes away or Python exits;
 * **one JSON line each way**: the request ``{"id", "computation", "function", "node", "event":
   {"node", "user", "cause"}, "inputs": {name: value}}`` carries the event and the values of the
   declared ``inputs`` (states of the computer's node: objects as JSON objects, arrays as
   lists, maps as objects); the reply is ``{"id", "effects": [{"path", "op", ...}]}`` with ops
-  ``{"op": "set", "value"}`` (LWWRegister), ``{"op": "set", "key", "value"}`` (LWWMap) and
-  ``{"op": "add", "value"}`` (GSet), each optionally with ``"node"``, or ``{"id", "error"}``;
+  ``{"op": "set", "value"}`` (an LWW register such as LWWRegister), ``{"op": "set", "key",
+  "value"}`` (an LWW map) and ``{"op": "add", "value"}`` (a grow-only set), each optionally
+  with ``"node"``, or ``{"id", "error"}``;
 * the call is **synchronous** from the simulation's view: simulated time does not move while
   the program works, so wall time never changes a run and the same seed gives the same digest;
 * each call has a **budget in simulated seconds** (``budget``, default 50 ms): the call costs
@@ -42,7 +44,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crdt import GSet, LWWMap, LWWRegister
 from sim.apps.effects import Effect
 from sim.apps.spec import is_object, obj
 from sim.apps.todo import TODO
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
     from sim.apps.runtime import AppNode, AppRuntime
     from sim.world import World
 
-__all__ = ["External", "ExternalComputationError", "ExternalPrograms", "SCRIPTS", "to_json", "from_json"]
+__all__ = ["External", "ExternalComputationError", "ExternalPrograms", "SCRIPTS", "to_data", "from_data"]
 
 SCRIPTS = Path(__file__).parent / "external"
 DEFAULT_TIMEOUT = 10.0
@@ -72,25 +73,25 @@ class ExternalComputationError(SimError):
         self.computation, self.program, self.reason = computation, program, reason
 
 
-def to_json(value: Any) -> Any:
+def to_data(value: Any) -> Any:
     """An app value as plain JSON: objects -> dicts, arrays and sets -> lists, maps -> dicts."""
     if isinstance(value, tuple):
         if value and is_object(value):
-            return {k: to_json(v) for k, v in value}
-        return [to_json(v) for v in value]
+            return {k: to_data(v) for k, v in value}
+        return [to_data(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): to_json(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+        return {str(k): to_data(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
     if isinstance(value, frozenset | set):
-        return sorted((to_json(v) for v in value), key=repr)
+        return sorted((to_data(v) for v in value), key=repr)
     return value
 
 
-def from_json(value: Any) -> Any:
+def from_data(value: Any) -> Any:
     """Plain JSON as an app value: dicts -> objects (sorted pairs), lists -> arrays (tuples)."""
     if isinstance(value, dict):
-        return obj(**{k: from_json(v) for k, v in value.items()})
+        return obj(**{k: from_data(v) for k, v in value.items()})
     if isinstance(value, list):
-        return tuple(from_json(v) for v in value)
+        return tuple(from_data(v) for v in value)
     return value
 
 
@@ -189,7 +190,11 @@ def _stop_all(procs: dict[str, _Process]) -> None:
 
 
 class ExternalPrograms:
-    """The extension holding a runtime's external processes (one per computation path)."""
+    """The extension holding a runtime's external processes (one per computation path).
+
+    The programs are stopped when the run ends, after its checks (``World.at_end``): the
+    ``app.convergence`` check runs the computations once more, through the same programs.
+    """
 
     name = "external"
 
@@ -199,6 +204,7 @@ class ExternalPrograms:
     def attach(self, runtime: AppRuntime) -> None:
         self.finalizer = weakref.finalize(runtime, _stop_all, self.procs)
         runtime.world.add_check("app.external", self.check)
+        runtime.world.at_end(self.close)
 
     def get(self, comp: str, argv: Sequence[str], timeout: float) -> _Process:
         if comp not in self.procs:
@@ -209,10 +215,24 @@ class ExternalPrograms:
         _stop_all(self.procs)
 
     def check(self, world: World) -> CheckResult:
-        self.close()  # the run is over: no program is left running
+        """Every program that served a computation is still running when the checks run.
+
+        A program that exited between calls (a crash after its last answer, which no call saw)
+        fails the check; with no computation run externally it is not checked. It stops
+        nothing: the run does that once its checks are done.
+        """
         calls = {c: p.calls for c, p in sorted(self.procs.items())}
-        return CheckResult("app.external", True, f"{sum(calls.values())} calls to {len(calls)} external programs, "
-                           "all stopped", {"calls": calls})
+        started = {c: p for c, p in sorted(self.procs.items()) if p.proc is not None}
+        if not started:
+            return CheckResult.not_checked("app.external", "no computation ran in an external program",
+                                           {"calls": calls})
+        gone = {c: p.proc.poll() for c, p in started.items() if p.proc is not None and p.proc.poll() is not None}
+        details = {"calls": calls, "exited": gone}
+        if gone:
+            return CheckResult("app.external", False, "external programs exited during the run: " + ", ".join(
+                f"{c} (status {code})" for c, code in gone.items()), details)
+        return CheckResult("app.external", True, f"{sum(calls.values())} calls to {len(started)} external programs, "
+                           "each one process alive to the end", details)
 
 
 def pool_for(runtime: AppRuntime) -> ExternalPrograms:
@@ -246,7 +266,7 @@ class External:
         proc = pool.get(comp, self.argv, self.timeout)
         request = {"id": proc.calls + 1, "computation": comp, "function": self.function, "node": node.id,
                    "event": {"node": event.node, "user": event.user, "cause": event.cause},
-                   "inputs": {name: to_json(node.value(name)) for name in self.inputs}}
+                   "inputs": {name: to_data(node.value(name)) for name in self.inputs}}
         try:
             reply = proc.call(request)
             self._charge(node, comp, request, reply, proc)
@@ -272,19 +292,20 @@ class External:
         if not isinstance(e, dict) or not isinstance(e.get("path"), str):
             raise proc.fail(f"malformed effect {e!r:.80}")
         try:
-            crdt = node.spec.state(e["path"]).crdt
+            state = node.spec.state(e["path"])
         except SimError:
             raise proc.fail(f"effect to unknown path {e['path']!r}") from None
-        op, value, ts = e.get("op"), from_json(e.get("value")), node.timestamp()
+        op, value, ts, empty = e.get("op"), from_data(e.get("value")), node.timestamp(), state.type()()
         msg: Any
-        if crdt == "LWWRegister" and op == "set":
-            msg = LWWRegister().prepare_set(node.id, value, ts)
-        elif crdt == "LWWMap" and op == "set" and "key" in e:
-            msg = LWWMap().set(node.id, from_json(e["key"]), value, ts)
-        elif crdt == "GSet" and op == "add":
-            msg = GSet().prepare_add(node.id, value)
+        # by the kind of the state's type (crdt.registry.KINDS), as the reply format above says
+        if empty.kind == "lww register" and op == "set":
+            msg = empty.prepare("set", node.id, value, ts)
+        elif empty.kind == "lww map" and op == "set" and "key" in e:
+            msg = empty.mutate("set", node.id, from_data(e["key"]), value, ts)
+        elif empty.kind == "grow-only set" and op == "add":
+            msg = empty.prepare("add", node.id, value)
         else:
-            raise proc.fail(f"unsupported op {op!r} for {e['path']} (a {crdt})")
+            raise proc.fail(f"unsupported op {op!r} for {e['path']} (a {state.crdt})")
         return Effect(e["path"], msg, e.get("node", event.node))
 
 

@@ -270,7 +270,7 @@ class AppRuntime:
 
     def at(self, t: float, fn: Callable[[], Any]) -> None:
         """Call ``fn`` at simulated time ``t`` (from now)."""
-        self.world.schedule(t, lambda: None if fn() else None)
+        self.world.schedule(t, fn)
 
     def wants_connection(self, node_id: str) -> bool:
         return node_id not in self._offline
@@ -350,11 +350,42 @@ class AppRuntime:
         self.world.trace.record("app.incompatible", comp=comp, path=effect.path, message=str(error))
         return False
 
+    def misfits(self) -> tuple[int, list[dict[str, Any]]]:
+        """How many states the live nodes hold, and each one whose type or a value in it is not
+        what the spec declares (something applied past :meth:`check_effect`)."""
+        held, bad = 0, []
+        for node_id, app in self.nodes.items():
+            if not app.node.up:
+                continue
+            declared = self.spec.states(app.zone)
+            for name, state in sorted(app.states.items()):
+                spec = declared.get(name)
+                if not isinstance(spec, SourceState | DerivedState):
+                    continue
+                held += 1
+                if not isinstance(state, spec.type()):
+                    bad.append({"node": node_id, "path": f"/{app.zone}/{name}", "found": describe(state)})
+                    continue
+                wrong = next((v for v in values_of(state) if not check_value(spec.value_type, v)), None)
+                if wrong is not None:
+                    bad.append({"node": node_id, "path": f"/{app.zone}/{name}",
+                                "found": f"a value {wrong!r:.60} where {spec.value_type} is declared"})
+        return held, bad
+
     def _effects_check(self, world: World) -> CheckResult:
+        # A strict run raises at the first incompatible effect, a lenient one drops it: either
+        # way what matters is that no state ends up holding what its type does not allow.
+        held, bad = self.misfits()
         n = len(self.rejected)
-        return CheckResult("app.effects", n == 0 or not self.strict,
-                           f"{n} incompatible effects rejected" if n else "every effect fit its target",
-                           {"rejected": list(self.rejected[:10])})
+        details = {"rejected": list(self.rejected[:10]), "misfits": bad[:10], "states": held}
+        if not held:
+            return CheckResult.not_checked("app.effects", "no live node holds a state", details)
+        if bad:
+            return CheckResult("app.effects", False, f"{len(bad)} states hold a value of the wrong type: "
+                               + ", ".join(f"{b['path']}@{b['node']}" for b in bad[:3]), details)
+        rejected = f"{n} incompatible effects rejected" if n else "every effect fit its target"
+        return CheckResult("app.effects", True, f"{rejected}; all {held} states hold values of their declared types",
+                           details)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready figures: runs per computation and per subscriber, counters, final values."""

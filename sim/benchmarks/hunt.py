@@ -113,7 +113,7 @@ def bench_variant(name: str, seeds: int, hunts: int, budget: int, workers: int |
     least = None
     if exhaustive and check is not None:
         with Runner(workers=workers) as runner:
-            least = smallest(HuntSpace.of(Scenario.from_dict(data)), check, runner)
+            least = smallest(HuntSpace.of(Scenario.from_data(data)), check, runner)
     return {"variant": name, "random_failures": len(swept.failed), "seeds": seeds,
             "random_median": _median(random), "hunt_median": _median(found),
             "hunt_found": sum(f is not None for f in found),

@@ -33,8 +33,8 @@ def scenario_for(workload: str, nodes: int) -> Scenario:
     if workload == "gcounter":
         base = Scenario.from_yaml(bundled()["gossip-1000"])
         data = {**base.data, "name": f"gossip-{nodes}", "zones": {"n": nodes}}
-        return Scenario.from_dict(data)
-    return Scenario.from_dict({
+        return Scenario.from_data(data)
+    return Scenario.from_data({
         "name": f"delta-orset-{nodes}", "seed": 1, "tick": "100ms", "duration": "2s", "quiet_max": 600,
         "zones": {"n": nodes},
         "topology": [{"zone": "n", "kind": "random_regular", "params": {"d": 4}}],

@@ -3,7 +3,8 @@
 It passes when every replica's journal holds the same set of events (each with the same
 content), every acknowledged event is in every journal, every replica's state equals the state
 folded afresh from its journal, and all replicas hold the same state. The message names the
-first difference; ``details`` lists every one.
+first difference; ``details`` lists every one. With no event persisted anywhere it reports
+"not checked".
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ def _ids(ids: Any) -> list[str]:
 
 
 def entity_check(entity: ReplicatedEntity) -> CheckResult:
+    """The check ``eventsourcing:<persistence id>`` after the quiet phase: every replica is up,
+    holds every event (acknowledged ones included) with the same contents, and its state equals
+    a fresh fold of its journal and every other replica's state."""
     name = f"eventsourcing:{entity.persistence_id}"
     down = [n for n in entity.replicas if not entity.replica(n).node.up]
     if down:
@@ -71,4 +75,7 @@ def entity_check(entity: ReplicatedEntity) -> CheckResult:
         problems.append("states differ: " + "; ".join(f"{m} -> {v!r:.80}" for v, m in groups))
     if problems:
         return CheckResult(name, False, "; ".join(problems), details)
+    if not union:
+        return CheckResult.not_checked(name, f"no event was persisted on any of {len(entity.replicas)} replicas",
+                                       details)
     return CheckResult(name, True, f"{len(entity.replicas)} replicas agree on {len(union)} events", details)

@@ -5,7 +5,8 @@ event is stored once per ``(persistence_id, origin, origin_seq)``: appending an 
 there is skipped, so replication may deliver at least once. One :meth:`Journal.append` is one
 atomic write: every payload is validated and encoded first, and if any fails nothing is stored.
 
-Payloads are stored as canonical JSON and handed back decoded, so the event a replica applies
+Payloads are stored as canonical JSON (:func:`crdt.codec.canonical_encoder`, ASCII form) and
+handed back decoded, so the event a replica applies
 locally is exactly what every other replica will read from its own journal (a tuple comes back
 as a list on every replica, not only on the remote ones).
 
@@ -34,6 +35,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from crdt.clocks import VersionVector
+from crdt.codec import canonical_json
 from sim.eventsourcing.errors import UnencodablePayloadError
 
 if TYPE_CHECKING:
@@ -130,17 +132,20 @@ def _check_json(value: Any, path: str) -> str | None:
 
 
 def encode_payload(payload: Any, where: str = "payload") -> str:
-    """Canonical JSON for ``payload``; :class:`UnencodablePayloadError` if it is not JSON data."""
+    """The canonical JSON of ``payload`` in its ASCII form (:func:`crdt.codec.canonical_encoder`:
+    any ``str`` can be stored, and the length is the byte count);
+    :class:`UnencodablePayloadError` if it is not JSON data."""
     why = _check_json(payload, "$")
     if why:
         raise UnencodablePayloadError(
             f"{where}: payload is not JSON-encodable: {why} "
             "(use dict with str keys, list, str, int, float, bool or None)"
         )
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return canonical_json(payload, ascii=True)
 
 
 def decode_payload(text: str) -> Any:
+    """The JSON data of an encoded payload (any JSON spelling reads back)."""
     return json.loads(text)
 
 

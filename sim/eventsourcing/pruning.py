@@ -97,6 +97,20 @@ class PruneBook:
         """The replicas not known to be retired."""
         return [r for r in replicas if r not in self.retired]
 
+    def stability_due(self, me: str, replicas: list[str], seen: dict[str, int],
+                      acked: dict[str, dict[str, int] | None]) -> list[str]:
+        """The retired replicas ``me`` should write a stability marker for, in name order: it
+        holds their retire marker (``seen``), has written none for them yet, and every other
+        remaining replica acknowledged holding the marker (``acked``: per peer, its ``seen``)."""
+        others = [p for p in self.remaining(replicas) if p != me]
+        due = []
+        for replica, (marker, _) in sorted(self.retired.items()):
+            if me in self.stable.get(replica, {}) or seen.get(replica, 0) < marker:
+                continue
+            if all((acked.get(p) or {}).get(replica, 0) >= marker for p in others):
+                due.append(replica)
+        return due
+
     def pruned(self, replicas: list[str]) -> set[str]:
         """The retired replicas whose entry is pruned here: every remaining replica's
         stability marker for them is held."""

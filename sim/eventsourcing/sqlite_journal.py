@@ -29,9 +29,10 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crdt.clocks import VersionVector
+from crdt.codec import canonical_json
 from sim.eventsourcing.errors import JournalError
 from sim.eventsourcing.journal import (
     EventEnvelope,
@@ -69,8 +70,14 @@ CREATE TABLE IF NOT EXISTS snapshots (
 """
 
 
+def _text(data: Any) -> str:
+    """Canonical JSON for a column (the readers take any JSON: files written before the
+    columns were canonical, with spaces after separators, read back the same)."""
+    return canonical_json(data, ascii=True)
+
+
 def _vv_text(vv: VersionVector) -> str:
-    return json.dumps(vv.to_data(), sort_keys=True, separators=(",", ":"))
+    return _text(vv.to_data())
 
 
 class SqliteJournal(Journal):
@@ -142,7 +149,7 @@ class SqliteJournal(Journal):
             self._conn.execute(
                 "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?, ?)",
                 (snapshot.persistence_id, state, _vv_text(snapshot.version),
-                 json.dumps(snapshot.seen, sort_keys=True), json.dumps(list(snapshot.last_key))),
+                 _text(snapshot.seen), _text(list(snapshot.last_key))),
             )
         except sqlite3.Error as err:
             raise JournalError(f"SQLite journal {self.path}: snapshot not saved: {err}") from err

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from sim.deprecation import renamed
 from sim.errors import SimError
 from sim.hunt.runner import Runner, evaluate, signature
 from sim.hunt.search import Search
@@ -119,7 +120,9 @@ class HuntResult:
         where = Path(self.out) / "minimal.yaml" if self.out else Path("minimal.yaml")
         return f"crdtsim run {shlex.quote(str(where))}"
 
-    def to_json(self) -> dict[str, Any]:
+    def summary(self) -> dict[str, Any]:
+        """What the hunt found, JSON-ready (``report.json``, ``crdtsim hunt --json``)."""
+
         def schedule(c: Candidate | None) -> dict[str, Any] | None:
             if c is None:
                 return None
@@ -135,6 +138,11 @@ class HuntResult:
                        "budget_spent": self.shrink_exhausted},
             "replay": self.replay_command(), "out": self.out,
         }
+
+    def to_json(self) -> dict[str, Any]:
+        """Deprecated name of :meth:`summary`."""
+        renamed("HuntResult.to_json", "HuntResult.summary")
+        return self.summary()
 
     def render(self) -> str:
         """The text report ``crdtsim hunt`` prints."""
@@ -161,7 +169,7 @@ def _load(scenario: str | Path | Scenario | dict[str, Any]) -> Scenario:
     if isinstance(scenario, Scenario):
         return scenario
     if isinstance(scenario, dict):
-        return Scenario.from_dict(scenario)
+        return Scenario.from_data(scenario)
     return Scenario.from_yaml(scenario)
 
 
@@ -171,7 +179,7 @@ def _realized(space: HuntSpace) -> tuple[Candidate, dict[str, Any]]:
     data = copy.deepcopy(base.data)
     for key in ("hunt", "nemesis", "faults"):
         data.pop(key, None)
-    run = build(Scenario.from_dict(data, base.source), trace="digest")
+    run = build(Scenario.from_data(data, base.source), trace="digest")
     try:
         run.run()
     finally:
@@ -187,7 +195,7 @@ def _realized(space: HuntSpace) -> tuple[Candidate, dict[str, Any]]:
 def _with_ops(space: HuntSpace, c: Candidate, name: str) -> dict[str, Any]:
     """The plain scenario of ``c`` with each write's mutation spelled out (as the run made it)."""
     data = space.scenario(c, name)
-    run = build(Scenario.from_dict(data), trace="digest")
+    run = build(Scenario.from_data(data), trace="digest")
     try:
         run.run()
     finally:
@@ -314,4 +322,4 @@ def _write(out: Path, result: HuntResult) -> None:
     assert result.minimal_yaml is not None and result.original_yaml is not None
     (out / "minimal.yaml").write_text(result.minimal_yaml, encoding="utf-8")
     (out / "original.yaml").write_text(result.original_yaml, encoding="utf-8")
-    (out / "report.json").write_text(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (out / "report.json").write_text(json.dumps(result.summary(), indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -79,7 +79,7 @@ def evaluate(data: dict[str, Any]) -> dict[str, Any]:
     from sim.scenario import Scenario, build
 
     try:
-        scenario = Scenario.from_dict(data, "<hunt>")
+        scenario = Scenario.from_data(data, "<hunt>")
     except SimError as error:
         return {"status": "invalid", "error": str(error), "checks": [], "signature": None, "score": 0.0}
     with tempfile.TemporaryDirectory(prefix="crdtsim-hunt-") as workdir:

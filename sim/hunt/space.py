@@ -6,7 +6,7 @@ node count, a topology kind and a link loss. :meth:`HuntSpace.scenario` turns a 
 plain scenario (no ``hunt:``, no ``nemesis``, no rate workload) that ``crdtsim run`` replays.
 
 >>> from sim.scenario import Scenario
->>> space = HuntSpace.of(Scenario.from_dict({"zones": {"dc": 3}, "duration": "2s",
+>>> space = HuntSpace.of(Scenario.from_data({"zones": {"dc": 3}, "duration": "2s",
 ...     "data": {"keys": {"k": "ORSet"}}, "workload": {"rate": "2/s"}, "hunt": {"faults": {"max": 1}}}))
 >>> c = Candidate(seed=4, faults=(FaultGene("crash", 0.5, 0.25, ("dc-2",)),), writes=(Write(0.25, "dc-1", "k"),))
 >>> plain = space.scenario(c)

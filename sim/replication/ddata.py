@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from crdt import Crdt
 from sim.errors import ConfigError, SimError
+from sim.replication.protocol import protocol_named, protocols
 from sim.replication.replicator import Replicator
 from sim.replication.values import StoredValue, fingerprint
 from sim.workload import Workload
@@ -22,21 +23,9 @@ if TYPE_CHECKING:
     import random
 
     from sim.node import Node
-    from sim.replication.protocol import Protocol
     from sim.world import World
 
-__all__ = ["KeySpec", "DistributedData", "UpdateRecord", "PROTOCOLS", "random_workload"]
-
-
-def _protocols() -> dict[str, type[Protocol]]:
-    from sim.replication.delta_gossip import DeltaGossip
-    from sim.replication.op_broadcast import OpBroadcast
-    from sim.replication.state_gossip import StateGossip
-
-    return {"state": StateGossip, "delta": DeltaGossip, "op": OpBroadcast}
-
-
-PROTOCOLS: tuple[str, ...] = ("state", "delta", "op")
+__all__ = ["KeySpec", "DistributedData", "UpdateRecord", "random_workload"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +38,7 @@ class KeySpec:
     def __post_init__(self) -> None:
         if not (isinstance(self.type, type) and issubclass(self.type, Crdt)):
             raise ConfigError("key type", "must be a CRDT type from the crdt library", self.type)
-        if self.protocol not in PROTOCOLS:
-            raise ConfigError("protocol", f"must be one of {list(PROTOCOLS)}", self.protocol)
+        protocol_named(self.protocol)  # an unknown protocol fails here, naming the known ones
 
 
 def _key_spec(key: str, given: KeySpec | type[Crdt[Any]] | str, protocol: str) -> KeySpec:
@@ -119,12 +107,13 @@ class DistributedData:
             raise ConfigError("replicas", "must name each node once", list(nodes))
         for node_id in self.node_ids:
             world.node(node_id)  # unknown nodes fail here, before the run
-        if default_protocol not in PROTOCOLS:
-            raise ConfigError("default_protocol", f"must be one of {list(PROTOCOLS)}", default_protocol)
+        known = protocols()
+        if default_protocol not in known:
+            raise ConfigError("default_protocol", f"must be one of {list(known)}", default_protocol)
         options = {name: dict(opts) for name, opts in (protocol_options or {}).items()}
         for name in options:
-            if name not in PROTOCOLS:
-                raise ConfigError("protocol_options", f"keys must be among {list(PROTOCOLS)}", name)
+            if name not in known:
+                raise ConfigError("protocol_options", f"keys must be among {list(known)}", name)
         self.default_protocol = default_protocol
         self.keys: dict[str, KeySpec] = {
             key: _key_spec(key, given, default_protocol) for key, given in (keys or {}).items()
@@ -150,7 +139,9 @@ class DistributedData:
         #: outcomes of the workload's requests: "writes_ok", "writes_failed", "reads_ok", …
         self.requests: dict[str, int] = {}
         used = sorted({spec.protocol for spec in self.keys.values()} | {default_protocol})
-        classes = _protocols()
+        classes = protocols()
+        #: the protocols in use that cannot tell when they are done (see :meth:`pending`)
+        self._unaware = [name for name in used if not classes[name].knows_when_done]
         self.replicators: dict[str, Replicator] = {}
         for node_id in self.node_ids:
             replicator = Replicator(world.node(node_id), self)
@@ -166,6 +157,7 @@ class DistributedData:
             world.add_check("invariants", invariant_check(self))
 
     def replicator(self, node_id: str) -> Replicator:
+        """The replicator on ``node_id``; :class:`SimError` if the node hosts none."""
         try:
             return self.replicators[node_id]
         except KeyError:
@@ -221,10 +213,11 @@ class DistributedData:
                 f"{cut_off[:5]} not reachable from {self.node_ids[0]} through replicas")
 
     def pending(self) -> bool:
+        """Whether a replica still has work, or live replicas of a state-gossip key still differ."""
         if any(r.pending() for r in self.replicators.values()):
             return True
         # Gossip cannot know when everyone has heard; the simulator can, and keeps ticking.
-        return any(self._differs(key) for key in self.keys_for("state"))
+        return any(self._differs(key) for name in self._unaware for key in self.keys_for(name))
 
     def _differs(self, key: str) -> bool:
         """Whether live replicas of ``key`` disagree (one that never heard of it counts too)."""
@@ -235,12 +228,14 @@ class DistributedData:
     # -- records for the checks -------------------------------------------------------------
 
     def note_change(self, key: str, node: str, value: StoredValue) -> None:
+        """Note that ``key`` changed at ``node`` now (the convergence time is the last change)."""
         self.last_change[key] = self.world.now
         if self.history is not None:
             self.history.append((self.world.now, key, node, fingerprint(value)))
 
     def record_update(self, key: str, node: str, calls: list[tuple[str, tuple[Any, ...]]],
                       ref: Any = None) -> UpdateRecord:
+        """Record an update issued at ``node`` (the invariants check follows every one)."""
         record = UpdateRecord(key, node, self.replicator(node).replica_id, self.world.now, calls, ref=ref)
         self.updates.append(record)
         if isinstance(ref, tuple):  # an op record's id, by which the protocol may report it lost
@@ -249,10 +244,12 @@ class DistributedData:
         return record
 
     def count(self, kind: str, ok: bool) -> None:
+        """Count one finished request of ``kind`` (``writes``, ``reads``) as ok or failed."""
         name = f"{kind}_{'ok' if ok else 'failed'}"
         self.requests[name] = self.requests.get(name, 0) + 1
 
     def record_ack(self, record: UpdateRecord) -> None:
+        """Mark the update acknowledged to its writer: from now on it must not be lost."""
         record.acked = True
 
     def protocol_state(self, protocol: str) -> dict[str, Any]:

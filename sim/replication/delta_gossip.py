@@ -29,11 +29,11 @@ spreads on (``spread_written: false`` puts back the bug where it did not, for th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from crdt.base import Crdt
-from sim.replication.protocol import Calls, Protocol
+from sim.replication.protocol import Calls, Protocol, register_protocol
 from sim.replication.values import DELETED, StoredValue, difference, join, value_size
 
 if TYPE_CHECKING:
@@ -42,19 +42,30 @@ if TYPE_CHECKING:
 
 __all__ = ["DeltaGossip"]
 
+
 def _whole_or_nothing(current: StoredValue | None, incoming: StoredValue) -> bool:
     """Whether ``current.difference(incoming)`` is the default: all of it or nothing."""
     return (isinstance(current, Crdt) and type(current) is type(incoming)
             and type(current).difference is Crdt.difference)
 
 
-_OPTIONS = frozenset({"every", "bp", "rr", "causal", "fanout", "spread_written"})
+#: each option's JSON Schema (the scenario schema's data.options.delta)
+_OPTIONS: dict[str, Any] = {
+    "every": {"type": "integer", "minimum": 1, "maximum": 10_000},
+    "bp": {"type": "boolean"},
+    "rr": {"type": "boolean"},
+    "causal": {"type": "boolean"},
+    "fanout": {"type": "integer", "minimum": 1, "maximum": 10_000},
+    "spread_written": {"type": "boolean"},
+}
 _UNKNOWN = None  # a neighbour we have not heard from in this incarnation: it gets full state
 
 
+@register_protocol
 class DeltaGossip(Protocol):
     name: ClassVar[str] = "delta"
-    option_names: ClassVar[frozenset[str]] = _OPTIONS
+    option_names: ClassVar[frozenset[str]] = frozenset(_OPTIONS)
+    option_schema: ClassVar[Mapping[str, Any]] = _OPTIONS
 
     def __init__(self, replicator: Replicator, options: dict[str, Any]) -> None:
         super().__init__(replicator, options)

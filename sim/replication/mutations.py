@@ -1,4 +1,4 @@
-"""Random mutations for every CRDT type, for workloads: what a user of each type would do.
+"""Random mutations for every kind of CRDT type, for workloads: what a user of each kind would do.
 
 A generator is a function of (current state, node, random stream) returning the mutation's
 name and its arguments after the replica id. Elements come from a small pool so that replicas
@@ -19,7 +19,7 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from crdt import Crdt
+from crdt import CausalCounter, Crdt
 
 if TYPE_CHECKING:
     from sim.node import Node
@@ -58,11 +58,12 @@ def _two_phase_set(state: Any, node: Node, rng: random.Random) -> tuple[str, tup
     return "add", (f"{node.id}:{rng.randrange(10**9)}",)
 
 
-def _register(state: Any, node: Node, rng: random.Random) -> tuple[str, tuple[Any, ...]]:
-    value = rng.choice(ELEMENTS)
-    if state.type_name == "MVRegister":
-        return "set", (value,)
-    return "set", (value, round(node.local_time(), 9))
+def _lww_register(state: Any, node: Node, rng: random.Random) -> tuple[str, tuple[Any, ...]]:
+    return "set", (rng.choice(ELEMENTS), round(node.local_time(), 9))
+
+
+def _multi_value_register(state: Any, node: Node, rng: random.Random) -> tuple[str, tuple[Any, ...]]:
+    return "set", (rng.choice(ELEMENTS),)
 
 
 def _lww_map(state: Any, node: Node, rng: random.Random) -> tuple[str, tuple[Any, ...]]:
@@ -80,30 +81,26 @@ def _or_map(state: Any, node: Node, rng: random.Random) -> tuple[str, tuple[Any,
     key = rng.choice(ELEMENTS[:3])
     if key in state.value() and rng.random() < 0.3:
         return "remove", (key,)
-    return "update", (key, "CausalCounter", "increment", rng.randint(1, 3))
+    return "update", (key, CausalCounter.type_name, "increment", rng.randint(1, 3))
 
 
+#: one generator per kind of type (crdt.registry.KINDS); a type is driven by its kind
 _GENERATORS: dict[str, Generator] = {
-    "GCounter": _counter,
-    "PNCounter": _counter,
-    "CausalCounter": _counter,
-    "GSet": _grow_only_set,
-    "ORSet": _set,
-    "TwoPSet": _two_phase_set,
-    "LWWRegister": _register,
-    "MVRegister": _register,
-    "LWWMap": _lww_map,
-    "EWFlag": _flag,
-    "DWFlag": _flag,
-    "ORMap": _or_map,
+    "counter": _counter,
+    "grow-only set": _grow_only_set,
+    "observed-remove set": _set,
+    "two-phase set": _two_phase_set,
+    "lww register": _lww_register,
+    "multi-value register": _multi_value_register,
+    "lww map": _lww_map,
+    "flag": _flag,
+    "map of crdts": _or_map,
 }
 
 
 def random_mutation(state: Crdt[Any], node: Node, rng: random.Random) -> tuple[str, tuple[Any, ...]]:
     """A plausible mutation of ``state`` at ``node``: (name, args after the replica id)."""
-    # A user's subclass of a library type is driven like its library ancestor.
-    for klass in type(state).__mro__:
-        generator = _GENERATORS.get(klass.__dict__.get("type_name", ""))
-        if generator is not None:
-            return generator(state, node, rng)
-    raise KeyError(f"no random workload for {state.type_name}; known: {sorted(_GENERATORS)}")
+    generator = _GENERATORS.get(state.kind)
+    if generator is None:
+        raise KeyError(f"no random workload for {state.type_name} of kind {state.kind!r}; known: {sorted(_GENERATORS)}")
+    return generator(state, node, rng)

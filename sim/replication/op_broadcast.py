@@ -28,14 +28,14 @@ can put back bugs the protocol had and show the checks catch them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from crdt import VersionVector
 from crdt.base import Op
 from crdt.codec import size as op_size
-from sim.replication.protocol import Calls, Protocol
+from sim.replication.protocol import Calls, Protocol, register_protocol
 from sim.replication.values import DELETED
 
 if TYPE_CHECKING:
@@ -44,7 +44,14 @@ if TYPE_CHECKING:
 
 __all__ = ["OpBroadcast", "OpRecord"]
 
-_OPTIONS = frozenset({"retransmit", "reliable", "track_senders", "writes_as_records", "discard_lost"})
+#: each option's JSON Schema (the scenario schema's data.options.op)
+_OPTIONS: dict[str, Any] = {
+    "retransmit": {"type": "integer", "minimum": 1, "maximum": 10_000},
+    "reliable": {"type": "boolean"},
+    "track_senders": {"type": "boolean"},
+    "writes_as_records": {"type": "boolean"},
+    "discard_lost": {"type": "boolean"},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +79,11 @@ class OpRecord:
         return cls(origin, seq, deps, key, ops, type_name, size)
 
 
+@register_protocol
 class OpBroadcast(Protocol):
     name: ClassVar[str] = "op"
-    option_names: ClassVar[frozenset[str]] = _OPTIONS
+    option_names: ClassVar[frozenset[str]] = frozenset(_OPTIONS)
+    option_schema: ClassVar[Mapping[str, Any]] = _OPTIONS
 
     def __init__(self, replicator: Replicator, options: dict[str, Any]) -> None:
         super().__init__(replicator, options)

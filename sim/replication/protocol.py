@@ -1,9 +1,22 @@
-"""The interface a propagation protocol offers the replicator on one node."""
+"""The interface a propagation protocol offers the replicator on one node, and the registry of
+protocols by name.
+
+The registry is the one place that knows which protocols exist: the scenario schema (protocol
+names and each one's options), :class:`~sim.replication.ddata.DistributedData` and the CLI's
+templates ask :func:`protocols`. A protocol joins with the :func:`register_protocol` class
+decorator; the built-in ones (``state``, ``delta``, ``op``) come first, in that order.
+
+>>> list(protocols())
+['state', 'delta', 'op']
+>>> protocol_named("op").__name__
+'OpBroadcast'
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+import importlib
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from sim.errors import ConfigError
 from sim.replication.values import join, value_size
@@ -13,7 +26,8 @@ if TYPE_CHECKING:
     from sim.replication.replicator import Replicator
     from sim.replication.values import StoredValue
 
-__all__ = ["Protocol", "HEADER_BYTES", "Calls"]
+__all__ = ["Protocol", "HEADER_BYTES", "Calls", "protocol_named", "protocols", "register_protocol",
+           "unregister_protocol"]
 
 #: the mutations of one update: (name, arguments after the replica id)
 Calls = list[tuple[str, tuple[Any, ...]]]
@@ -33,6 +47,11 @@ class Protocol:
     name: ClassVar[str]
     #: the option names this protocol accepts; any other is a configuration error
     option_names: ClassVar[frozenset[str]] = frozenset()
+    #: the JSON Schema of each option (the scenario schema's ``data.options.<name>``)
+    option_schema: ClassVar[Mapping[str, Any]] = {}
+    #: whether the protocol knows when it is done (every neighbour acknowledged); the quiet
+    #: phase goes on while live replicas of a key under a protocol that does not still differ
+    knows_when_done: ClassVar[bool] = True
 
     def __init__(self, replicator: Replicator, options: dict[str, Any]) -> None:
         unknown = sorted(set(options) - self.option_names)
@@ -103,3 +122,55 @@ class Protocol:
     def store(self, key: str, value: StoredValue, source: str) -> bool:
         """Join ``value`` into the replica's state for ``key``; True if it changed."""
         return self.replicator.receive(key, value, source)
+
+
+# -- the registry ---------------------------------------------------------------------------------
+
+#: the built-in protocols, in the order they are offered, and the modules that register them
+_BUILT_IN = {"state": "sim.replication.state_gossip", "delta": "sim.replication.delta_gossip",
+             "op": "sim.replication.op_broadcast"}
+_PROTOCOLS: dict[str, type[Protocol]] = {}
+
+P = TypeVar("P", bound=type[Protocol])
+
+
+def register_protocol(cls: P) -> P:
+    """Class decorator: offer ``cls`` by its ``name`` (in scenarios, ``KeySpec`` and the schema).
+
+    Refuses a name another class holds, and options without a schema (or a schema of options
+    the protocol does not accept), so the scenario schema always says what the protocol reads.
+    """
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"protocol {cls.__qualname__}", "must have a name", name)
+    holder = _PROTOCOLS.get(name)
+    if holder is not None and holder is not cls:
+        raise ConfigError(f"protocol {cls.__qualname__}", f"must have a name no other protocol has "
+                          f"({holder.__module__}.{holder.__qualname__} is {name!r})", name)
+    if set(cls.option_schema) != set(cls.option_names):
+        raise ConfigError(f"protocol {name} option_schema", f"must describe exactly {sorted(cls.option_names)}",
+                          sorted(cls.option_schema))
+    _PROTOCOLS[name] = cls
+    return cls
+
+
+def unregister_protocol(cls: type[Protocol]) -> None:
+    """Remove ``cls`` (a protocol registered for a while, as in a test)."""
+    if _PROTOCOLS.get(cls.name) is cls:
+        del _PROTOCOLS[cls.name]
+
+
+def protocols() -> dict[str, type[Protocol]]:
+    """Every protocol by name: the built-in ones first, then the others in registration order."""
+    for module in _BUILT_IN.values():
+        importlib.import_module(module)  # each registers its protocol on import
+    ordered = {name: _PROTOCOLS[name] for name in _BUILT_IN if name in _PROTOCOLS}
+    return {**ordered, **{n: c for n, c in _PROTOCOLS.items() if n not in ordered}}
+
+
+def protocol_named(name: str) -> type[Protocol]:
+    """The protocol called ``name``, or a :class:`~sim.errors.ConfigError` naming the known ones."""
+    known = protocols()
+    if name not in known:
+        raise ConfigError("protocol", f"must be one of {list(known)}", name)
+    return known[name]

@@ -28,10 +28,11 @@ false`` puts back the bug where it did not, for the tests.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sim.errors import ConfigError
-from sim.replication.protocol import Calls, Protocol
+from sim.replication.protocol import Calls, Protocol, register_protocol
 from sim.replication.values import DELETED, StoredValue, fingerprint, join, value_size
 
 if TYPE_CHECKING:
@@ -41,12 +42,24 @@ if TYPE_CHECKING:
 __all__ = ["StateGossip"]
 
 MODES = ("push", "pull", "push-pull")
-_OPTIONS = frozenset({"every", "fanout", "mode", "confirm", "background", "pull_when_empty"})
+#: each option's JSON Schema (the scenario schema's data.options.state)
+_OPTIONS: dict[str, Any] = {
+    "every": {"type": "integer", "minimum": 1, "maximum": 10_000},
+    "fanout": {"type": "integer", "minimum": 1, "maximum": 10_000},
+    "mode": {"enum": list(MODES)},
+    "confirm": {"type": "integer", "minimum": 0, "maximum": 1_000},
+    "background": {"type": "integer", "minimum": 0, "maximum": 1_000_000},
+    "pull_when_empty": {"type": "boolean"},
+}
 
 
+@register_protocol
 class StateGossip(Protocol):
     name: ClassVar[str] = "state"
-    option_names: ClassVar[frozenset[str]] = _OPTIONS
+    option_names: ClassVar[frozenset[str]] = frozenset(_OPTIONS)
+    option_schema: ClassVar[Mapping[str, Any]] = _OPTIONS
+    #: gossip cannot know when everyone has heard (see DistributedData.pending)
+    knows_when_done: ClassVar[bool] = False
 
     def __init__(self, replicator: Replicator, options: dict[str, Any]) -> None:
         super().__init__(replicator, options)

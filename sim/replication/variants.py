@@ -28,7 +28,7 @@ from sim.errors import ConfigError
 __all__ = ["FirstWriterWins", "SummingCounter", "VARIANTS", "Variant", "register_variant", "variant"]
 
 
-@register
+@register(listed=False)  # decodable, but it stands in for a library type rather than being offered
 class SummingCounter(GCounter):
     """Broken: merge adds counts instead of taking their maximum, so it is not idempotent."""
 
@@ -39,7 +39,7 @@ class SummingCounter(GCounter):
         return self._of({k: self.get(k) + other.get(k) for k in keys})
 
 
-@register
+@register(listed=False)
 class FirstWriterWins(LWWRegister):
     """Broken: keeps the oldest write. Still a join (so replicas agree), but it loses writes."""
 

@@ -3,6 +3,6 @@
 from sim.scenario.build import ScenarioRun, build, run_scenario
 from sim.scenario.errors import ScenarioError
 from sim.scenario.load import Scenario
-from sim.scenario.schema import SCENARIO_SCHEMA
+from sim.scenario.schema import scenario_schema
 
-__all__ = ["Scenario", "ScenarioError", "ScenarioRun", "SCENARIO_SCHEMA", "build", "run_scenario"]
+__all__ = ["Scenario", "ScenarioError", "ScenarioRun", "build", "run_scenario", "scenario_schema"]

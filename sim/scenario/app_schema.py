@@ -12,7 +12,8 @@ import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sim.scenario.schema_parts import CRDT_TYPES, ID, LINK, NAMES, POSITIVE_DURATION, RATE, TEXT, TIME, obj
+from crdt.registry import listed_types, type_named
+from sim.scenario.schema_parts import CRDT_TYPE, ID, LINK, NAMES, POSITIVE_DURATION, RATE, TEXT, TIME, obj
 
 __all__ = ["APP_SCHEMA", "app_problems"]
 
@@ -25,8 +26,8 @@ _ENTRY = {
     "description": "a source state {crdt, value, init}, a derived state {crdt, value, computer, depends_on}, "
                    "or a computation {computation, depends_on, writes}",
     "anyOf": [
-        obj({"crdt": {"enum": CRDT_TYPES}, "value": {"enum": VALUE_TYPES}, "init": {}}, ["crdt", "value"]),
-        obj({"crdt": {"enum": CRDT_TYPES}, "value": {"enum": VALUE_TYPES}, "computer": APP_PATH,
+        obj({"crdt": CRDT_TYPE, "value": {"enum": VALUE_TYPES}, "init": {}}, ["crdt", "value"]),
+        obj({"crdt": CRDT_TYPE, "value": {"enum": VALUE_TYPES}, "computer": APP_PATH,
              "depends_on": _PATHS}, ["crdt", "value", "computer"]),
         obj({"computation": ID, "depends_on": _PATHS, "writes": _PATHS}, ["computation"]),
     ],
@@ -79,8 +80,6 @@ APP_SCHEMA: dict[str, Any] = {
     "description": "an application model (see docs/apps.md)",
 }
 
-_INIT_SHAPES = {"LWWRegister": "value", "LWWMap": "mapping", "GSet": "list", "ORSet": "list", "TwoPSet": "list"}
-
 
 def _fits(value_type: str, value: Any) -> bool:
     if value_type == "number":
@@ -96,14 +95,17 @@ def _fits(value_type: str, value: Any) -> bool:
 
 def app_problems(app: Mapping[str, Any]) -> Iterator[tuple[tuple[str | int, ...], str, Any]]:
     """What the schema cannot say: that ``init`` fits its state's CRDT type and value type."""
+    from sim.apps.effects import INIT_SHAPES  # the app model, only when a scenario has one
+
     for zone, entries in (app.get("zones") or {}).items():
         for name, entry in entries.items():
             if "init" not in entry or entry["init"] is None:
                 continue
             where, init = ("app", "zones", zone, name, "init"), entry["init"]
-            shape, value_type = _INIT_SHAPES.get(entry["crdt"]), entry["value"]
+            shape, value_type = INIT_SHAPES.get(type_named(entry["crdt"]).kind), entry["value"]
             if shape is None:
-                yield where, f"no init for a {entry['crdt']} (init fits {sorted(_INIT_SHAPES)})", init
+                fits = sorted(name for name, cls in listed_types().items() if cls.kind in INIT_SHAPES)
+                yield where, f"no init for a {entry['crdt']} (init fits {fits})", init
             elif shape == "value" and not _fits(value_type, init):
                 yield where, f"a {value_type} value (the state's value type)", init
             elif shape == "mapping" and not (isinstance(init, dict) and all(_fits(value_type, v)

@@ -7,27 +7,34 @@ down) is checked when the world is built, before the run, with the same file/lin
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
+from crdt import Crdt
+from crdt.registry import listed_types
+from sim.replication.protocol import Protocol, protocols
 from sim.scenario.app_schema import APP_SCHEMA
 from sim.scenario.schema_parts import (
-    CRDT_TYPES,
+    CRDT_TYPE,
     DURATION,
     ID,
     KEY_NAME,
     LINK,
     NAMES,
+    OPERATION,
     POSITIVE_DURATION,
     PROBABILITY,
-    PROTOCOLS,
+    PROTOCOL,
+    PROTOCOL_OPTIONS,
     RATE,
     TEXT,
     TIME,
-    TOPOLOGY_KINDS,
+    TOPOLOGY_KIND,
     obj,
 )
+from sim.topology import KINDS
 
-__all__ = ["SCENARIO_SCHEMA", "CRDT_TYPES", "FAULT_KINDS", "PROTOCOLS", "TOPOLOGY_KINDS"]
+__all__ = ["FAULT_KINDS", "scenario_schema"]
 
 _DURATION, _RATE, _PROBABILITY, _NAMES, _LINK, _object = DURATION, RATE, PROBABILITY, NAMES, LINK, obj
 
@@ -39,16 +46,6 @@ def _int(low: int, high: int) -> dict[str, Any]:
 _PAIR = {"type": "array", "items": ID, "minItems": 2, "maxItems": 2}
 _PARAMS = obj({"cols": _int(1, 1_000_000), "d": _int(1, 1_000_000), "k": _int(2, 1_000_000),
                "m": _int(1, 1_000_000), "p": PROBABILITY})
-_BOOL = {"type": "boolean"}
-#: each protocol's options (see the protocol modules); unknown options are errors
-_OPTIONS = {
-    "state": obj({"every": _int(1, 10_000), "fanout": _int(1, 10_000), "mode": {"enum": ["push", "pull", "push-pull"]},
-                  "confirm": _int(0, 1_000), "background": _int(0, 1_000_000), "pull_when_empty": _BOOL}),
-    "delta": obj({"every": _int(1, 10_000), "bp": _BOOL, "rr": _BOOL, "causal": _BOOL, "fanout": _int(1, 10_000),
-                  "spread_written": _BOOL}),
-    "op": obj({"retransmit": _int(1, 10_000), "reliable": _BOOL, "track_senders": _BOOL, "writes_as_records": _BOOL,
-               "discard_lost": _BOOL}),
-}
 _CONSISTENCY = {
     "description": "local, majority, all, or {to: N} / {majority: {timeout, min_cap}} / {all: {timeout}}",
     "anyOf": [
@@ -61,16 +58,16 @@ _CONSISTENCY = {
 }
 _KEY = {
     "anyOf": [
-        {"enum": CRDT_TYPES},
-        _object({"type": {"enum": CRDT_TYPES}, "protocol": {"enum": PROTOCOLS}}, ["type"]),
+        CRDT_TYPE,
+        _object({"type": CRDT_TYPE, "protocol": PROTOCOL}, ["type"]),
     ],
     "description": "a CRDT type name, or {type, protocol}",
 }
 _CONNECTION = {
     "description": "a generator over a zone or a list of nodes, explicit edges, or a channel between zones",
     "anyOf": [
-        _object({"zone": ID, "kind": {"enum": TOPOLOGY_KINDS}, "params": _PARAMS, "channel": ID}, ["zone", "kind"]),
-        _object({"nodes": _NAMES, "kind": {"enum": TOPOLOGY_KINDS}, "params": _PARAMS, "channel": ID},
+        _object({"zone": ID, "kind": TOPOLOGY_KIND, "params": _PARAMS, "channel": ID}, ["zone", "kind"]),
+        _object({"nodes": _NAMES, "kind": TOPOLOGY_KIND, "params": _PARAMS, "channel": ID},
                 ["nodes", "kind"]),
         _object({"edges": {"type": "array", "items": _PAIR, "maxItems": 1_000_000}, "channel": ID}, ["edges"]),
         _object({"between": _PAIR, "channel": ID}, ["between"]),
@@ -93,7 +90,7 @@ _FAULT = _object(
 
 _WRITE = _object(
     {"at": TIME, "node": ID, "key": KEY_NAME,
-     "op": {"type": "string", "description": "a mutation of the key's type (add, remove, increment, set…)"},
+     "op": OPERATION,
      "args": {"type": "array", "description": "the mutation's arguments after the replica id"}},
     ["at", "node", "key"],
 )
@@ -105,11 +102,12 @@ _HUNT = _object({
                        "longest": TIME}),
     "writes": _object({"min": _int(0, 1_000_000), "max": _int(0, 1_000_000), "keys": _NAMES, "nodes": _NAMES}),
     "nodes": _BOUNDS,
-    "topology": {"type": "array", "items": {"enum": TOPOLOGY_KINDS}, "minItems": 1},
+    "topology": {"type": "array", "items": TOPOLOGY_KIND, "minItems": 1},
     "loss": _BOUNDS,
 }, description="what `crdtsim hunt` may vary, and within which bounds")
 
-SCENARIO_SCHEMA: dict[str, Any] = {
+#: the schema without the registries' names (its $defs, which scenario_schema adds)
+_SCENARIO: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://crdtsim.invalid/scenario.schema.json",
     "title": "crdtsim scenario",
@@ -136,8 +134,8 @@ SCENARIO_SCHEMA: dict[str, Any] = {
                 "nodes": {"type": "array", "items": _object({"between": _PAIR, "model": _LINK}, ["between", "model"])},
             }),
             "data": _object({
-                "protocol": {"enum": PROTOCOLS},
-                "options": _object({p: _OPTIONS[p] for p in PROTOCOLS}),
+                "protocol": PROTOCOL,
+                "options": PROTOCOL_OPTIONS,
                 "durable": {"type": "boolean"},
                 "nodes": _NAMES,
                 "notify_every": _int(1, 1_000_000),
@@ -184,3 +182,28 @@ SCENARIO_SCHEMA: dict[str, Any] = {
         ["zones"],
     ),
 }
+
+
+def scenario_schema() -> dict[str, Any]:
+    """The JSON Schema of scenario files, naming the CRDT types, protocols and topology kinds
+    registered now (a type registered later is in the next call's schema).
+
+    >>> schema = scenario_schema()
+    >>> schema["$defs"]["protocol"]["enum"], "ORSet" in schema["$defs"]["crdt_type"]["enum"]
+    (['state', 'delta', 'op'], True)
+    """
+    return _schema(tuple(listed_types().items()), tuple(protocols().items()), tuple(KINDS))
+
+
+@lru_cache(maxsize=8)
+def _schema(types: tuple[tuple[str, type[Crdt[Any]]], ...], protocols: tuple[tuple[str, type[Protocol]], ...],
+            kinds: tuple[str, ...]) -> dict[str, Any]:
+    operations = "; ".join(f"{name}: {', '.join(cls.operations)}" for name, cls in types)
+    defs = {
+        "crdt_type": {"enum": [name for name, _ in types]},
+        "operation": {"type": "string", "description": f"a mutation of the key's type ({operations})"},
+        "protocol": {"enum": [name for name, _ in protocols]},
+        "protocol_options": _object({name: _object(dict(cls.option_schema)) for name, cls in protocols}),
+        "topology_kind": {"enum": list(kinds)},
+    }
+    return {**_SCENARIO, "$defs": defs}

@@ -13,18 +13,22 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "CRDT_TYPES", "DURATION", "ID", "KEY_NAME", "LINK", "NAMES", "POSITIVE_DURATION", "PROBABILITY", "PROTOCOLS",
-    "RATE", "TEXT", "TIME", "TOPOLOGY_KINDS", "obj",
+    "CRDT_TYPE", "DURATION", "ID", "KEY_NAME", "LINK", "NAMES", "OPERATION", "POSITIVE_DURATION", "PROBABILITY",
+    "PROTOCOL", "PROTOCOL_OPTIONS", "RATE", "TEXT", "TIME", "TOPOLOGY_KIND", "obj",
 ]
 
-CRDT_TYPES = [
-    "GCounter", "PNCounter", "GSet", "TwoPSet", "ORSet", "LWWRegister", "MVRegister", "LWWMap", "ORMap",
-    "EWFlag", "DWFlag", "CausalCounter",
-]
-PROTOCOLS = ["state", "delta", "op"]
-TOPOLOGY_KINDS = [
-    "complete", "ring", "star", "line", "grid", "random_regular", "watts_strogatz", "barabasi_albert",
-]
+# What the registries hold is referred to, not copied: sim.scenario.schema.scenario_schema()
+# fills in these $defs from crdt.registry, sim.replication.protocol and sim.topology.
+#: a CRDT type offered by name (crdt.registry.listed_types)
+CRDT_TYPE: dict[str, Any] = {"$ref": "#/$defs/crdt_type"}
+#: a mutation of a key's type (each type's operations are listed in the description)
+OPERATION: dict[str, Any] = {"$ref": "#/$defs/operation"}
+#: a propagation protocol (sim.replication.protocol.protocols)
+PROTOCOL: dict[str, Any] = {"$ref": "#/$defs/protocol"}
+#: each protocol's options (Protocol.option_schema)
+PROTOCOL_OPTIONS: dict[str, Any] = {"$ref": "#/$defs/protocol_options"}
+#: a topology kind (sim.topology.KINDS)
+TOPOLOGY_KIND: dict[str, Any] = {"$ref": "#/$defs/topology_kind"}
 
 # A number with at most a two-digit exponent: always finite; no sign, so never negative.
 _NUMBER = r"\s*(?:\d{1,15}(?:\.\d{0,15})?|\.\d{1,15})(?:[eE][+-]?\d{1,2})?\s*"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sim.apps import launch
-from sim.apps.external import External, ExternalComputationError, from_json, pool_for, to_json
+from sim.apps.external import External, ExternalComputationError, ExternalPrograms, from_data, pool_for, to_data
 from sim.apps.todo import TODO, add_todo, todo_spec, todo_workload
 from sim.world import World
 
@@ -28,8 +29,8 @@ def _run(seed: int = 3, **variant: str) -> tuple[World, Any]:
 
 def test_json_round_trip_of_app_values() -> None:
     value = (("done", False), ("tags", ("a", "b")), ("title", "milk"))
-    assert to_json(value) == {"done": False, "tags": ["a", "b"], "title": "milk"}
-    assert from_json(to_json(value)) == value
+    assert to_data(value) == {"done": False, "tags": ["a", "b"], "title": "milk"}
+    assert from_data(to_data(value)) == value
 
 
 @pytest.mark.parametrize("seed", [3, 8])
@@ -95,3 +96,56 @@ def test_the_budget_is_simulated_so_a_call_over_it_fails_the_same_way_every_time
             world.run(duration="1s")
         messages.append((str(err.value), world.now))
     assert messages[0] == messages[1]
+
+
+ANSWER_ONCE = ("import json, sys\n"
+               "request = json.loads(sys.stdin.readline())\n"
+               "print(json.dumps({'id': request['id'], 'effects': []}), flush=True)\n"
+               "AFTER\n")
+
+
+def _served(tmp_path: Path, after: str) -> tuple[ExternalPrograms, Any]:
+    """An extension whose one program answered one call, then did ``after``."""
+    script = tmp_path / "program.py"
+    script.write_text(ANSWER_ONCE.replace("AFTER", after))
+    programs = ExternalPrograms()
+    proc = programs.get("/server/filter_todos_for_user", [sys.executable, str(script)], timeout=30.0)
+    assert proc.call({"id": 1}) == {"id": 1, "effects": []}
+    return programs, proc
+
+
+def test_app_external_fails_on_a_program_that_exited_during_the_run(tmp_path: Path) -> None:
+    programs, proc = _served(tmp_path, "sys.exit(3)")
+    proc.proc.wait(timeout=30)
+    result = programs.check(World())
+    assert result.status == "failed"
+    assert result.message == "external programs exited during the run: /server/filter_todos_for_user (status 3)"
+    programs.close()
+
+
+def test_app_external_passes_on_a_program_still_serving_and_stops_nothing(tmp_path: Path) -> None:
+    programs, proc = _served(tmp_path, "sys.stdin.read()")  # serves until its input closes
+    result = programs.check(World())
+    assert result.status == "ok" and result.details["calls"] == {"/server/filter_todos_for_user": 1}
+    assert proc.proc is not None and proc.proc.poll() is None  # the check only looks
+    programs.close()
+    assert proc.proc is None
+
+
+def test_app_external_is_not_checked_when_nothing_ran_externally() -> None:
+    world = World(seed=1, trace="full")
+    launch(world, todo_spec(), {"db": 1, "server": 1, "client": 1}, extensions=[ExternalPrograms()])
+    result = {c.name: c for c in world.run(duration="0.5s").checks}["app.external"]
+    assert result.status == "not checked" and result.message == "no computation ran in an external program"
+
+
+def test_the_programs_stop_at_the_end_of_the_run_even_with_their_check_disabled() -> None:
+    world = World(seed=3, trace="full")
+    app = launch(world, todo_spec(**JS), {"db": 1, "server": 1, "client": 2}, extensions=[ExternalPrograms()])
+    world.add_workload(todo_workload(app, "10/s"))
+    # as a scenario's `checks: {app.external: false}` does
+    world.checks = [(n, c) for n, c in world.checks if n != "app.external"]
+    result = world.run(duration="0.5s")
+    assert result.ok and "app.external" not in {c.name for c in result.checks}
+    procs = pool_for(app).procs
+    assert procs and all(p.calls > 0 and p.proc is None for p in procs.values())

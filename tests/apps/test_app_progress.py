@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from sim.apps.progress import STEPS, progress_violations
+from sim.apps.progress import STEPS, Progress, progress_violations
 from sim.cli import bundled
 from sim.scenario import Scenario, run_scenario
+from sim.world import World
 
 
 def _scenario(export: str = "export_todos", duration: str = "6s") -> Scenario:
     data = Scenario.from_yaml(bundled()["todo-progress"]).data
     data["app"]["zones"]["server"]["export_todos"]["computation"] = export
     data["duration"] = duration
-    return Scenario.from_dict(data)
+    return Scenario.from_data(data)
 
 
 def test_progress_in_order_and_the_final_result_exactly_once() -> None:
@@ -51,3 +52,9 @@ def test_the_checker_catches_the_variant_without_sequence_numbers() -> None:
         kinds |= {" ".join(b["problem"].split(" ")[:2]) for b in bad}
     assert caught >= 6  # a run where no progress message was reordered or duplicated cannot be caught
     assert {"progress went", "final result"} <= kinds  # backwards progress and a final shown twice
+
+
+
+def test_without_an_export_the_progress_check_says_not_checked() -> None:
+    check = Progress().check(World(trace="full"))
+    assert (check.status, check.message) == ("not checked", "no export started")

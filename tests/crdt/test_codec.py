@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crdt import DecodeError, GCounter, decode, from_bytes, size, to_bytes
-from crdt.codec import canonical_json, decode_element, element_sort_key, encode_element
+from crdt.codec import canonical_encoder, canonical_json, decode_element, element_sort_key, encode_element
 
 
 def test_encoding_is_independent_of_insertion_order() -> None:
@@ -106,3 +106,34 @@ def test_register_refuses_an_operation_without_all_three_forms() -> None:
     with pytest.raises(RegistrationError, match=r"need the methods \['double_delta', 'prepare_double'\]"):
         register(HalfCounter)
     assert "HalfCounter" not in registered_types()
+
+
+_text_with_surrogates = st.text() | st.sampled_from(["caf\u00e9", "\ud800", "a\udfffb", "\U0001f642"])
+_open_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | _text_with_surrogates,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text_with_surrogates, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(_open_json)
+def test_the_ascii_form_is_the_same_json_spelt_in_ascii(data: object) -> None:
+    text = canonical_json(data, ascii=True)
+    assert text.isascii() and len(text.encode("ascii")) == len(text)
+    assert json.loads(text) == data
+    assert canonical_json(json.loads(text), ascii=True) == text  # canonical: parsing and re-encoding is stable
+    utf8 = canonical_json(data)
+    assert json.loads(utf8) == data and (utf8 == text) == utf8.isascii()
+
+
+def test_both_forms_refuse_nan_and_infinity_and_the_default_hook_converts() -> None:
+    for ascii in (False, True):
+        with pytest.raises(ValueError):
+            canonical_json({"x": float("nan")}, ascii=ascii)
+        with pytest.raises(ValueError):
+            canonical_json([float("inf")], ascii=ascii)
+    encode_sets = canonical_encoder(ascii=True, default=lambda v: sorted(v))
+    assert encode_sets({"b": {3, 1}, "a": "\u00e9"}) == '{"a":"\\u00e9","b":[1,3]}'
+    with pytest.raises(TypeError):
+        canonical_json({"b": {3, 1}})

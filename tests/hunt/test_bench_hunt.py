@@ -14,7 +14,7 @@ def test_random_runs_count_from_each_start_to_the_next_failing_seed() -> None:
 
 
 def test_the_smallest_lost_write_needs_two_writes() -> None:
-    space = HuntSpace.of(Scenario.from_dict(target_scenario("first-writer-wins")))
+    space = HuntSpace.of(Scenario.from_data(target_scenario("first-writer-wins")))
     with Runner(workers=0) as runner:
         assert smallest(space, "invariants", runner, most=2) == 2
         assert smallest(space, "convergence", runner, most=1) is None  # the replicas agree, on the wrong value

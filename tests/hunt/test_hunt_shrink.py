@@ -11,7 +11,7 @@ from sim.hunt.shrink import shrink
 from sim.hunt.targets import target_scenario
 from sim.scenario import Scenario
 
-SPACE = HuntSpace.of(Scenario.from_dict(target_scenario("op-unreliable")))
+SPACE = HuntSpace.of(Scenario.from_data(target_scenario("op-unreliable")))
 CULPRIT_FAULT = FaultGene("partition", 1.234, 0.8, ("dc-2",))
 CULPRIT_WRITE = Write(1.3, "dc-2", "k")
 FAILED = {"status": "failed", "signature": ["convergence", "…/… keys converged; diverged: k"], "checks": []}

@@ -96,7 +96,7 @@ def test_hunt_varies_nodes_topology_and_loss_where_the_scenario_allows(tmp_path:
 
     scenario = target_scenario("op-unreliable")
     scenario["hunt"].update({"nodes": {"min": 2, "max": 4}, "topology": ["ring", "line"], "loss": {"max": 0.2}})
-    proposals = Search(HuntSpace.of(Scenario.from_dict(scenario)), 0).batch(16)
+    proposals = Search(HuntSpace.of(Scenario.from_data(scenario)), 0).batch(16)
     assert {c.nodes for c in proposals} <= {2, 3, 4} and len({c.nodes for c in proposals}) > 1
     assert {c.topology for c in proposals} == {"ring", "line"}
     assert all(0 <= (c.loss or 0) <= 0.2 for c in proposals) and any(c.loss for c in proposals)

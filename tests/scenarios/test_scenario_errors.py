@@ -117,7 +117,7 @@ def test_missing_file_and_unknown_bundled_name_exit_2(capsys: pytest.CaptureFixt
 
 def test_python_built_scenarios_are_validated_by_the_same_schema() -> None:
     with pytest.raises(ScenarioError, match=r"<python>: zones.dc: expected"):
-        Scenario.from_dict({"zones": {"dc": 0}})
+        Scenario.from_data({"zones": {"dc": 0}})
 
 
 def test_validate_rejects_cut_off_replicas_and_accepts_what_runs_on_a_ring(
@@ -145,9 +145,9 @@ def test_the_schema_knows_exactly_the_options_each_protocol_accepts() -> None:
     from sim.replication.delta_gossip import DeltaGossip
     from sim.replication.op_broadcast import OpBroadcast
     from sim.replication.state_gossip import StateGossip
-    from sim.scenario import SCENARIO_SCHEMA
+    from sim.scenario import scenario_schema
 
-    options = SCENARIO_SCHEMA["properties"]["data"]["properties"]["options"]["properties"]
+    options = scenario_schema()["$defs"]["protocol_options"]["properties"]
     assert {name: set(options[name]["properties"]) for name in options} == {
         cls.name: set(cls.option_names) for cls in (StateGossip, DeltaGossip, OpBroadcast)}
 

@@ -125,3 +125,12 @@ def test_digest_is_the_same_across_hash_batches() -> None:
     trace.record("phase", name="end")
     expected.update(b'{"kind":"phase","name":"end","seq":1300,"t":0.5}\n')
     assert trace.digest() == expected.hexdigest()
+
+
+def test_trace_lines_are_the_canonical_ascii_form_with_sets_sorted() -> None:
+    from crdt.codec import canonical_json as codec_json
+
+    fields = {"node": "n\u00e9-1", "t": 0.25, "keys": ("b", "a"), "lone": "\ud800"}
+    assert canonical_json(fields) == codec_json(fields, ascii=True) == (
+        '{"keys":["b","a"],"lone":"\\ud800","node":"n\\u00e9-1","t":0.25}')
+    assert canonical_json({"s": frozenset({"b", "a", "c"})}) == '{"s":["a","b","c"]}'

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from crdt.clocks import VersionVector
+from crdt.codec import canonical_json
 from sim.eventsourcing import (
     EventEnvelope,
     InMemoryJournal,
@@ -17,6 +19,7 @@ from sim.eventsourcing import (
     SqliteJournal,
     UnencodablePayloadError,
 )
+from sim.eventsourcing.journal import encode_payload
 
 
 def ev(seq: int, payload: object = None, origin: str = "a", pid: str = "p") -> EventEnvelope:
@@ -86,3 +89,40 @@ def test_sqlite_unopenable_path_is_a_journal_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(JournalError, match="cannot open"):
         SqliteJournal(tmp_path / "file" / "n.sqlite")
+
+
+def test_every_column_is_the_one_canonical_encoding(tmp_path: Path) -> None:
+    j = SqliteJournal(tmp_path / "n.sqlite")
+    j.append([ev(1, {"b": "caf\u00e9 \ud800", "a": [1.5, None]})])
+    j.save_snapshot(Snapshot("p", {"total": "\u00e9"}, VersionVector({"b": 1, "a": 2}), {"b": 1, "a": 2},
+                             (2.5, "a", 2)))
+    j.close()
+    with sqlite3.connect(tmp_path / "n.sqlite") as db:
+        version, payload = db.execute("SELECT version, payload FROM events").fetchone()
+        columns = db.execute("SELECT state, version, seen, last_key FROM snapshots").fetchone()
+    db.close()
+    assert payload == canonical_json({"b": "caf\u00e9 \ud800", "a": [1.5, None]}, ascii=True)
+    assert payload == '{"a":[1.5,null],"b":"caf\\u00e9 \\ud800"}'
+    assert version == '{"a":1}'
+    assert columns == ('{"total":"\\u00e9"}', '{"a":2,"b":1}', '{"a":2,"b":1}', '[2.5,"a",2]')
+
+
+def test_a_snapshot_written_with_spaces_after_separators_still_loads(tmp_path: Path) -> None:
+    # the seen and last_key columns were written by json.dumps's default separators before
+    j = SqliteJournal(tmp_path / "n.sqlite")
+    j.close()
+    with sqlite3.connect(tmp_path / "n.sqlite") as db:
+        db.execute("INSERT INTO snapshots VALUES (?, ?, ?, ?, ?)",
+                   ("p", '{"total": 3}', '{"a":2}', '{"a": 2, "b": 1}', '[2.0, "a", 2]'))
+    db.close()
+    again = SqliteJournal(tmp_path / "n.sqlite")
+    assert again.load_snapshot("p") == Snapshot("p", {"total": 3}, VersionVector({"a": 2}), {"a": 2, "b": 1},
+                                                (2.0, "a", 2))
+    again.close()
+
+
+def test_payload_encoding_and_sizes_are_the_canonical_ascii_form() -> None:
+    payload = {"z": ["\u00e9", (1, 2)], "a": {"n": -0.5}}
+    assert encode_payload(payload) == canonical_json(payload, ascii=True) == '{"a":{"n":-0.5},"z":["\\u00e9",[1,2]]}'
+    envelope = ev(1, payload)
+    assert envelope.size() == len(encode_payload(payload)) + len("a") + 24 + 12

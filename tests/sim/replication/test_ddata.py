@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crdt import GCounter
+from crdt import EWFlag, GCounter
 from crdt.orset import ORSet
 from sim.errors import ConfigError, SimError
 from sim.faults import Isolate
@@ -219,3 +219,17 @@ def test_completed_requests_are_released() -> None:
     assert replicator.open_requests == 2
     world.run(duration="1s")
     assert write.result.ok and read.result.ok and replicator.open_requests == 0
+
+
+def test_invariants_say_not_checked_when_no_key_has_one_and_check_when_one_does() -> None:
+    world = World(seed=1, tick="100ms", default_link={"latency": "10ms"})
+    nodes = world.add_nodes("dc", 3)
+    world.connect(nodes, "complete")
+    DistributedData(world, nodes, {"flag": KeySpec(EWFlag, "delta")}, default_protocol="delta")
+    checks = {c.name: c for c in world.run(duration="1s").checks}
+    assert checks["invariants"].status == "not checked" and checks["invariants"].details["checked"] == []
+    assert checks["convergence"].status == "ok"
+    world, dd = cluster()
+    dd.replicator("dc-1").update("cart", ORSet, lambda s: s.add("milk"))
+    checks = {c.name: c for c in world.run(duration="1s").checks}
+    assert (checks["invariants"].status, checks["invariants"].message) == ("ok", "1/1 keys hold their invariants")
