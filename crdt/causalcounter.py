@@ -140,21 +140,27 @@ class CausalCounter(CausalCrdt[int]):
         return CausalCounterUpdate(self.context.next_dot(replica), total, own)
 
     def increment(self, replica: str, amount: int = 1) -> CausalCounter:
+        """Add ``amount`` (a non-negative integer) at ``replica``."""
         return self._changed(replica, check_amount(self.type_name, "increment", amount))
 
     def increment_delta(self, replica: str, amount: int = 1) -> CausalCounter | None:
+        """The delta of :meth:`increment` (merged in, it gives the same result); ``None`` when nothing changes."""
         return self._changed_delta(replica, check_amount(self.type_name, "increment", amount))
 
     def prepare_increment(self, replica: str, amount: int = 1) -> CausalCounterUpdate | None:
+        """The op of :meth:`increment`, applied by :meth:`effect`; ``None`` when nothing changes."""
         return self._prepare(replica, check_amount(self.type_name, "increment", amount))
 
     def decrement(self, replica: str, amount: int = 1) -> CausalCounter:
+        """Subtract ``amount`` (a non-negative integer) at ``replica``."""
         return self._changed(replica, -check_amount(self.type_name, "decrement", amount))
 
     def decrement_delta(self, replica: str, amount: int = 1) -> CausalCounter | None:
+        """The delta of :meth:`decrement` (merged in, it gives the same result); ``None`` when nothing changes."""
         return self._changed_delta(replica, -check_amount(self.type_name, "decrement", amount))
 
     def prepare_decrement(self, replica: str, amount: int = 1) -> CausalCounterUpdate | None:
+        """The op of :meth:`decrement`, applied by :meth:`effect`; ``None`` when nothing changes."""
         return self._prepare(replica, -check_amount(self.type_name, "decrement", amount))
 
     def effect(self, op: Op) -> CausalCounter:

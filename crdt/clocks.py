@@ -52,10 +52,12 @@ class Dot(NamedTuple):
     counter: int
 
     def to_data(self) -> list[Any]:
+        """``[replica, counter]``."""
         return [self.replica, self.counter]
 
     @classmethod
     def from_data(cls, data: Any) -> Dot:
+        """The dot :meth:`to_data` gave ``data`` for; :class:`DecodeError` otherwise."""
         if (
             not isinstance(data, list | tuple)
             or len(data) != 2
@@ -108,14 +110,17 @@ class VersionVector:
         return vv
 
     def get(self, replica: str) -> int:
+        """How many events of ``replica`` the vector has seen (0 for an unknown replica)."""
         return self.entries.get(replica, 0)
 
     def increment(self, replica: str) -> VersionVector:
+        """A copy that has seen one more event of ``replica``."""
         entries = dict(self.entries)
         entries[replica] = entries.get(replica, 0) + 1
         return VersionVector._trusted(entries)
 
     def merge(self, other: VersionVector) -> VersionVector:
+        """The pointwise maximum of the two vectors."""
         if not isinstance(other, VersionVector):
             raise TypeMismatchError("VersionVector", "merge", other)
         entries = dict(self.entries)
@@ -146,6 +151,7 @@ class VersionVector:
         return all(self.get(r) >= c for r, c in other.entries.items())
 
     def contains(self, dot: Dot) -> bool:
+        """Whether the vector has seen the event ``dot``."""
         return dot.counter <= self.entries.get(dot.replica, 0)
 
     def without(self, replica: str) -> VersionVector:
@@ -165,10 +171,12 @@ class VersionVector:
         return f"VersionVector({dict(sorted(self.entries.items()))})"
 
     def to_data(self) -> dict[str, int]:
+        """``{replica: count}``, replicas sorted."""
         return dict(sorted(self.entries.items()))
 
     @classmethod
     def from_data(cls, data: Any) -> VersionVector:
+        """The vector :meth:`to_data` gave ``data`` for; :class:`DecodeError` otherwise."""
         if not isinstance(data, dict):
             raise DecodeError("VersionVector", "expected an object of replica -> count", data)
         try:
@@ -189,6 +197,7 @@ class CausalContext:
     cloud: frozenset[Dot] = frozenset()
 
     def contains(self, dot: Dot) -> bool:
+        """Whether the context has seen ``dot``, in its compact vector or its cloud."""
         return self.vv.contains(dot) or dot in self.cloud
 
     def next_dot(self, replica: str) -> Dot:
@@ -219,28 +228,56 @@ class CausalContext:
         return dot, extended
 
     def add(self, dot: Dot) -> CausalContext:
+        """A context that has also seen ``dot`` (``self`` when it had)."""
         if self.contains(dot):
             return self
-        if dot.counter == self.vv.get(dot.replica) + 1:
-            return CausalContext._compact(self.vv.entries, self.cloud, extra_vv={dot.replica: dot.counter})
-        return CausalContext(self.vv, self.cloud | {dot})
+        entries = dict(self.vv.entries)
+        return CausalContext._folded(entries, self.cloud, [dot], {})
 
     def add_all(self, dots: Iterable[Dot]) -> CausalContext:
-        new = [d for d in dots if not self.contains(d)]
+        """A context that has also seen every one of ``dots`` (``self`` when it had)."""
+        get, cloud = self.vv.entries.get, self.cloud
+        new = [d for d in dots if d[1] > get(d[0], 0) and d not in cloud]
         if not new:
             return self
-        return CausalContext._compact(self.vv.entries, self.cloud.union(new))
+        return CausalContext._folded(dict(self.vv.entries), cloud, new, {})
 
     def merge(self, other: CausalContext) -> CausalContext:
+        """The union of two contexts, compacted into the vector where the dots are contiguous;
+        ``self`` itself when it already holds every dot of ``other``. Costs what ``other``
+        holds (its vector entries and cloud) plus, when the result differs, a copy of
+        ``self``'s vector: never a sort, never a walk over ``self``'s cloud except to rebuild
+        it when it changes."""
         if not isinstance(other, CausalContext):
             raise TypeMismatchError("CausalContext", "merge", other)
-        if other.vv.entries.items() <= self.vv.entries.items() and not other.cloud:
+        if other is self:
             return self
-        entries = dict(self.vv.entries)
+        mine = self.vv.entries
+        raised: dict[str, int] = {}  # replica -> its count here, for entries ``other`` raises
         for replica, count in other.vv.entries.items():
-            if count > entries.get(replica, 0):
-                entries[replica] = count
-        return CausalContext._compact(entries, self.cloud | other.cloud)
+            old = mine.get(replica, 0)
+            if count > old:
+                raised[replica] = old
+        cloud = self.cloud
+        fresh = [d for d in other.cloud if d[1] > mine.get(d[0], 0) and d not in cloud]
+        if not raised and not fresh:
+            return self
+        entries = dict(mine)
+        theirs = other.vv.entries
+        for replica in raised:
+            entries[replica] = theirs[replica]
+        if not cloud and len(fresh) <= 1:
+            # The common case of a delta's join: no strays here, at most one new stray dot.
+            if not fresh:
+                return _context(VersionVector._trusted(entries), cloud)
+            replica, counter = fresh[0]
+            seen = entries.get(replica, 0)
+            if counter == seen + 1:
+                entries[replica] = counter
+            elif counter > seen:
+                return _context(VersionVector._trusted(entries), frozenset(fresh))
+            return _context(VersionVector._trusted(entries), cloud)
+        return CausalContext._folded(entries, cloud, fresh, raised)
 
     def dots(self) -> Iterator[Dot]:
         """Every dot in the context, in (replica, counter) order."""
@@ -250,31 +287,70 @@ class CausalContext:
         yield from sorted(self.cloud)
 
     @staticmethod
-    def _compact(
-        entries: Mapping[str, int], cloud: Iterable[Dot], extra_vv: Mapping[str, int] | None = None
+    def _folded(
+        entries: dict[str, int], cloud: frozenset[Dot], fresh: list[Dot], raised: Mapping[str, int]
     ) -> CausalContext:
-        vv = dict(entries)
-        if extra_vv:
-            for replica, count in extra_vv.items():
-                vv[replica] = max(vv.get(replica, 0), count)
-        # Absorb cloud dots in counter order so a run of contiguous dots folds into the vector.
-        stray: set[Dot] = set()
-        for dot in sorted(cloud, key=lambda d: (d.replica, d.counter)):
-            seen = vv.get(dot.replica, 0)
-            if dot.counter == seen + 1:
-                vv[dot.replica] = dot.counter
-            elif dot.counter > seen:
-                stray.add(dot)
-        # A dot added to the vector may make earlier strays (of the same replica) covered.
-        cloud_left = frozenset(d for d in stray if d.counter > vv.get(d.replica, 0))
-        return CausalContext(VersionVector._trusted(vv), cloud_left)
+        """The compact context of vector ``entries`` (owned, raised already where ``raised``
+        says, from the count given there), the old compact ``cloud`` and ``fresh`` dots.
+
+        Only the replicas whose entry rose or that got a fresh dot can change: their cloud dots
+        now covered are dropped, and dots that became contiguous fold into the vector, found by
+        asking for the next counter rather than by sorting the cloud.
+        """
+        # Membership is asked with plain (replica, counter) tuples: a Dot hashes and compares
+        # as one, and building the named tuple costs more than the lookup.
+        covered: list[Dot] = []
+        if cloud:
+            for replica, old in raised.items():
+                new = entries[replica]
+                if new - old <= len(cloud):
+                    covered.extend(Dot(replica, k) for k in range(old + 1, new + 1) if (replica, k) in cloud)
+                else:
+                    covered.extend(d for d in cloud if d.replica == replica and d.counter <= new)
+        strays = {d for d in fresh if d[1] > entries.get(d[0], 0)}
+        if not strays and not covered:
+            if cloud and raised:
+                strays = set(cloud)
+            else:
+                return _context(VersionVector._trusted(entries), cloud)
+        else:
+            strays.update(cloud)
+            strays.difference_update(covered)
+        touched = dict.fromkeys(raised)
+        touched.update(dict.fromkeys(d.replica for d in fresh))
+        for replica in touched:
+            count = entries.get(replica, 0)
+            start = count
+            while (replica, count + 1) in strays:
+                count += 1
+                strays.discard(Dot(replica, count))
+            if count != start:
+                entries[replica] = count
+        if len(strays) == len(cloud) and strays == cloud:
+            return _context(VersionVector._trusted(entries), cloud)
+        return _context(VersionVector._trusted(entries), frozenset(strays))
 
     def to_data(self) -> dict[str, Any]:
+        """``{vv: {replica: count}, cloud: [[replica, counter], ...]}``, the cloud sorted."""
         return {"vv": self.vv.to_data(), "cloud": [d.to_data() for d in sorted(self.cloud)]}
 
     @classmethod
     def from_data(cls, data: Any) -> CausalContext:
+        """The context :meth:`to_data` gave ``data`` for; :class:`DecodeError` otherwise."""
         if not isinstance(data, dict) or set(data) != {"vv", "cloud"} or not isinstance(data["cloud"], list):
             raise DecodeError("CausalContext", "expected {vv: {...}, cloud: [[replica, counter], ...]}", data)
         vv = VersionVector.from_data(data["vv"])
-        return CausalContext._compact(vv.entries, [Dot.from_data(d) for d in data["cloud"]])
+        fresh = [d for d in map(Dot.from_data, data["cloud"]) if not vv.contains(d)]
+        return CausalContext._folded(dict(vv.entries), frozenset(), fresh, {})
+
+
+_set_vv = CausalContext.__dict__["vv"].__set__
+_set_cloud = CausalContext.__dict__["cloud"].__set__
+
+
+def _context(vv: VersionVector, cloud: frozenset[Dot]) -> CausalContext:
+    # The dataclass constructor without its frozen-attribute detour (joins make many contexts).
+    ctx = object.__new__(CausalContext)
+    _set_vv(ctx, vv)
+    _set_cloud(ctx, cloud)
+    return ctx

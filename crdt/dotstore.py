@@ -46,6 +46,10 @@ __all__ = [
     "join_dot_sets",
     "join_dot_funs",
     "join_dot_maps",
+    "context_dots",
+    "keys_losing_dots",
+    "walk_cost",
+    "WALK_FACTOR",
     "encode_dots",
     "decode_dots",
     "decode_dot",
@@ -70,13 +74,57 @@ def next_dot(context: CausalContext, replica: str) -> tuple[Dot, CausalContext]:
     return context.advance(replica)
 
 
-def seen_by(context: CausalContext) -> Callable[[Dot], bool]:
+def seen_by(context: CausalContext) -> Callable[[tuple[str, int]], bool]:
     """A fast membership test for ``context`` (used in the inner loops of joins)."""
     get = context.vv.entries.get
     cloud = context.cloud
     if cloud:
         return lambda d: d[1] <= get(d[0], 0) or d in cloud
     return lambda d: d[1] <= get(d[0], 0)
+
+
+#: A map-like causal type merges by walking its smaller side alone when walking it costs this
+#: many times less than the larger side's entry count (below that a full join is as cheap).
+WALK_FACTOR = 4
+
+
+def context_dots(context: CausalContext) -> Iterator[tuple[str, int]]:
+    """Every dot of ``context`` as a plain ``(replica, counter)`` pair, in no given order."""
+    for replica, count in context.vv.entries.items():
+        for counter in range(1, count + 1):
+            yield replica, counter
+    yield from context.cloud
+
+
+def keys_losing_dots(
+    delta_context: CausalContext,
+    seen: Callable[[tuple[str, int]], bool],
+    held: set[Dot],
+    changes: Mapping[Any, Any],
+    dot_index: Callable[[], Any],
+) -> Iterator[Any]:
+    """The keys of a store that a delta's context removes dots from, each once.
+
+    A dot the delta's context names, that this side has ``seen``, that is not among the dots
+    already joined under the delta's own keys (``held``), is a dot the delta removed; its key
+    comes from ``dot_index()`` (a mapping, built only if such a dot exists). Keys already in ``changes`` are
+    skipped; the caller adds each key it is given to ``changes`` before asking for the next, so
+    the generator must be consumed lazily.
+    """
+    index: Any = None
+    for d in context_dots(delta_context):
+        if not seen(d) or d in held:
+            continue  # a dot we never saw is not in our store
+        if index is None:
+            index = dot_index()
+        key = index.get(d)
+        if key is not None and key not in changes:
+            yield key
+
+
+def walk_cost(entries: int, context: CausalContext) -> int:
+    """What walking one side of a join costs: its ``entries`` and every dot its context names."""
+    return entries + sum(context.vv.entries.values()) + len(context.cloud)
 
 
 def join_dot_sets(
@@ -262,7 +310,7 @@ class CausalCrdt(Crdt[V]):
         )
 
     def __eq__(self, other: object) -> bool:
-        return (
+        return other is self or (
             type(other) is type(self)
             and self.context == other.context
             and self.store == other.store

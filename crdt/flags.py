@@ -147,21 +147,27 @@ class EWFlag(_DotSetFlag):
         return bool(store)
 
     def enable(self, replica: str) -> EWFlag:
+        """Enable the flag at ``replica``."""
         return self._win(replica)
 
     def enable_delta(self, replica: str) -> EWFlag:
+        """The delta of :meth:`enable` (merged in, it gives the same result)."""
         return self._win_delta(replica)
 
     def prepare_enable(self, replica: str) -> FlagUpdate:
+        """The op of :meth:`enable`, applied by :meth:`effect`."""
         return self._prepare_win(replica)
 
     def disable(self, replica: str) -> EWFlag:
+        """Disable the flag at ``replica``."""
         return self._lose(replica)
 
     def disable_delta(self, replica: str) -> EWFlag | None:
+        """The delta of :meth:`disable` (merged in, it gives the same result); ``None`` when nothing changes."""
         return self._lose_delta(replica)
 
     def prepare_disable(self, replica: str) -> FlagUpdate | None:
+        """The op of :meth:`disable`, applied by :meth:`effect`; ``None`` when nothing changes."""
         return self._prepare_lose(replica)
 
 
@@ -180,19 +186,25 @@ class DWFlag(_DotSetFlag):
         return not store
 
     def disable(self, replica: str) -> DWFlag:
+        """Disable the flag at ``replica``."""
         return self._win(replica)
 
     def disable_delta(self, replica: str) -> DWFlag:
+        """The delta of :meth:`disable` (merged in, it gives the same result)."""
         return self._win_delta(replica)
 
     def prepare_disable(self, replica: str) -> FlagUpdate:
+        """The op of :meth:`disable`, applied by :meth:`effect`."""
         return self._prepare_win(replica)
 
     def enable(self, replica: str) -> DWFlag:
+        """Enable the flag at ``replica``."""
         return self._lose(replica)
 
     def enable_delta(self, replica: str) -> DWFlag | None:
+        """The delta of :meth:`enable` (merged in, it gives the same result); ``None`` when nothing changes."""
         return self._lose_delta(replica)
 
     def prepare_enable(self, replica: str) -> FlagUpdate | None:
+        """The op of :meth:`enable`, applied by :meth:`effect`; ``None`` when nothing changes."""
         return self._prepare_lose(replica)

@@ -59,28 +59,27 @@ def decode_counts(type_name: str, data: Any) -> dict[str, int]:
 
 # -- size and fingerprint, kept through merges and increments ----------------------------------
 # The canonical encoding is {"state":{"r1":c1,...},"type":"GCounter"}: a fixed frame, one
-# "r":c per replica and the commas between them. The fingerprint is the sum, modulo 2**64, of a
-# 64-bit hash per entry (a multiset hash), so a merge updates both from the entries it changes
-# instead of encoding and hashing the whole counter.
+# "r":c per replica and the commas between them. The fingerprint is the sum, modulo 2**64, of
+# one term per entry, h(replica) * (2 * count + 1) with h a 64-bit hash of the replica id (a
+# multiset hash: distinct counters collide with negligible probability), so a merge updates
+# both from the entries it changes instead of encoding and hashing the whole counter.
 
 _FRAME = len('{"state":{},"type":"GCounter"}')
 _MASK = (1 << 64) - 1
-_KEY_BYTES: dict[str, int] = {}
+_REPLICAS: dict[str, tuple[int, int]] = {}
 
 
-def _key_bytes(replica: str) -> int:
-    """Bytes of ``"replica":`` in the canonical encoding (cached: replica ids repeat)."""
-    n = _KEY_BYTES.get(replica)
-    if n is None:
-        n = len(canonical_json(replica).encode()) + 1
-        if len(_KEY_BYTES) < 1_000_000:
-            _KEY_BYTES[replica] = n
-    return n
-
-
-def _entry_hash(replica: str, count: int) -> int:
-    raw = f"{replica}:{count}".encode("utf-8", "surrogatepass")
-    return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "little")
+def _replica(replica: str) -> tuple[int, int]:
+    """(bytes of ``"replica":`` in the canonical encoding, a 64-bit hash of the id); cached
+    (replica ids repeat; bounded like the trace's name cache)."""
+    known = _REPLICAS.get(replica)
+    if known is None:
+        raw = replica.encode("utf-8", "surrogatepass")
+        known = (len(canonical_json(replica).encode()) + 1,
+                 int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "little"))
+        if len(_REPLICAS) < 1_000_000:
+            _REPLICAS[replica] = known
+    return known
 
 
 def _stats_of(counts: Mapping[str, int]) -> tuple[int, int]:
@@ -88,8 +87,9 @@ def _stats_of(counts: Mapping[str, int]) -> tuple[int, int]:
     size = _FRAME + max(len(counts) - 1, 0)
     total = 0
     for replica, count in counts.items():
-        size += _key_bytes(replica) + len(str(count))
-        total += _entry_hash(replica, count)
+        nbytes, h = _REPLICAS.get(replica) or _replica(replica)
+        size += nbytes + len(str(count))
+        total += h * (2 * count + 1)
     return size, total & _MASK
 
 
@@ -98,15 +98,18 @@ def _stats_after(stats: tuple[int, int], counts: Mapping[str, int],
     """The stats of ``counts`` updated by ``changes`` (distinct replicas, new counts)."""
     size, total = stats
     entries = len(counts)
+    get = counts.get
+    known = _REPLICAS.get
     for replica, count in changes:
-        old = counts.get(replica)
+        nbytes, h = known(replica) or _replica(replica)
+        old = get(replica)
         if old is None:
-            size += _key_bytes(replica) + len(str(count)) + (1 if entries else 0)
+            size += nbytes + len(str(count)) + (1 if entries else 0)
             entries += 1
+            total += h * (2 * count + 1)
         else:
             size += len(str(count)) - len(str(old))
-            total -= _entry_hash(replica, old)
-        total += _entry_hash(replica, count)
+            total += h * 2 * (count - old)
     return size, total & _MASK
 
 
@@ -149,6 +152,7 @@ class GCounter(Crdt[int]):
         return sum(self.counts.values())
 
     def get(self, replica: str) -> int:
+        """``replica``'s count (0 for an unknown replica)."""
         return self.counts.get(replica, 0)
 
     def merge(self, other: GCounter) -> GCounter:
@@ -204,6 +208,7 @@ class GCounter(Crdt[int]):
     # -- increment: state, delta and op forms --------------------------------------------------
 
     def increment(self, replica: str, amount: int = 1) -> GCounter:
+        """Add ``amount`` (a non-negative integer) to ``replica``'s count."""
         check_replica(self.type_name, "increment", replica)
         if not check_amount(self.type_name, "increment", amount):
             return self
@@ -213,12 +218,14 @@ class GCounter(Crdt[int]):
         return self._derived(self, counts, change)
 
     def increment_delta(self, replica: str, amount: int = 1) -> GCounter | None:
+        """The delta of :meth:`increment` (merged in, it gives the same result); ``None`` when nothing changes."""
         check_replica(self.type_name, "increment", replica)
         if not check_amount(self.type_name, "increment", amount):
             return None
         return self._of({replica: self.get(replica) + amount})
 
     def prepare_increment(self, replica: str, amount: int = 1) -> Increment | None:
+        """The op of :meth:`increment`, applied by :meth:`effect`; ``None`` when nothing changes."""
         check_replica(self.type_name, "increment", replica)
         if not check_amount(self.type_name, "increment", amount):
             return None

@@ -19,13 +19,14 @@ LWWMap({'tea': LWWRegister(TOMBSTONE, timestamp=4, replica='a')})
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from crdt.base import Crdt, Op
 from crdt.clocks import check_replica
-from crdt.codec import element_sort_key, encode_element, register
+from crdt.codec import canonical_json, element_sort_key, encode_element, fingerprint, register, size
 from crdt.errors import DecodeError, InvalidOperationError
 from crdt.gset import check_element, decode_element_checked
 from crdt.lwwregister import TOMBSTONE, LWWRegister, Timestamp, check_timestamp, decode_write
@@ -65,6 +66,54 @@ class LWWMapDelete(Op):
         return {"delete": [encode_element(self.key), self.replica, self.timestamp]}
 
 
+_MASK = (1 << 64) - 1
+# The canonical encoding is {"state":[pair,pair,...],"type":"LWWMap"}: a frame, the pairs, commas.
+_FRAME = len(b'{"state":[],"type":"LWWMap"}')
+_SALT = int.from_bytes(hashlib.blake2b(b"LWWMap", digest_size=8).digest(), "little")
+
+#: Per key (bytes of its encoded [key, entry] pair, that pair's 64-bit hash), the pairs' total
+#: bytes and the sum of their hashes: the map's size and fingerprint without encoding it.
+Stats = tuple[dict[Any, tuple[int, int]], int, int]
+#: How many derivations a map remembers back to one whose statistics are kept (a bound on the
+#: ancestors it keeps alive); past it they are computed from scratch when asked.
+_MAX_CHAIN = 64
+
+
+_REGISTER_FRAME = len(b'{"state":,"type":"LWWRegister"}')
+_KEY_JSON: dict[tuple[type, Any], bytes] = {}  # str and int keys: a map's keys recur in every replica
+
+
+def _key_json(key: Any) -> bytes:
+    if type(key) is str or type(key) is int:
+        cached = _KEY_JSON.get((type(key), key))
+        if cached is None:
+            cached = _KEY_JSON[(type(key), key)] = canonical_json(encode_element(key)).encode()
+        return cached
+    return canonical_json(encode_element(key)).encode()
+
+
+def _pair_stats(key: Any, entry: LWWRegister) -> tuple[int, int]:
+    # The pair encodes as [key,entry]; the register's own size and fingerprint are kept on the
+    # register, which replicas share, so most pairs cost a lookup rather than an encoding.
+    raw_key = _key_json(key)
+    length = 3 + len(raw_key) + size(entry) - _REGISTER_FRAME
+    digest = hashlib.blake2b(raw_key + fingerprint(entry).encode(), digest_size=8).digest()
+    return length, int.from_bytes(digest, "little")
+
+
+def _stats_after(stats: Stats, changes: Iterable[tuple[Any, LWWRegister]]) -> Stats:
+    """``stats`` with the pairs of ``changes`` (new entries under their keys) replaced."""
+    per, size, total = stats
+    per = dict(per)
+    for key, entry in changes:
+        old = per.get(key)
+        new = per[key] = _pair_stats(key, entry)
+        if old is not None:
+            size, total = size - old[0], total - old[1]
+        size, total = size + new[0], total + new[1]
+    return per, size, total & _MASK
+
+
 @register
 class LWWMap(Crdt[dict[Any, Any]]):
     """A map of element keys to last-writer-wins entries, deleted ones kept as tombstones."""
@@ -73,9 +122,13 @@ class LWWMap(Crdt[dict[Any, Any]]):
     kind = "lww map"
     operations = ("set", "delete")
     op_types = (LWWMapSet, LWWMapDelete)
-    __slots__ = ("entries",)
+    __slots__ = ("entries", "_stats", "_basis")
 
     entries: Mapping[Any, LWWRegister]
+    _stats: Stats  # kept once asked (see _stats_now)
+    # (the map this one was derived from, the keys that differ, chain length): how to get our
+    # stats from an ancestor's without encoding every pair, worked out only when asked
+    _basis: tuple[LWWMap, list[Any], int]
 
     def __init__(self, entries: Mapping[Any, LWWRegister] | None = None) -> None:
         clean: dict[Any, LWWRegister] = {}
@@ -124,16 +177,65 @@ class LWWMap(Crdt[dict[Any, Any]]):
         mine, theirs = self.entries, other.entries
         if len(theirs) > len(mine):
             mine, theirs = theirs, mine
+        base = self if mine is self.entries else other
         merged: dict[Any, LWWRegister] | None = None
+        changed: list[tuple[Any, LWWRegister]] = []
         for key, entry in theirs.items():
             current = mine.get(key)
-            if current is None or entry.wins_over(current):
+            # ``is``: replicas share the register objects they exchanged, so most keys of two
+            # states are the same object and need no comparison.
+            if current is None or (entry is not current and entry.wins_over(current)):
                 if merged is None:
                     merged = dict(mine)
                 merged[key] = entry
+                changed.append((key, entry))
         if merged is None:
-            return self if mine is self.entries else other
-        return LWWMap._of(merged)
+            return base
+        return base._derived(merged, changed)
+
+    def _derived(self, entries: dict[Any, LWWRegister], changed: list[tuple[Any, LWWRegister]]) -> LWWMap:
+        """A map with ``entries``, differing from ours by ``changed``. If our size and
+        fingerprint statistics are kept (or derivable), the new map remembers how to derive
+        its own from them; a write loop of many steps pays for one update, when asked."""
+        value = LWWMap._of(entries)
+        if getattr(self, "_stats", None) is not None:
+            depth = 1
+        else:
+            basis = getattr(self, "_basis", None)
+            if basis is None or basis[2] >= _MAX_CHAIN:
+                return value
+            depth = basis[2] + 1
+        _set_basis(value, (self, [key for key, _ in changed], depth))
+        return value
+
+    def _stats_now(self) -> Stats:
+        stats = getattr(self, "_stats", None)
+        if stats is not None:
+            return stats
+        keys: dict[Any, None] = {}
+        ancestor: LWWMap | None = self
+        while ancestor is not None and getattr(ancestor, "_stats", None) is None:
+            basis = getattr(ancestor, "_basis", None)
+            if basis is None:
+                ancestor = None
+                break
+            ancestor, changed, _ = basis
+            keys.update(dict.fromkeys(changed))
+        if ancestor is None:
+            stats = _stats_after(({}, 0, 0), self.entries.items())
+        else:
+            stats = _stats_after(ancestor._stats, ((key, self.entries[key]) for key in keys))
+        _set_stats(self, stats)
+        if getattr(self, "_basis", None) is not None:
+            _del_basis(self)  # let the ancestors go
+        return stats
+
+    def _quick_size(self) -> int:
+        per, size, _ = self._stats_now()
+        return _FRAME + size + max(len(per) - 1, 0)
+
+    def _quick_fingerprint(self) -> str:
+        return f"{(self._stats_now()[2] + _SALT) & _MASK:016x}"
 
     def difference(self, delta: LWWMap) -> LWWMap | None:
         self._check_same_type(delta, "difference")
@@ -164,7 +266,7 @@ class LWWMap(Crdt[dict[Any, Any]]):
             return self
         entries = dict(self.entries)
         entries[key] = entry
-        return LWWMap._of(entries)
+        return self._derived(entries, [(key, entry)])
 
     # -- set: state, delta and op forms --------------------------------------------------------
 
@@ -193,13 +295,16 @@ class LWWMap(Crdt[dict[Any, Any]]):
     # set with an older timestamp may be on its way, and the delete must win over it.
 
     def delete(self, replica: str, key: Any, timestamp: Timestamp) -> LWWMap:
+        """Delete ``key`` as of ``timestamp``: a later write of the key wins over the deletion."""
         return self._with(key, self._entry("delete", key, replica, TOMBSTONE, timestamp))
 
     def delete_delta(self, replica: str, key: Any, timestamp: Timestamp) -> LWWMap | None:
+        """The delta of :meth:`delete` (merged in, it gives the same result); ``None`` when nothing changes."""
         entry = self._entry("delete", key, replica, TOMBSTONE, timestamp)
         return None if entry is None else LWWMap._of({key: entry})
 
     def prepare_delete(self, replica: str, key: Any, timestamp: Timestamp) -> LWWMapDelete | None:
+        """The op of :meth:`delete`, applied by :meth:`effect`; ``None`` when nothing changes."""
         if self._entry("delete", key, replica, TOMBSTONE, timestamp) is None:
             return None
         return LWWMapDelete(key, replica, timestamp)
@@ -256,3 +361,8 @@ class LWWMap(Crdt[dict[Any, Any]]):
             "expected {set: [key, replica, timestamp, value]} or {delete: [key, replica, ts]}",
             data,
         )
+
+
+_set_stats = LWWMap.__dict__["_stats"].__set__
+_set_basis = LWWMap.__dict__["_basis"].__set__
+_del_basis = LWWMap.__dict__["_basis"].__delete__

@@ -44,6 +44,7 @@ from typing import Any
 import crdt.causalcounter  # noqa: F401  (nestable types register with the codec on import)
 import crdt.flags  # noqa: F401
 import crdt.mvregister  # noqa: F401
+from crdt import dotstore
 from crdt.base import Crdt, Op
 from crdt.clocks import CausalContext, Dot
 from crdt.codec import decode_element, element_sort_key, encode_element, type_named
@@ -56,9 +57,13 @@ from crdt.dotstore import (
     dots_repr,
     encode_dots,
     join_dot_maps,
+    keys_losing_dots,
+    seen_by,
+    walk_cost,
 )
 from crdt.elements import check_element
 from crdt.errors import DecodeError, InvalidOperationError
+from crdt.pmap import PersistentMap
 from crdt.registry import KINDS, listed_types
 
 __all__ = ["ORMap", "ORMapUpdate", "ORMapRemove"]
@@ -137,7 +142,7 @@ def _join_entries(x: Entry | None, cx: CausalContext, y: Entry | None, cy: Causa
     if x is y:
         return x or None
     joined: dict[str, Any] = {}
-    for name in sorted(x.keys() | y.keys()):
+    for name in {**x, **y}:  # the nested type names (one, unless a type conflict)
         cls = _causal(name)
         empty = cls._empty_store()
         store = cls._join_stores(x.get(name, empty), cx, y.get(name, empty), cy)
@@ -159,9 +164,81 @@ class ORMap(CausalCrdt[dict[Any, Any]]):
     kind = "map of crdts"
     operations = ("update", "remove")
     op_types = (ORMapUpdate, ORMapRemove)
-    __slots__ = ()
+    __slots__ = ("_index",)
 
     store: Mapping[Any, Entry]
+    _index: PersistentMap  # dot -> key of the store, once asked (see _dot_index)
+
+    # -- merge -----------------------------------------------------------------------------
+
+    def merge(self, other: ORMap) -> ORMap:
+        """The causal join. A side much smaller than the other (a delta) is walked alone, as
+        in :meth:`ORSet.merge <crdt.orset.ORSet.merge>`: only the keys it holds and the keys
+        whose dots its context saw are joined (the rest of the key table is copied as one
+        dict, not visited); when nothing changes the larger side itself is returned."""
+        self._check_same_type(other, "merge")
+        if other is self:
+            return self
+        big, small = (self, other) if len(self.store) >= len(other.store) else (other, self)
+        if walk_cost(len(small.store), small.context) * dotstore.WALK_FACTOR <= len(big.store):
+            return big._absorb(small)
+        return ORMap._of(
+            join_dot_maps(big.store, big.context, small.store, small.context, _join_entries),
+            big.context.merge(small.context),
+        )
+
+    def _absorb(self, delta: ORMap) -> ORMap:
+        store, context = self.store, self.context
+        dstore, dcontext = delta.store, delta.context
+        seen_x = seen_by(context)
+        changes: dict[Any, Entry | None] = {}
+        held: set[Dot] = set()  # our dots under the keys the delta holds: joined just below
+        for key, ey in dstore.items():
+            ex = store.get(key)
+            if ex is not None:
+                held.update(_entry_dots(ex))
+            joined = _join_entries(ex, context, ey, dcontext)
+            if joined != ex:
+                changes[key] = joined
+        for key in keys_losing_dots(dcontext, seen_x, held, changes, self._dot_index):
+            changes[key] = _join_entries(store[key], context, None, dcontext)
+        merged_context = context.merge(dcontext)
+        if not changes:
+            return self if merged_context is context else self._derived(dict(store), merged_context, {})
+        new_store = dict(store)
+        for key, entry in changes.items():
+            if entry:
+                new_store[key] = entry
+            else:
+                new_store.pop(key, None)
+        return self._derived(new_store, merged_context, changes)
+
+    def _derived(self, store: dict[Any, Entry], context: CausalContext, changes: Mapping[Any, Entry | None]) -> ORMap:
+        """A new state whose store differs from ours under the keys of ``changes`` (their new
+        entries, empty or None where a key left); our dot index, if built, is carried over."""
+        value = ORMap._of(store, context)
+        try:
+            index = self._index
+        except AttributeError:
+            return value
+        moved: dict[Any, Any] = {}
+        for key, entry in changes.items():
+            before = set(_entry_dots(self.store.get(key) or {}))
+            after = set(_entry_dots(entry or {}))
+            moved.update(dict.fromkeys(before - after))
+            moved.update(dict.fromkeys(after - before, key))
+        _set_index(value, index.updated(moved))
+        return value
+
+    def _dot_index(self) -> PersistentMap:
+        """Dot -> key for every dot the store holds (built once per lineage of states)."""
+        try:
+            return self._index
+        except AttributeError:
+            pairs = [(d, key) for key, entry in self.store.items() for d in _entry_dots(entry)]
+            index = PersistentMap.from_items(pairs, len(pairs))
+            _set_index(self, index)
+            return index
 
     # -- dot store hooks -------------------------------------------------------------------
 
@@ -327,7 +404,7 @@ class ORMap(CausalCrdt[dict[Any, Any]]):
             store[key] = entry
         else:
             store.pop(key, None)
-        return ORMap._of(store, context)
+        return self._derived(store, context, {key: entry})
 
     # -- remove ----------------------------------------------------------------------------
 
@@ -374,3 +451,6 @@ def _causal(name: str) -> type[CausalCrdt[Any]]:
     cls = type_named(name)
     assert issubclass(cls, CausalCrdt)
     return cls
+
+
+_set_index = ORMap.__dict__["_index"].__set__

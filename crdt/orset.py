@@ -21,9 +21,14 @@ Adding an element that is present is a change: it creates a new dot, so a remove
 with the re-add does not delete the element (that is what "add wins" means).
 
 Speed: the elements live in a :class:`~crdt.pmap.PersistentMap`, so the state form ``add``
-copies O(sqrt n) references, not the whole set, and ``merge`` joins bucket by bucket, reusing
-buckets the sides share. Elements follow Python equality (``1``, ``1.0`` and ``True`` are one
-element), as in a Python set.
+copies O(sqrt n) references, not the whole set. ``merge`` with a side much smaller than the
+other (a delta, in delta propagation) walks only the small side: the elements it holds, and the
+dots its context saw, looked up in a dot -> element index of the large side (built on first
+need and carried through later merges and mutations), so a one-element delta into a
+10,000-element set costs about what the delta holds; when nothing changes the large side itself
+is returned. Two sides of similar size are joined bucket by bucket, reusing shared buckets.
+Elements follow Python equality (``1``, ``1.0`` and ``True`` are one element), as in a Python
+set.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from crdt import dotstore
 from crdt.base import Op
 from crdt.clocks import CausalContext, Dot
 from crdt.codec import decode_element, element_sort_key, encode_element, register
@@ -43,8 +49,10 @@ from crdt.dotstore import (
     decode_dots,
     dots_repr,
     encode_dots,
+    keys_losing_dots,
     next_dot,
     seen_by,
+    walk_cost,
 )
 from crdt.elements import check_element
 from crdt.errors import DecodeError
@@ -138,9 +146,85 @@ class ORSet(CausalCrdt[frozenset[Any]]):
     kind = "observed-remove set"
     operations = ("add", "remove", "clear")
     op_types = (ORSetAdd, ORSetRemove, ORSetClear)
-    __slots__ = ()
+    __slots__ = ("_index",)
 
     store: PersistentMap  # element -> frozenset of dots (never empty)
+    _index: PersistentMap  # dot -> element of the store, once asked (see _dot_index)
+
+    # -- merge -----------------------------------------------------------------------------
+
+    def merge(self, other: ORSet) -> ORSet:
+        if type(other) is not ORSet:
+            self._check_same_type(other, "merge")
+        if other is self:
+            return self
+        big, small = (self, other) if self.store._len >= other.store._len else (other, self)
+        if walk_cost(small.store._len, small.context) * dotstore.WALK_FACTOR <= big.store._len:
+            return big._absorb(small)
+        store = ORSet._join_stores(big.store, big.context, small.store, small.context)
+        context = big.context.merge(small.context)
+        if store is big.store and context is big.context:
+            return big
+        return ORSet._of(store, context)
+
+    def _absorb(self, delta: ORSet) -> ORSet:
+        """``self.merge(delta)`` by walking ``delta`` alone: the elements it holds, and the
+        dots its context saw that this store holds under elements it lacks (removed there)."""
+        store, context = self.store, self.context
+        dstore, dcontext = delta.store, delta.context
+        seen_x, seen_y = seen_by(context), seen_by(dcontext)
+        changes: dict[Any, frozenset[Dot] | None] = {}
+        held: set[Dot] = set()  # our dots of the elements the delta holds: joined just below
+        for e, dy in dstore.items():
+            dx = store.get(e)
+            if dx is None:
+                kept = dy if len(dy) == 1 and not seen_x(next(iter(dy))) else _unseen(dy, seen_x)
+                if kept:
+                    changes[e] = kept
+            else:
+                held.update(dx)
+                if dx is not dy and dx != dy:
+                    kept = (dx & dy) | _unseen(dx - dy, seen_y) | _unseen(dy - dx, seen_x)
+                    if kept != dx:
+                        changes[e] = kept or None
+        for e in keys_losing_dots(dcontext, seen_x, held, changes, self._dot_index):
+            changes[e] = _unseen(store[e], seen_y) or None
+        merged_context = context.merge(dcontext)
+        if not changes:
+            return self if merged_context is context else self._derived(store, merged_context, changes)
+        return self._derived(store.updated(changes), merged_context, changes)
+
+    def _derived(
+        self, store: PersistentMap, context: CausalContext, changes: dict[Any, frozenset[Dot] | None]
+    ) -> ORSet:
+        """A new state of this set whose store differs from ours by ``changes`` (element ->
+        its new dots, None where it left); our dot index, if built, is carried over."""
+        value = ORSet._of(store, context)
+        index = getattr(self, "_index", None)  # an unset slot: no index was built
+        if index is None:
+            return value
+        moved: dict[Any, Any] = {}
+        old = self.store
+        for e, dots in changes.items():
+            before = old.get(e, _NO_DOTS)
+            for d in before:
+                if dots is None or d not in dots:
+                    moved[d] = None
+            for d in dots or _NO_DOTS:
+                if d not in before:
+                    moved[d] = e
+        _set_index(value, index.updated(moved))
+        return value
+
+    def _dot_index(self) -> PersistentMap:
+        """Dot -> element for every dot the store holds (built once per lineage of states)."""
+        try:
+            return self._index
+        except AttributeError:
+            pairs = [(d, e) for e, dots in self.store.items() for d in dots]
+            index = PersistentMap.from_items(pairs, len(pairs))
+            _set_index(self, index)
+            return index
 
     # -- dot store hooks -------------------------------------------------------------------
 
@@ -166,6 +250,8 @@ class ORSet(CausalCrdt[frozenset[Any]]):
         joined = [
             _join_bucket(x, y, seen_a, seen_b) for x, y in zip(buckets_a, buckets_b, strict=True)
         ]
+        if buckets_a is a.buckets() and all(j is x for j, x in zip(joined, buckets_a, strict=True)):
+            return a
         return PersistentMap.from_buckets(joined)
 
     @classmethod
@@ -214,7 +300,8 @@ class ORSet(CausalCrdt[frozenset[Any]]):
     def add(self, replica: str, element: Any) -> ORSet:
         check_element(self.type_name, "add", element)
         dot, context = next_dot(self.context, replica)
-        return ORSet._of(self.store.set(element, frozenset((dot,))), context)
+        dots = frozenset((dot,))
+        return self._derived(self.store.set(element, dots), context, {element: dots})
 
     def add_delta(self, replica: str, element: Any) -> ORSet:
         check_element(self.type_name, "add", element)
@@ -233,7 +320,7 @@ class ORSet(CausalCrdt[frozenset[Any]]):
     def remove(self, replica: str, element: Any) -> ORSet:
         if element not in self.store:
             return self
-        return ORSet._of(self.store.delete(element), self.context)
+        return self._derived(self.store.delete(element), self.context, {element: None})
 
     def remove_delta(self, replica: str, element: Any) -> ORSet | None:
         observed = self.store.get(element)
@@ -277,9 +364,9 @@ class ORSet(CausalCrdt[frozenset[Any]]):
         else:
             context = self.context.add_all(op.observed)  # type: ignore[attr-defined]
         if dots == current:
-            return ORSet._of(self.store, context)
+            return self._derived(self.store, context, {})
         store = self.store.set(element, dots) if dots else self.store.delete(element)
-        return ORSet._of(store, context)
+        return self._derived(store, context, {element: dots or None})
 
     @classmethod
     def op_from_data(cls, data: Any) -> Op:
@@ -302,3 +389,6 @@ class ORSet(CausalCrdt[frozenset[Any]]):
             "expected {add: [element, dot, dots]}, {remove: [element, dots]} or {clear: dots}",
             data,
         )
+
+
+_set_index = ORSet.__dict__["_index"].__set__

@@ -147,6 +147,40 @@ class PersistentMap:
         copy[index] = bucket
         return PersistentMap._of(copy, self._len - 1)
 
+    def updated(self, changes: Mapping[K, V]) -> PersistentMap:
+        """This map with every key of ``changes`` set to its value, or removed where the value
+        is ``None``: one copy of the bucket list and of each touched bucket, however many
+        changes fall into it (what a join with a small delta needs).
+
+        >>> m = PersistentMap.from_dict({"a": 1, "b": 2}).updated({"a": None, "c": 3})
+        >>> sorted(m.items())
+        [('b', 2), ('c', 3)]
+        """
+        if len(changes) <= 1:
+            for key, value in changes.items():
+                return self.delete(key) if value is None else self.set(key, value)
+            return self
+        buckets = self._buckets
+        mask = len(buckets) - 1
+        copy = buckets.copy()
+        fresh: set[int] = set()
+        size = self._len
+        for key, value in changes.items():
+            index = hash(key) & mask
+            if index not in fresh:
+                copy[index] = copy[index].copy()
+                fresh.add(index)
+            bucket = copy[index]
+            if value is None:
+                if bucket.pop(key, _MISSING) is not _MISSING:
+                    size -= 1
+            else:
+                size += key not in bucket
+                bucket[key] = value
+        if size > len(copy) * len(copy):
+            return PersistentMap.from_items([kv for b in copy for kv in b.items()], size)
+        return PersistentMap._of(copy, size)
+
     def buckets(self) -> list[dict[K, V]]:
         """The bucket dicts themselves (read-only by contract), for bucket-wise joins."""
         return self._buckets

@@ -97,11 +97,13 @@ class PNCounter(Crdt[int]):
     # -- increment: state, delta and op forms --------------------------------------------------
 
     def increment(self, replica: str, amount: int = 1) -> PNCounter:
+        """Add ``amount`` (a non-negative integer) at ``replica``."""
         if not check_amount(self.type_name, "increment", amount):
             return self
         return PNCounter._of(self.p.increment(replica, amount), self.n)
 
     def increment_delta(self, replica: str, amount: int = 1) -> PNCounter | None:
+        """The delta of :meth:`increment` (merged in, it gives the same result); ``None`` when nothing changes."""
         if not check_amount(self.type_name, "increment", amount):
             return None
         return PNCounter._of(
@@ -109,6 +111,7 @@ class PNCounter(Crdt[int]):
         )
 
     def prepare_increment(self, replica: str, amount: int = 1) -> Increment | None:
+        """The op of :meth:`increment`, applied by :meth:`effect`; ``None`` when nothing changes."""
         if not check_amount(self.type_name, "increment", amount):
             return None
         return Increment(replica, amount)
@@ -116,11 +119,13 @@ class PNCounter(Crdt[int]):
     # -- decrement: state, delta and op forms --------------------------------------------------
 
     def decrement(self, replica: str, amount: int = 1) -> PNCounter:
+        """Subtract ``amount`` (a non-negative integer) at ``replica``."""
         if not check_amount(self.type_name, "decrement", amount):
             return self
         return PNCounter._of(self.p, self.n.increment(replica, amount))
 
     def decrement_delta(self, replica: str, amount: int = 1) -> PNCounter | None:
+        """The delta of :meth:`decrement` (merged in, it gives the same result); ``None`` when nothing changes."""
         if not check_amount(self.type_name, "decrement", amount):
             return None
         return PNCounter._of(
@@ -128,6 +133,7 @@ class PNCounter(Crdt[int]):
         )
 
     def prepare_decrement(self, replica: str, amount: int = 1) -> Decrement | None:
+        """The op of :meth:`decrement`, applied by :meth:`effect`; ``None`` when nothing changes."""
         if not check_amount(self.type_name, "decrement", amount):
             return None
         return Decrement(replica, amount)

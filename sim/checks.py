@@ -19,6 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from sim.deprecation import renamed
+
 if TYPE_CHECKING:
     from sim.world import World
 
@@ -58,9 +60,15 @@ class CheckResult:
             return "failed"
         return "ok" if self.checked else "not checked"
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_data(self) -> dict[str, Any]:
+        """The result as plain data (JSON-ready when ``details`` is)."""
         return {"name": self.name, "ok": self.ok, "status": self.status, "message": self.message,
                 "details": dict(self.details)}
+
+    def as_dict(self) -> dict[str, Any]:
+        """Deprecated name of :meth:`to_data`."""
+        renamed("CheckResult.as_dict", "CheckResult.to_data")
+        return self.to_data()
 
 
 #: a check is called once with the world after the quiet phase

@@ -200,9 +200,7 @@ def _summarise(run: Any, args: argparse.Namespace, window: tuple[float, float] |
                started: int, rundir: Any = None) -> dict[str, Any]:
     """The finished run's summary; with ``rundir`` (the run's staging directory), its results
     written there and moved into place."""
-    from sim.report import summary
-
-    report = summary(run)
+    report = run.summary()
     if rundir is not None:
         report["rerun"] = _rerun(args, report["seed"])
         files = _results(run, report, args, window)
@@ -374,10 +372,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             kept = _keep_failures(path, args, result.failed)
         except SimError as error:
             return _fail(str(error))
-        _write_atomically(Path(args.out), {"sweep.json": lambda p: _write_json(p, result.to_json())})
+        _write_atomically(Path(args.out), {"sweep.json": lambda p: _write_json(p, result.summary())})
         if not args.quiet:
             print(f"results of {len(kept)} failing seeds in {args.out} (crdtsim serve {args.out})", file=sys.stderr)
-    print(json.dumps(result.to_json(), indent=2, sort_keys=True) if args.json else result.render())
+    print(json.dumps(result.summary(), indent=2, sort_keys=True) if args.json else result.render())
     if not args.quiet:
         where = f"Dask at {args.dask}" if args.dask else f"{args.workers or os.cpu_count()} worker processes"
         print(f"{len(seeds)} seeds in {time.perf_counter() - started:.1f}s on {where}", file=sys.stderr)
@@ -394,7 +392,7 @@ def _cmd_hunt(args: argparse.Namespace) -> int:
                       out=args.out, progress=not args.quiet and sys.stderr.isatty())
     except SimError as error:
         return _fail(str(error))
-    print(json.dumps(result.to_json(), indent=2, sort_keys=True) if args.json else result.render())
+    print(json.dumps(result.summary(), indent=2, sort_keys=True) if args.json else result.render())
     return EXIT_CHECK_FAILED if result.found else EXIT_OK
 
 

@@ -95,6 +95,8 @@ class Heal:
 
 @dataclass(frozen=True, slots=True)
 class Crash:
+    """Stop ``node`` at ``at``: it sends, receives and ticks no more until a :class:`Restart`."""
+
     at: float
     node: str
 
@@ -104,6 +106,8 @@ class Crash:
 
 @dataclass(frozen=True, slots=True)
 class Restart:
+    """Start the crashed ``node`` again at ``at``, from what its durable state kept."""
+
     at: float
     node: str
 

@@ -1,12 +1,14 @@
 """Message counters: totals, per link, per node, per message kind and per tick.
 
 The hot path only does attribute and dict increments on objects the network keeps references
-to; per-node figures are summed from the per-link counters when a snapshot is taken.
+to. Links with a state of their own (see :mod:`sim.network`) count per link; pairs served by a
+zone sender count at their two nodes only (a counter per pair would cost more than the rest of
+a 100,000-node world). Per-node figures are both summed when a snapshot is taken.
 
 >>> m = Metrics()
 >>> c = m.link("a", "b")
 >>> c.sent += 1; c.bytes_sent += 10
->>> m.snapshot()["per_node"]["a"]["sent"]
+>>> m.to_data()["per_node"]["a"]["sent"]
 1
 """
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["DROP_CAUSES", "KindCounters", "LinkCounters", "Metrics"]
+__all__ = ["DROP_CAUSES", "KindCounters", "LinkCounters", "Metrics", "NodeCounters"]
 
 DROP_CAUSES = ("loss", "partition", "node_down")
 
@@ -32,7 +34,8 @@ class LinkCounters:
         self.duplicated = 0
         self.dropped: dict[str, int] = {}
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_data(self) -> dict[str, Any]:
+        """The link's counters as plain data."""
         return {
             "sent": self.sent,
             "bytes_sent": self.bytes_sent,
@@ -41,6 +44,18 @@ class LinkCounters:
             "duplicated": self.duplicated,
             "dropped": dict(sorted(self.dropped.items())),
         }
+
+
+class NodeCounters:
+    """What one node sent and received over pairs that have no link counters of their own."""
+
+    __slots__ = ("sent", "bytes_sent", "received", "bytes_received")
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.bytes_sent = 0
+        self.received = 0
+        self.bytes_received = 0
 
 
 class KindCounters:
@@ -54,7 +69,8 @@ class KindCounters:
         self.delivered = 0
         self.bytes_delivered = 0
 
-    def as_dict(self) -> dict[str, int]:
+    def to_data(self) -> dict[str, int]:
+        """The kind's counters as plain data."""
         return {k: getattr(self, k) for k in self.__slots__}
 
 
@@ -63,6 +79,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.links: dict[tuple[str, str], LinkCounters] = {}
+        self.nodes: dict[str, NodeCounters] = {}
         self.kinds: dict[str, KindCounters] = {}
         self.dropped: dict[str, int] = dict.fromkeys(DROP_CAUSES, 0)
         self.duplicated = 0
@@ -92,6 +109,12 @@ class Metrics:
         counters = self.links.get((src, dst))
         if counters is None:
             counters = self.links[(src, dst)] = LinkCounters()
+        return counters
+
+    def node(self, node: str) -> NodeCounters:
+        counters = self.nodes.get(node)
+        if counters is None:
+            counters = self.nodes[node] = NodeCounters()
         return counters
 
     def kind(self, kind: str) -> KindCounters:
@@ -130,9 +153,15 @@ class Metrics:
             s["bytes_sent"] += c.bytes_sent
             d["received"] += c.delivered
             d["bytes_received"] += c.bytes_delivered
+        for node, n in self.nodes.items():
+            row = nodes.setdefault(node, dict.fromkeys(_NODE_KEYS, 0))
+            row["sent"] += n.sent
+            row["bytes_sent"] += n.bytes_sent
+            row["received"] += n.received
+            row["bytes_received"] += n.bytes_received
         return dict(sorted(nodes.items()))
 
-    def snapshot(self) -> dict[str, Any]:
+    def to_data(self) -> dict[str, Any]:
         """A plain, JSON-encodable copy of every counter, keys sorted."""
         return {
             "sent": self.sent,
@@ -143,8 +172,8 @@ class Metrics:
             "bytes_delivered": self.bytes_delivered,
             "ops_issued": self.ops_issued,
             "ops_skipped": self.ops_skipped,
-            "per_kind": {k: c.as_dict() for k, c in sorted(self.kinds.items())},
-            "per_link": {f"{s}->{d}": c.as_dict() for (s, d), c in sorted(self.links.items())},
+            "per_kind": {k: c.to_data() for k, c in sorted(self.kinds.items())},
+            "per_link": {f"{s}->{d}": c.to_data() for (s, d), c in sorted(self.links.items())},
             "per_node": self.per_node(),
             "per_tick": self.per_tick(),
         }

@@ -14,8 +14,12 @@ A message sent from ``src`` to ``dst`` is decided at send time:
 At delivery time a message to a node that is down is dropped with cause ``"node_down"``;
 otherwise the handler registered for its kind is called with the message.
 
-Links are never materialized as N² objects: a :class:`_Link` (resolved model, counters, FIFO
-state) is created the first time a directed pair is used and cached.
+Links are never materialized as N² objects. A pair joined only by a zone channel, with a plain
+model (no FIFO, no bandwidth) and no override or loss burst of its own, is served by one
+*zone sender* per source node and destination zone: the pair then costs only its counters. Any
+other pair gets a :class:`_Link` (resolved model, counters, FIFO and bandwidth state, bursts)
+the first time it is used. Both draw from the sender's stream in the same order, so a run is
+the same either way (``ZONE_SENDERS = False`` opens a link per pair; a test compares them).
 """
 
 from __future__ import annotations
@@ -32,9 +36,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import simpy
 from simpy.events import NORMAL
 
+from sim.deprecation import renamed
 from sim.distributions import Constant, Distribution, Exponential, distribution_from_spec
 from sim.errors import ConfigError, SimError
-from sim.metrics import KindCounters, LinkCounters, Metrics
+from sim.metrics import KindCounters, LinkCounters, Metrics, NodeCounters
 from sim.trace import Trace
 from sim.units import parse_bandwidth, parse_probability
 
@@ -51,7 +56,7 @@ __all__ = ["Cut", "LinkModel", "Message", "Network"]
 class LinkModel:
     """How one directed link behaves.
 
-    >>> LinkModel.from_spec({"latency": "5ms", "loss": 0.1, "fifo": True}).loss
+    >>> LinkModel.from_data({"latency": "5ms", "loss": 0.1, "fifo": True}).loss
     0.1
     >>> LinkModel(loss=1.5)
     Traceback (most recent call last):
@@ -77,7 +82,13 @@ class LinkModel:
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any] | LinkModel) -> LinkModel:
-        """Build from a mapping with keys latency, loss, duplicate, fifo, bandwidth."""
+        """Deprecated name of :meth:`from_data`."""
+        renamed("LinkModel.from_spec", "LinkModel.from_data")
+        return cls.from_data(spec)
+
+    @classmethod
+    def from_data(cls, spec: Mapping[str, Any] | LinkModel) -> LinkModel:
+        """Build from a mapping with keys latency, loss, duplicate, fifo, bandwidth (a model is returned as is)."""
         if isinstance(spec, LinkModel):
             return spec
         if not isinstance(spec, Mapping):
@@ -134,6 +145,12 @@ _new_message = tuple.__new__
 #: set to False (every delivery through the public ``Environment.schedule``) and compares
 #: them with the fast path event by event. Read when a network is built.
 HEAP_FAST_PATH = True
+#: Pairs joined by a zone channel go through a shared zone sender (see the module docstring);
+#: False opens a :class:`_Link` for every pair, as tests/sim/test_network_fast_path.py does to
+#: compare the two event by event. Read when a network is built.
+ZONE_SENDERS = True
+#: how many of a node's zone-sender pairs its ``Node._out`` keeps bound to their destination
+ZONE_PAIRS_CACHED = 16
 
 
 class _Delivery:
@@ -145,11 +162,12 @@ class _Delivery:
     ``kc`` carries the kind's counters so delivery needs no dict lookup.
     """
 
-    __slots__ = ("callbacks", "_value", "kc")
+    __slots__ = ("callbacks", "_value", "kc", "lc")
     _ok = True  # a class attribute: one store less per message
     callbacks: tuple[Callable[[Any], None], ...] | None
     _value: Message
     kc: KindCounters
+    lc: NodeCounters  # the receiver's, set by zone senders only (a link's callback has its own)
 
 
 class _Link:
@@ -228,7 +246,8 @@ class Network:
         # Mutated in place, never rebound: the send closures test this list's truthiness.
         self._cuts: list[Cut] = []
         self._ids = itertools.count(1)
-        self._binder = _binder(self)
+        self._zone_senders = ZONE_SENDERS
+        self._binder, self._bind_zone = _binder(self)
 
     @property
     def in_flight(self) -> int:
@@ -260,9 +279,18 @@ class Network:
         self._zone_models[(zone_b, zone_a)] = model
         self._refresh()
 
+    def _forget_zone_pairs(self, node: Node) -> None:
+        """Drop ``node``'s zone senders and the pairs bound to them (the models changed)."""
+        node._zone_out.clear()
+        for dst in [d for d, send in node._out.items() if isinstance(send, partial)]:
+            del node._out[dst]
+
     def set_link_model(self, src: str, dst: str, model: LinkModel) -> None:
         """Override the model of the directed link ``src -> dst``."""
         self._link_models[(src, dst)] = model
+        node = self._nodes.get(src)
+        if node is not None and isinstance(node._out.get(dst), partial):
+            del node._out[dst]  # the pair now needs a link of its own
         link = self._links.get((src, dst))
         if link is not None:
             self._set_model(link, model)
@@ -285,6 +313,8 @@ class Network:
         return self.default
 
     def _refresh(self) -> None:
+        for node in self._nodes.values():
+            self._forget_zone_pairs(node)
         for (src, dst), link in self._links.items():
             model = self.model_for(src, dst)
             if model is not link.model:
@@ -341,10 +371,50 @@ class Network:
     def send(self, src: str, dst: str, kind: str, payload: Any = None, size: int = 0) -> bool:
         """Send a message; True if at least one copy was scheduled for delivery."""
         node = self._nodes.get(src)
-        sender = node._out.get(dst) if node is not None else None
-        if sender is None:
-            sender = self._open(src, dst).send
-        return sender(kind, payload, size)
+        if node is None:
+            return self._open(src, dst).send(kind, payload, size)
+        sender = node._out.get(dst)
+        if sender is not None:
+            return sender(kind, payload, size)
+        zone_sender = self._zone_sender(node, dst) if self._zone_senders else None
+        if zone_sender is None:
+            return self._open(src, dst).send(kind, payload, size)
+        if len(node._out) < ZONE_PAIRS_CACHED:
+            # A node's first few pairs skip the lookups above from now on (a partial is 72
+            # bytes; a large world's many pairs per node are not worth it).
+            node._out[dst] = partial(zone_sender, dst)
+        return zone_sender(dst, kind, payload, size)
+
+    def _zone_sender(self, node: Node, dst: str) -> Callable[[str, str, Any, int], bool] | None:
+        """The zone sender from ``node`` to ``dst``'s zone, or None when the pair needs a link
+        of its own (a graph edge, an override, a FIFO or bandwidth model, no zone channel)."""
+        topo = self._topology
+        dst_zone = topo._zone_of.get(dst)
+        if dst_zone is None or (node.id, dst) in self._link_models:
+            return None
+        adjacent = topo._adj.get(node.id)
+        if adjacent is not None and dst in adjacent:
+            return None
+        senders = node._zone_out
+        sender = senders.get(dst_zone, _UNSET)
+        if sender is _UNSET:
+            sender = senders[dst_zone] = self._new_zone_sender(node, dst_zone)
+        return sender if dst != node.id else None
+
+    def _new_zone_sender(self, node: Node, dst_zone: str) -> Callable[[str, str, Any, int], bool] | None:
+        pair = (node.zone, dst_zone)
+        topo = self._topology
+        if pair not in topo._zone_channels:
+            return None
+        model = self._zone_models.get(pair)
+        if model is None:
+            channel = topo._zone_channels[pair]
+            if channel is not None and channel not in self._channel_models:
+                return None  # the link reports the undefined channel
+            model = self.default if channel is None else self._channel_models[channel]
+        if model.fifo or model.bandwidth is not None:
+            return None
+        return self._bind_zone(node, model, self._rng(f"net:{node.id}"))
 
     def _bind(self, link: _Link) -> None:
         """(Re)build ``link.send`` and its delivery callback; see :func:`_binder`."""
@@ -377,15 +447,26 @@ class Network:
             self._env.schedule(event, NORMAL, at - now)  # type: ignore[arg-type]
 
     def _drop(self, kind: str, msg_id: int, copy: int, link: _Link, cause: str) -> None:
+        self._drop_pair(link.src, link.dst, link.stats, kind, msg_id, copy, cause)
+
+    def _drop_pair(self, src: str, dst: str, stats: LinkCounters | None, kind: str, msg_id: int,
+                   copy: int, cause: str) -> None:
+        """Count and trace a drop; ``stats`` is None for a pair with no link counters."""
         self._metrics.dropped[cause] += 1
-        dropped = link.stats.dropped
-        dropped[cause] = dropped.get(cause, 0) + 1
+        if stats is not None:
+            dropped = stats.dropped
+            dropped[cause] = dropped.get(cause, 0) + 1
         if self._tracing:
-            self._trace.drop(link.src, link.dst, kind, msg_id, copy, cause)
+            self._trace.drop(src, dst, kind, msg_id, copy, cause)
 
 
-def _binder(net: Network) -> Callable[[_Link], None]:
-    """The function that builds a link's ``send`` and delivery callback.
+_UNSET: Any = object()
+
+
+def _binder(net: Network) -> tuple[Callable[[_Link], None],
+                                   Callable[[Node, LinkModel, random.Random],
+                                            Callable[[str, str, Any, int], bool]]]:
+    """The functions that build a link's ``send`` and delivery callback, and a zone sender.
 
     Called when a link is opened and whenever its model changes. Network-wide values are
     variables of this outer scope, shared by the closures of every link; the link's own values
@@ -511,4 +592,109 @@ def _binder(net: Network) -> Callable[[_Link], None]:
         link.send = send
         src_node._out[dst] = send
 
-    return bind
+    nodes = net._nodes
+    node_counters = metrics.nodes
+    new_node_counters = metrics.node
+    drop_pair = net._drop_pair
+    pair_events = net._trace.pair_events
+
+    def deliver_zone(event: _Delivery) -> None:
+        """The delivery callback of every zone sender: the pair comes from the message."""
+        msg: Message = event._value
+        dst_node = nodes[msg.dst]
+        if not dst_node.up:
+            drop_pair(msg.src, msg.dst, None, msg.kind, msg.id, msg.copy, "node_down")
+            return
+        size = msg.size
+        stats = event.lc
+        stats.received += 1
+        stats.bytes_received += size
+        kc = event.kc
+        kc.delivered += 1
+        kc.bytes_delivered += size
+        if tracing:
+            trace_deliver_zone(env._now, msg)
+        handler = dst_node._handlers.get(msg.kind)
+        if handler is None:
+            dst_node.receive(msg)  # raises the "no handler" error
+        else:
+            handler(msg)
+
+    zone_callbacks = (deliver_zone,)
+    trace_deliver_zone: Any = net._trace.deliver_message if tracing else None
+
+    def push(at: float, msg: Message, kc: KindCounters, stats: NodeCounters) -> None:
+        """Schedule a duplicate as a link's general path does (``_schedule``)."""
+        event = new_event()
+        event.callbacks = zone_callbacks
+        event._value = msg
+        event.kc = kc
+        event.lc = stats
+        if fast:
+            heappush(queue, (at, normal, next(eid), event))
+        else:
+            schedule_public(event, normal, at - env._now)  # type: ignore[arg-type]
+
+    def bind_zone(src_node: Node, model: LinkModel,
+                  rng: random.Random) -> Callable[[str, str, Any, int], bool]:
+        """A send function from ``src_node`` to any node of one zone over plain ``model``:
+        the same checks, draws and records, in the same order, as a link's ``send``."""
+        src = src_node.id
+        loss = model.loss
+        duplicate = model.duplicate
+        rnd = rng.random
+        latency = model.latency
+        exponential = isinstance(latency, Exponential)
+        mean = latency.mean if isinstance(latency, Exponential) else 0.0
+        minimum = latency.minimum if isinstance(latency, Exponential) else 0.0
+        sample = _sampler(latency, rng)
+        trace_send = pair_events(src) if tracing else None
+        sent = new_node_counters(src)
+
+        def send(dst: str, kind: str, payload: Any = None, size: int = 0, src: str = src,
+                 src_node: Node = src_node, loss: float = loss, duplicate: float = duplicate,
+                 rnd: Callable[[], float] = rnd, sample: Callable[[], float] = sample,
+                 exponential: bool = exponential, mean: float = mean, minimum: float = minimum,
+                 trace_send: Any = trace_send, sent: NodeCounters = sent) -> bool:
+            now = env._now
+            msg_id = next(ids)
+            sent.sent += 1
+            sent.bytes_sent += size
+            kc = kinds.get(kind) or kind_counters(kind)
+            kc.sent += 1
+            kc.bytes_sent += size
+            if tracing:
+                trace_send(now, dst, kind, msg_id, size)
+            if not src_node.up:
+                drop_pair(src, dst, None, kind, msg_id, 0, "node_down")
+                return False
+            if cuts and partitioned(src, dst):
+                drop_pair(src, dst, None, kind, msg_id, 0, "partition")
+                return False
+            if loss and rnd() < loss:
+                drop_pair(src, dst, None, kind, msg_id, 0, "loss")
+                return False
+            stats = node_counters.get(dst) or new_node_counters(dst)
+            msg = new_message(Message, (src, dst, kind, payload, size, msg_id, now, 0))
+            # Same float expression as the sampler (the digest depends on it).
+            delay = (minimum - mean * _log(1.0 - rnd())) if exponential else sample()
+            event = new_event()
+            event.callbacks = zone_callbacks
+            event._value = msg
+            event.kc = kc
+            event.lc = stats
+            if fast:
+                heappush(queue, (now + delay, normal, next(eid), event))
+            else:
+                schedule_public(event, normal, delay)  # type: ignore[arg-type]
+            if duplicate and rnd() < duplicate:
+                metrics.duplicated += 1
+                delay = sample()
+                if not math.isfinite(delay):
+                    raise SimError(f"latency draw on {src}->{dst} is not finite: {delay}")
+                push(now + delay, msg._replace(copy=1), kc, stats)
+            return True
+
+        return send
+
+    return bind, bind_zone

@@ -35,7 +35,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sim.errors import ConfigError, SimError
@@ -81,6 +81,9 @@ class Node:
         self._components: dict[str, Any] = {}
         #: dst -> send function of the link, filled in by the network when the link opens
         self._out: dict[str, Callable[[str, Any, int], bool]] = {}
+        #: destination zone -> the network's zone sender ``send(dst, kind, payload, size)``, or
+        #: None when pairs into that zone need links of their own (filled in on first use)
+        self._zone_out: dict[str, Callable[[str, str, Any, int], bool] | None] = {}
         # local = base_local + (1 + drift) * (now - base_t)
         self._clock_base_t = 0.0
         self._clock_base_local = 0.0
@@ -119,6 +122,7 @@ class Node:
         return component
 
     def component(self, name: str) -> Any:
+        """The component installed under ``name``; :class:`SimError` if there is none."""
         try:
             return self._components[name]
         except KeyError:
@@ -163,12 +167,12 @@ class Node:
         handler(msg._replace(src=routed.src, kind=routed.kind, payload=routed.payload, size=routed.size,
                              sent_at=routed.sent_at))
 
-    def neighbours(self) -> list[str]:
-        """Sorted ids of the nodes this node can send to."""
+    def neighbours(self) -> Sequence[str]:
+        """Sorted ids of the nodes this node can send to (a list, or a view of a zone)."""
         return self.world.topology.neighbours(self.id)
 
-    def after(self, delay: float, fn: Callable[[], None]) -> None:
-        """Call ``fn`` after ``delay`` seconds unless the node crashes meanwhile."""
+    def after(self, delay: float, fn: Callable[[], object]) -> None:
+        """Call ``fn`` after ``delay`` seconds unless the node crashes meanwhile; what it returns is ignored."""
         incarnation = self.incarnation
 
         def fire() -> None:
@@ -190,6 +194,7 @@ class Node:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Run the start hooks (when the world starts, and on every restart)."""
         for hook in self._start_hooks:
             hook()
 

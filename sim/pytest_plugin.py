@@ -56,7 +56,7 @@ def _scenario(spec: Any, test_file: Path) -> tuple[Any, str]:
     from sim.scenario import Scenario
 
     if isinstance(spec, dict):
-        return Scenario.from_dict(spec), "<dict>"
+        return Scenario.from_data(spec), "<dict>"
     path = Path(spec)
     if not path.is_absolute() and (test_file.parent / path).exists():
         path = test_file.parent / path

@@ -1,7 +1,8 @@
 """What a finished scenario run says: a JSON-ready summary and a text table.
 
-The summary is data (the golden tests compare it); :func:`render` turns it into the table the
-CLI prints.
+The summary is data (the golden tests compare it): :func:`summarize` assembles it, and
+``ScenarioRun.summary()`` calls it; :func:`render` turns a summary, possibly read back from
+``summary.json``, into the table the CLI prints (``ScenarioRun.render()``).
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from sim.deprecation import renamed
+
 if TYPE_CHECKING:
     from sim.scenario.build import ScenarioRun
 
-__all__ = ["applied_faults", "describe_fault", "lost_write_lines", "protocol_of", "render", "summary",
+__all__ = ["applied_faults", "describe_fault", "lost_write_lines", "protocol_of", "render", "summarize", "summary",
            "who_holds_what"]
 
 
@@ -61,7 +64,13 @@ def _origin(label: str, schedule: Sequence[Any], drawn: set[int]) -> str:
 
 
 def summary(run: ScenarioRun) -> dict[str, Any]:
-    """The machine-readable summary of a finished run (``crdtsim run --json``)."""
+    """Deprecated: use ``run.summary()`` (:meth:`~sim.scenario.build.ScenarioRun.summary`)."""
+    renamed("sim.report.summary(run)", "run.summary()")
+    return summarize(run)
+
+
+def summarize(run: ScenarioRun) -> dict[str, Any]:
+    """The machine-readable summary of a finished run (``crdtsim run --json``, ``run.summary()``)."""
     result = run.result
     if result is None:
         raise ValueError("the scenario has not run yet")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from sim.checks import CheckResult
+from sim.deprecation import renamed
 from sim.errors import ConfigError, SimError
 from sim.units import parse_duration
 
@@ -45,15 +46,22 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
+        """The run went quiet within its bound and every check held."""
         return self.quiesced and all(c.ok for c in self.checks)
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_data(self) -> dict[str, Any]:
+        """The result as plain data: seed, outcome, phases, checks, metrics and the trace digest."""
         return {
             "seed": self.seed, "ok": self.ok, "quiesced": self.quiesced, "ticks": self.ticks,
             "phases": {k: list(v) for k, v in self.phases.items()},
-            "checks": [c.as_dict() for c in self.checks], "metrics": self.metrics,
+            "checks": [c.to_data() for c in self.checks], "metrics": self.metrics,
             "trace_digest": self.trace_digest, "trace_events": self.trace_events,
         }
+
+    def as_dict(self) -> dict[str, Any]:
+        """Deprecated name of :meth:`to_data`."""
+        renamed("RunResult.as_dict", "RunResult.to_data")
+        return self.to_data()
 
 
 def _tick_loop(world: World) -> Generator[simpy.Event, None, None]:
@@ -164,6 +172,6 @@ def _run(world: World, duration: Any, warmup: Any, quiet_max: int,
     trace.record("phase", name="end")
     return RunResult(
         seed=world.seed, phases=phases, ticks=world.tick_count, quiesced=quiesced,
-        checks=tuple(results), metrics=world.metrics.snapshot(),
+        checks=tuple(results), metrics=world.metrics.to_data(),
         trace_digest=trace.digest(), trace_events=trace.count,
     )

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sim.deprecation import renamed
 from sim.errors import SimError
 from sim.scenario.limits import DEFAULT_LIMITS, Limits
 
@@ -80,7 +81,8 @@ class SeedRun:
     error: str | None = None
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SeedRun:
+    def from_data(cls, data: dict[str, Any]) -> SeedRun:
+        """The run :func:`run_seed` described as plain data (it crosses a process boundary so)."""
         return cls(data["seed"], data["ok"], tuple(data["failed"]), data.get("digest"),
                    data.get("convergence_time"), data.get("error"))
 
@@ -96,7 +98,6 @@ def run_seed(path: str, seed: int, limits: Limits | None = None, workroot: str |
     Runs in a worker, so it takes a path rather than objects and returns a small, picklable dict.
     An exception inside the run becomes a failed seed (the ``error`` check) carrying its text.
     """
-    from sim.report import summary
     from sim.scenario import Scenario, build
 
     try:
@@ -110,7 +111,7 @@ def run_seed(path: str, seed: int, limits: Limits | None = None, workroot: str |
                 run.run()
             finally:
                 run.cleanup()
-            report = summary(run)
+            report = run.summary()
     except Exception as error:  # noqa: BLE001 - a crash is this seed's result, not the sweep's
         return {"seed": seed, "ok": False, "failed": [ERROR], "digest": None, "convergence_time": None,
                 "error": f"{type(error).__name__}: {error}"}
@@ -168,8 +169,9 @@ class SweepResult:
     def rerun(self, seed: int) -> str:
         return rerun_command(self.scenario, seed)
 
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready view; it holds nothing that changes between two sweeps of the same seeds."""
+    def summary(self) -> dict[str, Any]:
+        """What the sweep says, JSON-ready (``sweep.json``); nothing in it changes between two
+        sweeps of the same seeds."""
         return {
             "scenario": self.scenario,
             "ok": self.ok,
@@ -183,6 +185,11 @@ class SweepResult:
             ],
             "runs": [{**asdict(run), "failed": list(run.failed)} for run in self.runs],
         }
+
+    def to_json(self) -> dict[str, Any]:
+        """Deprecated name of :meth:`summary`."""
+        renamed("SweepResult.to_json", "SweepResult.summary")
+        return self.summary()
 
     def render(self) -> str:
         """The text ``crdtsim sweep`` prints."""
@@ -252,7 +259,7 @@ def _on_pool(path: str, seeds: list[int], workers: int | None, limits: Limits | 
             pool.submit(run_seed, path, seed, limits, workroot): seed for seed in seeds}
         for future in as_completed(futures):
             error = future.exception()  # e.g. BrokenProcessPool when a worker process died
-            yield SeedRun.crashed(futures[future], error) if error else SeedRun.from_dict(future.result())
+            yield SeedRun.crashed(futures[future], error) if error else SeedRun.from_data(future.result())
         finished = True
     finally:
         if not finished:  # interrupted (Ctrl-C, SIGTERM) or abandoned: do not wait for running seeds
@@ -280,7 +287,7 @@ def _on_dask(path: str, seeds: list[int], address: str, limits: Limits | None) -
             if future.status == "error":  # the task never returned, e.g. its worker kept dying (KilledWorker)
                 yield SeedRun.crashed(seed, future.exception())
             else:
-                yield SeedRun.from_dict(future.result())
+                yield SeedRun.from_data(future.result())
     finally:
         client.close()
 

@@ -1,10 +1,13 @@
-"""Who can talk to whom: a networkx graph of node links plus zone-to-zone channels.
+"""Who can talk to whom: node links (an adjacency map) plus zone-to-zone channels.
 
 Within a group of nodes a named generator (``ring``, ``random_regular`` ...) or explicit edges
-build graph edges; :data:`KINDS` is the registry of generators by name (add one with
+build links; :data:`KINDS` is the registry of generators by name (add one with
 :func:`register_kind`), which the scenario schema reads. Between zones,
 :meth:`Topology.connect_zones` records one entry meaning "every node of zone A can talk to
-every node of zone B" without materializing the N x M edges.
+every node of zone B" without materializing the N x M edges; the neighbours of a node that only
+has such a channel within its own zone are a view of the zone's sorted members
+(:class:`ZonePeers`), not a list per node, so a 100,000-node zone costs one list. networkx is
+imported only to run a generator, or when :attr:`Topology.graph` is read.
 
 >>> t = Topology()
 >>> for n in ["a", "b", "c", "d"]:
@@ -19,20 +22,32 @@ every node of zone B" without materializing the N x M edges.
 
 from __future__ import annotations
 
+import bisect
+import importlib
 import math
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any, overload
 
 from sim.errors import ConfigError
 
-__all__ = ["KINDS", "Topology", "TopologyKind", "register_kind"]
+if TYPE_CHECKING:
+    import networkx as nx
+else:
+    class _Networkx:
+        """networkx, imported when a generator first uses it (importing it costs a run that
+        needs no generator about a third of a second)."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(importlib.import_module("networkx"), name)
+
+    nx = _Networkx()
+
+__all__ = ["KINDS", "Topology", "TopologyKind", "ZonePeers", "register_kind"]
 
 #: a generator: (node count, its parameters, a seed) -> a graph over nodes 0..n-1
-Generator = Callable[[int, dict[str, Any], int], nx.Graph]
+Generator = Callable[[int, dict[str, Any], int], "nx.Graph"]
 
 
 @dataclass(frozen=True)
@@ -138,18 +153,98 @@ def _generate(kind: str, n: int, params: dict[str, Any], rng: random.Random) -> 
     return KINDS[kind].generate(n, params, seed)
 
 
+class ZonePeers(Sequence[str]):
+    """Every member of a zone but one, in sorted order: a view over one shared sorted list.
+
+    It indexes, slices, iterates and compares like the list it stands for (``random.sample``
+    draws the same elements from it), at the cost of one integer per node.
+
+    >>> peers = ZonePeers(["a", "b", "c", "d"], "b")
+    >>> list(peers), peers[1], len(peers), peers == ["a", "c", "d"], "b" in peers
+    (['a', 'c', 'd'], 'c', 3, True, False)
+    """
+
+    __slots__ = ("members", "node", "_at")
+
+    def __init__(self, members: Sequence[str], node: str) -> None:
+        self.members = members  # sorted; shared by every view of the zone
+        self.node = node
+        at = bisect.bisect_left(members, node)
+        self._at = at if at < len(members) and members[at] == node else len(members)
+
+    def __len__(self) -> int:
+        return len(self.members) - (self._at < len(self.members))
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError("ZonePeers index out of range")
+        return self.members[index + (index >= self._at)]
+
+    def __iter__(self) -> Iterator[str]:
+        at = self._at
+        yield from self.members[:at]
+        yield from self.members[at + 1:]
+
+    def __contains__(self, node: object) -> bool:
+        if node == self.node or not isinstance(node, str):
+            return False
+        at = bisect.bisect_left(self.members, node)
+        return at < len(self.members) and self.members[at] == node
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ZonePeers):
+            return self.members == other.members and self.node == other.node
+        return isinstance(other, Sequence) and not isinstance(other, str) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+
 class Topology:
-    """Nodes, their zones, graph edges (with an optional channel type) and zone channels."""
+    """Nodes, their zones, links between nodes (with an optional channel type) and zone
+    channels."""
 
     def __init__(self) -> None:
-        self.graph: nx.Graph = nx.Graph()
+        #: node -> neighbour -> channel type of the link (None: no type), both directions
+        self._adj: dict[str, dict[str, str | None]] = {}
         self._zone_of: dict[str, str] = {}
         self._zones: dict[str, list[str]] = {}
         # (zone_a, zone_b) -> channel type (None: the default model); stored both ways.
         self._zone_channels: dict[tuple[str, str], str | None] = {}
-        self._neighbours: dict[str, list[str]] = {}
+        self._neighbours: dict[str, Sequence[str]] = {}
+        #: zone -> its members, sorted (the lists :class:`ZonePeers` views share)
+        self._sorted_zones: dict[str, list[str]] = {}
         #: destination -> hop distance of every node that can reach it (cached like neighbours)
         self._distances: dict[str, dict[str, int]] = {}
+
+    @property
+    def graph(self) -> nx.Graph:
+        """The links as a networkx graph (built when asked; zone channels are not in it)."""
+        import networkx as nx
+
+        graph = nx.Graph()
+        for node, adjacent in self._adj.items():
+            graph.add_node(node)
+            for other, channel in adjacent.items():
+                graph.add_edge(node, other, channel=channel)
+        return graph
+
+    def edges(self) -> list[tuple[str, str]]:
+        """Every link once, as ``(a, b)`` with ``a < b``, sorted."""
+        return sorted((a, b) for a, adjacent in self._adj.items() for b in adjacent if a < b)
 
     # -- nodes and zones -------------------------------------------------------------------
 
@@ -192,7 +287,8 @@ class Topology:
             self._check_node(b, "edge")
             if a == b:
                 raise ConfigError("edge", "must join two different nodes", f"{a}-{b}")
-            self.graph.add_edge(a, b, channel=channel)
+            self._adj.setdefault(a, {})[b] = channel
+            self._adj.setdefault(b, {})[a] = channel
         self._changed()
 
     def connect(self, nodes: Sequence[str], kind: str, channel: str | None = None,
@@ -205,7 +301,8 @@ class Topology:
             self._check_node(node, f"topology {kind}")
         graph = _generate(kind, len(nodes), dict(params), rng or random.Random(0))
         self.add_edges(((nodes[a], nodes[b]) for a, b in sorted(graph.edges())), channel)
-        self.graph.add_nodes_from(nodes)
+        for node in nodes:
+            self._adj.setdefault(node, {})
 
     def connect_zones(self, zone_a: str, zone_b: str, channel: str | None = None) -> None:
         """Every node of ``zone_a`` can talk to every node of ``zone_b`` (and back).
@@ -225,38 +322,51 @@ class Topology:
             return False
         if (self._zone_of[src], self._zone_of[dst]) in self._zone_channels:
             return True
-        return self.graph.has_edge(src, dst)
+        adjacent = self._adj.get(src)
+        return adjacent is not None and dst in adjacent
 
     def channel(self, src: str, dst: str) -> str | None:
         """The channel type of the link (edge attribute first, then the zone channel)."""
-        data = self.graph.get_edge_data(src, dst)
-        if data is not None and data.get("channel") is not None:
-            return str(data["channel"])
+        channel = self._adj.get(src, {}).get(dst)
+        if channel is not None:
+            return channel
         return self._zone_channels.get((self._zone_of[src], self._zone_of[dst]))
 
     def channel_types(self) -> list[str]:
         """Every channel type named by an edge or a zone channel, sorted."""
         names = {c for c in self._zone_channels.values() if c is not None}
-        names.update(c for _, _, c in self.graph.edges(data="channel") if c is not None)
+        names.update(c for adjacent in self._adj.values() for c in adjacent.values() if c is not None)
         return sorted(names)
 
-    def neighbours(self, node: str) -> list[str]:
-        """Sorted ids of every node ``node`` can send to (cached until the topology changes)."""
+    def neighbours(self, node: str) -> Sequence[str]:
+        """Sorted ids of every node ``node`` can send to (cached until the topology changes).
+
+        A node whose only links are its own zone's channel gets a :class:`ZonePeers` view;
+        any other a list."""
         cached = self._neighbours.get(node)
         if cached is not None:
             return cached
         self._check_node(node, "neighbours")
-        found: set[str] = set(self.graph.adj[node]) if node in self.graph else set()
         zone = self._zone_of[node]
-        for (za, zb) in self._zone_channels:
-            if za == zone:
+        channels = [zb for (za, zb) in self._zone_channels if za == zone]
+        adjacent = self._adj.get(node)
+        if channels == [zone] and not adjacent:
+            members = self._sorted_zones.get(zone)
+            if members is None:
+                members = self._sorted_zones[zone] = sorted(self._zones[zone])
+            result: Sequence[str] = ZonePeers(members, node)
+        else:
+            found: set[str] = set(adjacent or ())
+            for zb in channels:
                 found.update(self._zones[zb])
-        found.discard(node)
-        result = self._neighbours[node] = sorted(found)
+            found.discard(node)
+            result = sorted(found)
+        self._neighbours[node] = result
         return result
 
     def _changed(self) -> None:
         self._neighbours.clear()
+        self._sorted_zones.clear()
         self._distances.clear()
 
     # -- routes ----------------------------------------------------------------------------
@@ -295,7 +405,7 @@ class Topology:
 
     def validate(self, require_connected: bool = True) -> None:
         """Raise :class:`ConfigError` if the graph names unknown nodes or is disconnected."""
-        for node in sorted(self.graph.nodes, key=str):
+        for node in sorted(self._adj, key=str):
             self._check_node(node, "topology")
         if not require_connected or len(self._zone_of) <= 1:
             return
@@ -320,8 +430,9 @@ class Topology:
             elif za == zb and len(self._zones[za]) > 1:
                 for m in members[1:]:
                     union(members[0], m)
-        for a, b in self.graph.edges():
-            union(a, b)
+        for a, adjacent in self._adj.items():
+            for b in adjacent:
+                union(a, b)
         roots = sorted({find(n) for n in self._zone_of})
         if len(roots) > 1:
             cut_off = sorted(n for n in self._zone_of if find(n) != roots[0])

@@ -122,7 +122,8 @@ class TraceEvent:
     kind: str
     fields: Mapping[str, Any]
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_data(self) -> dict[str, Any]:
+        """The record as plain data, one line of ``trace.jsonl``."""
         return {"seq": self.seq, "t": self.t, "kind": self.kind, **self.fields}
 
 
@@ -228,6 +229,44 @@ class Trace:
 
         return send, deliver
 
+    def pair_events(self, src: str) -> Callable[[float, str, str, int, int], None]:
+        """The ``send`` recorder of :meth:`link_events` for any destination:
+        ``send(now, dst, msg_kind, id, size)``, for a sender shared by many links."""
+        src_head = _SEND + _name(src)
+        records = self._records
+        append = records.append
+        trace = self
+        keep = self._keep
+        events = self.events
+        names = _NAMES
+
+        def send(now: float, dst: str, msg_kind: str, id: int, size: int) -> None:
+            seq = trace._seq
+            trace._seq = seq + 1
+            append(src_head + (names.get(dst) or _name(dst)) + (names.get(msg_kind) or _name(msg_kind))
+                   + _pack_send(now, id, size))
+            if len(records) >= _BATCH:
+                trace._flush()
+            if keep:
+                fields = {"src": src, "dst": dst, "msg_kind": msg_kind, "id": id, "size": size}
+                events.append(TraceEvent(seq, round(now, 9), "send", fields))
+
+        return send
+
+    def deliver_message(self, now: float, msg: Any) -> None:
+        """The ``deliver`` record of :meth:`link_events` for a message (a
+        :class:`~sim.network.Message`) of any link."""
+        seq = self._seq
+        self._seq = seq + 1
+        records = self._records
+        records.append(_pack_deliver(2, now, msg.id, msg.copy))
+        if len(records) >= _BATCH:
+            self._flush()
+        if self._keep:
+            fields = {"src": msg.src, "dst": msg.dst, "msg_kind": msg.kind, "id": msg.id,
+                      "copy": msg.copy, "sent_at": round(msg.sent_at, 9)}
+            self.events.append(TraceEvent(seq, round(now, 9), "deliver", fields))
+
     @property
     def count(self) -> int:
         """How many events were recorded (kept or not)."""
@@ -247,7 +286,7 @@ class Trace:
 
     def to_jsonl(self, out: str | Path | IO[str]) -> None:
         """Write one canonical JSON object per line."""
-        lines = (canonical_json(e.as_dict()) + "\n" for e in self._require_events())
+        lines = (canonical_json(e.to_data()) + "\n" for e in self._require_events())
         _write(out, lines)
 
     def chrome_events(self) -> list[dict[str, Any]]:

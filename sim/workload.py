@@ -65,6 +65,7 @@ class Workload:
         self._active = False
 
     def validate(self, world: World) -> None:
+        """Check that every node the workload names exists in ``world``."""
         for n in self.nodes or ():
             if not world.topology.has_node(n):
                 raise ConfigError("workload.nodes", "must name known nodes", n)
@@ -85,6 +86,7 @@ class Workload:
             self._on_tick()
 
     def stop(self) -> None:
+        """Issue nothing more."""
         self._active = False
 
     def _next_poisson(self) -> None:

@@ -12,7 +12,6 @@ True
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -68,7 +67,7 @@ class World:
         self._nodes: dict[str, Node] = {}
         self.network = Network(
             self.env, self._nodes, self.topology, self.metrics, self.trace, self.rng,
-            LinkModel.from_spec(default_link) if default_link is not None else None,
+            LinkModel.from_data(default_link) if default_link is not None else None,
         )
         self.faults = FaultSchedule()
         #: every fault event applied (fault, heal, crash, restart) in order: see :meth:`record_fault`
@@ -91,14 +90,20 @@ class World:
         """Simulated time in seconds."""
         return self.env.now
 
-    def schedule(self, delay: float, fn: Callable[[], None]) -> None:
-        """Call ``fn()`` after ``delay`` simulated seconds (one event, no process)."""
+    def schedule(self, delay: float, fn: Callable[[], object]) -> None:
+        """Call ``fn()`` after ``delay`` simulated seconds (one event, no process); what it returns is ignored."""
         event = self.env.timeout(delay)
-        event.callbacks.append(lambda _event: fn())
+
+        def fire(_event: object) -> None:
+            fn()
+
+        event.callbacks.append(fire)
 
     # -- nodes and topology ----------------------------------------------------------------
 
     def add_node(self, node_id: str, zone: str) -> Node:
+        """Add the node ``node_id`` to ``zone`` (ids and zone names are distinct); started at once
+        if the world already runs."""
         if not isinstance(node_id, str) or not node_id:
             raise ConfigError("node id", "must be a non-empty string", node_id)
         if self.topology.has_zone(node_id) or node_id == zone and self.topology.has_node(zone):
@@ -123,6 +128,7 @@ class World:
         return ids
 
     def node(self, node_id: str) -> Node:
+        """The node ``node_id``; :class:`SimError` for an unknown id."""
         try:
             return self._nodes[node_id]
         except KeyError:
@@ -149,6 +155,7 @@ class World:
         self.topology.connect(nodes, kind, channel, self.rng(f"topology:{label}"), **params)
 
     def add_edges(self, edges: Iterable[tuple[str, str]], channel: str | None = None) -> None:
+        """Connect each pair of nodes both ways, over ``channel`` when given."""
         self.topology.add_edges(edges, channel)
 
     def connect_zones(self, zone_a: str, zone_b: str, channel: str | None = None) -> None:
@@ -160,10 +167,12 @@ class World:
         self.network.define_channel(name, _model(model, f"channel {name}"))
 
     def set_default_link(self, model: LinkModel | Mapping[str, Any]) -> None:
+        """The link model of every link no zone, channel or link setting overrides."""
         self.network.set_default(_model(model, "default link"))
 
     def set_zone_link(self, zone_a: str, zone_b: str,
                       model: LinkModel | Mapping[str, Any]) -> None:
+        """The link model between the nodes of two zones (both ways)."""
         for z in (zone_a, zone_b):
             if not self.topology.has_zone(z):
                 raise ConfigError("zone link", "must name known zones", z)
@@ -198,6 +207,7 @@ class World:
         self._pending.append(fn)
 
     def pending(self) -> bool:
+        """Whether any quiescence hook (:meth:`add_pending`) says its component still has work."""
         return any(fn() for fn in self._pending)
 
     def add_validator(self, fn: Callable[[], None]) -> None:
@@ -221,6 +231,7 @@ class World:
         self.checks.append((name, fn))
 
     def add_workload(self, workload: Workload) -> None:
+        """Validate ``workload`` against this world and run it in the workload phase."""
         workload.validate(self)
         self.workloads.append(workload)
 
@@ -238,10 +249,12 @@ class World:
         self.fault_log.append({"t": round(self.env.now, 9), "kind": kind, **fields})
 
     def crash(self, node_id: str) -> None:
+        """Crash ``node_id`` now and log the fault (see :meth:`Node.crash`)."""
         self.node(node_id).crash()
         self.record_fault("crash", node=node_id)
 
     def restart(self, node_id: str) -> None:
+        """Restart ``node_id`` now and log the fault (see :meth:`Node.restart`)."""
         self.record_fault("restart", node=node_id)
         self.node(node_id).restart()
 
@@ -280,13 +293,9 @@ class World:
         """Whether :meth:`run` disables Python's cyclic GC (see ``gc`` in the constructor)."""
         return self.gc == "off" or (self.gc == "auto" and len(self._nodes) >= GC_AUTO_NODES)
 
-    def random(self, name: str) -> random.Random:
-        """Alias of ``world.rng(name)``."""
-        return self.rng(name)
-
 
 def _model(model: LinkModel | Mapping[str, Any], where: str) -> LinkModel:
     try:
-        return LinkModel.from_spec(model)
+        return LinkModel.from_data(model)
     except ConfigError as err:
         raise err.prefixed(where) from None

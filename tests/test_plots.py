@@ -12,7 +12,6 @@ from matplotlib.quiver import Quiver
 
 from sim import plots
 from sim.cli import bundled, main
-from sim.report import summary
 from sim.scenario import Scenario, ScenarioRun, run_scenario
 
 BROKEN = Path(__file__).parent.parent / "examples" / "broken" / "lossy-protocols-unreliable.yaml"
@@ -31,7 +30,7 @@ def broken_run() -> ScenarioRun:
 def _small(nodes: int, **extra: object) -> ScenarioRun:
     spec = {"seed": 1, "zones": {"dc": nodes}, "duration": "1s", "data": {"keys": {"hits": "GCounter"}},
             "workload": {"rate": "20/s"}, **extra}
-    return run_scenario(Scenario.from_dict(spec), trace="full")
+    return run_scenario(Scenario.from_data(spec), trace="full")
 
 
 def test_fault_windows_of_the_quickstart(quickstart: ScenarioRun) -> None:
@@ -76,7 +75,7 @@ def test_traffic_stacks_the_summary_totals_by_protocol(quickstart: ScenarioRun) 
     top, bottom = fig.axes
     assert (top.get_ylabel(), bottom.get_ylabel()) == ("messages / tick", "bytes / tick")
     assert bottom.get_xlabel() == "simulated time (s)"
-    report = summary(quickstart)
+    report = quickstart.summary()
 
     def total(ax: Axes) -> int:
         return round(sum(bar.get_height() for bars in ax.containers for bar in bars))
@@ -152,7 +151,7 @@ def test_spacetime_orders_lanes_by_zone() -> None:
             "topology": [{"zone": "west", "kind": "complete"}, {"zone": "east", "kind": "complete"},
                          {"between": ["west", "east"]}],
             "data": {"keys": {"hits": "GCounter"}}, "workload": {"rate": "20/s"}}
-    run = run_scenario(Scenario.from_dict(spec), trace="full")
+    run = run_scenario(Scenario.from_data(spec), trace="full")
     (ax,) = plots.spacetime(run).axes
     assert [t.get_text() for t in ax.get_yticklabels()] == ["w-2", "w-1", "e-1", "e-2"]  # top to bottom
 
@@ -260,7 +259,7 @@ def test_fault_timeline_shows_each_node_s_side_down_time_bursts_and_clocks() -> 
               {"at": "0.7s", "clock": "dc-2", "skew": 0.25}]
     spec = {"seed": 1, "zones": {"dc": 3}, "duration": "1s", "data": {"keys": {"hits": "GCounter"}},
             "workload": {"rate": "20/s"}, "faults": faults}
-    run = run_scenario(Scenario.from_dict(spec))  # the fault log needs no full trace
+    run = run_scenario(Scenario.from_data(spec))  # the fault log needs no full trace
     (ax,) = plots.fault_timeline(run).axes
     assert [t.get_text() for t in ax.get_yticklabels()] == ["dc-1", "dc-2", "dc-3"]
     labels = {t.get_text() for t in ax.get_legend().get_texts()}

@@ -20,7 +20,7 @@ def test_mypy_passes() -> None:
 
 
 def test_ruff_passes() -> None:
-    result = _run("ruff", "check", "crdt", "sim", "tests", "conftest.py")
+    result = _run("ruff", "check", "crdt", "sim", "crdtsim", "tests", "conftest.py")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -4,7 +4,7 @@ description), and how each check ended."""
 from __future__ import annotations
 
 from sim import htmlreport
-from sim.report import applied_faults, describe_fault, render, summary
+from sim.report import applied_faults, describe_fault, render
 from sim.scenario import Scenario, run_scenario
 
 FAULTS = [{"at": "0.2s", "partition": [["dc-1"], ["dc-2", "dc-3"]], "duration": "0.2s"},
@@ -17,7 +17,7 @@ FAULTS = [{"at": "0.2s", "partition": [["dc-1"], ["dc-2", "dc-3"]], "duration": 
 def _run(**extra: object):  # type: ignore[no-untyped-def]
     spec = {"seed": 4, "zones": {"dc": 3}, "duration": "1s", "data": {"keys": {"hits": "GCounter"}},
             "workload": {"rate": "20/s"}, **extra}
-    return run_scenario(Scenario.from_dict(spec))
+    return run_scenario(Scenario.from_data(spec))
 
 
 def test_every_applied_fault_is_listed_once_in_order_and_described() -> None:
@@ -47,7 +47,7 @@ def test_nemesis_faults_are_told_apart_from_listed_ones() -> None:
     assert origins == {"scenario", "nemesis", "run"}
     drawn = [f for f in faults if f["origin"] == "nemesis" and f["kind"] == "fault"]
     assert len(drawn) == sum(1 for f in run.world.faults if any(f is d for d in run.nemesis)) > 0
-    text = render(summary(run))
+    text = run.render()
     assert f"faults applied ({len(faults)}):" in text and "[nemesis]" in text
 
 
@@ -63,9 +63,9 @@ def test_a_scheduled_heal_is_listed_once() -> None:
 
 
 def test_a_check_with_nothing_to_look_at_is_shown_as_not_checked_and_fails_nothing() -> None:
-    run = run_scenario(Scenario.from_dict({"seed": 4, "zones": {"dc": 3}, "duration": "1s",
+    run = run_scenario(Scenario.from_data({"seed": 4, "zones": {"dc": 3}, "duration": "1s",
                                            "data": {"keys": {"f": "EWFlag"}}, "workload": {"rate": "20/s"}}))
-    s = summary(run)
+    s = run.summary()
     assert {c["name"]: c["status"] for c in s["checks"]} == {"convergence": "ok", "invariants": "not checked"}
     assert s["ok"]
     text = render(s)

@@ -15,7 +15,6 @@ import pytest
 import sim.sweep
 from sim.cli import main
 from sim.errors import SimError
-from sim.report import summary
 from sim.runloop import RunResult
 from sim.scenario import Scenario, run_scenario
 from sim.scenario.build import ScenarioRun
@@ -74,7 +73,7 @@ def lossy(tmp_path: Path) -> Path:
 def _serial(path: Path, seeds: list[int]) -> list[tuple[int, bool, str]]:
     """The same seeds run one after another in this process, the way ``crdtsim run`` does."""
     scenario = Scenario.from_yaml(path)
-    reports = [summary(run_scenario(scenario, seed=seed, trace="digest")) for seed in seeds]
+    reports = [run_scenario(scenario, seed=seed, trace="digest").summary() for seed in seeds]
     return [(r["seed"], r["ok"], r["trace_digest"]) for r in reports]
 
 
@@ -257,8 +256,8 @@ def test_bad_scenarios_fail_before_any_work_is_sent(tmp_path: Path, monkeypatch:
 
 def test_seed_run_and_result_round_trip_through_json(lossy: Path) -> None:
     result = sweep(lossy, [1, 2, 3], workers=1)
-    data = json.loads(json.dumps(result.to_json()))
-    assert [SeedRun.from_dict(run) for run in data["runs"]] == result.runs
+    data = json.loads(json.dumps(result.summary()))
+    assert [SeedRun.from_data(run) for run in data["runs"]] == result.runs
     assert data["failed"] == result.failed and data["by_check"] == result.by_check
     assert [f["command"] for f in data["failures"]] == [rerun_command(lossy, s) for s in result.failed]
 
@@ -309,7 +308,7 @@ def test_dask_cluster_gives_the_same_results_as_the_pool(lossy: Path, capsys: py
         # and through the library, as from a notebook
         result = sweep(lossy, range(1, 9), dask=cluster.scheduler_address)
     assert on_dask == on_pool
-    assert result.to_json() == {**on_pool, "scenario": str(lossy)}
+    assert result.summary() == {**on_pool, "scenario": str(lossy)}
     assert [(r.seed, r.ok, r.digest) for r in result.runs] == _serial(lossy, list(range(1, 9)))
 
 

@@ -61,8 +61,8 @@ def run(seed: int = 1) -> dict[str, Any]:
     bids = [(0.1, "site-1", "ann", 10), (0.3, "site-2", "bob", 12), (0.6, "site-3", "cat", 15),
             (0.7, "site-2", "dan", 15), (0.9, "site-2", "eve", 14), (1.1, "site-3", "fay", 16)]
     for at, node, bidder, amount in bids:
-        world.schedule(at, lambda n=node, b=bidder, a=amount: auction.command(n, {"bidder": b, "amount": a}) and None)
-    world.schedule(1.0, lambda: auction.command("site-1", {"close": True}) and None)
+        world.schedule(at, lambda n=node, b=bidder, a=amount: auction.command(n, {"bidder": b, "amount": a}))
+    world.schedule(1.0, lambda: auction.command("site-1", {"close": True}))
     world.set_faults([Partition(at=0.5, groups=(("site-1",), ("site-2", "site-3")), duration=1.0)])
     result = world.run(duration="3s", quiet_max=200)
     accepted = [r for r in auction.results if r.ok and r.events and "bid" in r.events[0].payload]

@@ -54,7 +54,7 @@ def run(seed: int = 1) -> dict[str, Any]:
         (2.0, "shop-1", {"op": "remove", "item": "milk"}),          # after the heal: saw the add
     ]
     for at, node, cmd in script:
-        world.schedule(at, lambda n=node, c=cmd: cart.command(n, c) and None)
+        world.schedule(at, lambda n=node, c=cmd: cart.command(n, c))
     world.set_faults([Partition(at=0.5, groups=(("shop-1",), ("shop-2",)), duration=1.0)])
     result = world.run(duration="3s", quiet_max=200)
     return {"ok": result.ok, "checks": [c.message for c in result.checks],

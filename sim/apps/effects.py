@@ -60,6 +60,7 @@ class Event:
 
     @property
     def user(self) -> str | None:
+        """The user of the event's session (``None`` without one)."""
         return None if self.session is None else self.session.user
 
 

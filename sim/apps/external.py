@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from sim.apps.runtime import AppNode, AppRuntime
     from sim.world import World
 
-__all__ = ["External", "ExternalComputationError", "ExternalPrograms", "SCRIPTS", "to_json", "from_json"]
+__all__ = ["External", "ExternalComputationError", "ExternalPrograms", "SCRIPTS", "to_data", "from_data"]
 
 SCRIPTS = Path(__file__).parent / "external"
 DEFAULT_TIMEOUT = 10.0
@@ -73,25 +73,25 @@ class ExternalComputationError(SimError):
         self.computation, self.program, self.reason = computation, program, reason
 
 
-def to_json(value: Any) -> Any:
+def to_data(value: Any) -> Any:
     """An app value as plain JSON: objects -> dicts, arrays and sets -> lists, maps -> dicts."""
     if isinstance(value, tuple):
         if value and is_object(value):
-            return {k: to_json(v) for k, v in value}
-        return [to_json(v) for v in value]
+            return {k: to_data(v) for k, v in value}
+        return [to_data(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): to_json(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+        return {str(k): to_data(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
     if isinstance(value, frozenset | set):
-        return sorted((to_json(v) for v in value), key=repr)
+        return sorted((to_data(v) for v in value), key=repr)
     return value
 
 
-def from_json(value: Any) -> Any:
+def from_data(value: Any) -> Any:
     """Plain JSON as an app value: dicts -> objects (sorted pairs), lists -> arrays (tuples)."""
     if isinstance(value, dict):
-        return obj(**{k: from_json(v) for k, v in value.items()})
+        return obj(**{k: from_data(v) for k, v in value.items()})
     if isinstance(value, list):
-        return tuple(from_json(v) for v in value)
+        return tuple(from_data(v) for v in value)
     return value
 
 
@@ -266,7 +266,7 @@ class External:
         proc = pool.get(comp, self.argv, self.timeout)
         request = {"id": proc.calls + 1, "computation": comp, "function": self.function, "node": node.id,
                    "event": {"node": event.node, "user": event.user, "cause": event.cause},
-                   "inputs": {name: to_json(node.value(name)) for name in self.inputs}}
+                   "inputs": {name: to_data(node.value(name)) for name in self.inputs}}
         try:
             reply = proc.call(request)
             self._charge(node, comp, request, reply, proc)
@@ -295,13 +295,13 @@ class External:
             state = node.spec.state(e["path"])
         except SimError:
             raise proc.fail(f"effect to unknown path {e['path']!r}") from None
-        op, value, ts, empty = e.get("op"), from_json(e.get("value")), node.timestamp(), state.type()()
+        op, value, ts, empty = e.get("op"), from_data(e.get("value")), node.timestamp(), state.type()()
         msg: Any
         # by the kind of the state's type (crdt.registry.KINDS), as the reply format above says
         if empty.kind == "lww register" and op == "set":
             msg = empty.prepare("set", node.id, value, ts)
         elif empty.kind == "lww map" and op == "set" and "key" in e:
-            msg = empty.mutate("set", node.id, from_json(e["key"]), value, ts)
+            msg = empty.mutate("set", node.id, from_data(e["key"]), value, ts)
         elif empty.kind == "grow-only set" and op == "add":
             msg = empty.prepare("add", node.id, value)
         else:

@@ -262,4 +262,4 @@ def schedule_exports(runtime: AppRuntime, exports: Sequence[tuple[float, str]]) 
     progress_for(runtime)
     for t, node_id in exports:
         runtime.node(node_id)
-        runtime.world.schedule(t, lambda n=node_id: None if request_export(runtime, n) else None)  # type: ignore[misc]
+        runtime.world.schedule(t, lambda n=node_id: request_export(runtime, n))  # type: ignore[misc]

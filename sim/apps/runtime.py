@@ -270,7 +270,7 @@ class AppRuntime:
 
     def at(self, t: float, fn: Callable[[], Any]) -> None:
         """Call ``fn`` at simulated time ``t`` (from now)."""
-        self.world.schedule(t, lambda: None if fn() else None)
+        self.world.schedule(t, fn)
 
     def wants_connection(self, node_id: str) -> bool:
         return node_id not in self._offline

@@ -47,6 +47,7 @@ class Session:
     signature: str
 
     def claim(self, name: str) -> Any:
+        """The claim ``name``, or ``None`` (also for malformed claims, as an attacker may send)."""
         try:
             return dict(self.claims).get(name)
         except (TypeError, ValueError):
@@ -54,12 +55,15 @@ class Session:
 
     @property
     def user(self) -> str:
+        """The ``user`` claim as text."""
         return str(self.claim("user"))
 
     def to_data(self) -> dict[str, Any]:
+        """``{claims: {...}, signature: ...}``, as it travels."""
         return {"claims": dict(self.claims), "signature": self.signature}
 
     def size(self) -> int:
+        """Its size on the wire in bytes (64 for a session that cannot be encoded)."""
         try:
             return len(canonical_json(self.to_data()))
         except (TypeError, ValueError):

@@ -14,7 +14,7 @@ An :class:`AppSpec` names zones; each zone has a node spec mapping names to
 Paths are ``/zone/name``. Channels connect zones: nodes of ``to_zone`` connect to a node of
 ``from_zone`` (their provider), which issues their session.
 
->>> spec = AppSpec.from_dict({
+>>> spec = AppSpec.from_data({
 ...     "zones": {"server": {"count": {"crdt": "LWWRegister", "value": "number", "init": 0},
 ...                          "double": {"computation": "double", "depends_on": ["/server/count"],
 ...                                     "writes": ["/server/twice"]},
@@ -34,6 +34,7 @@ import networkx as nx
 
 from crdt import Crdt
 from crdt.codec import registered_types
+from sim.deprecation import renamed
 from sim.errors import ConfigError, SimError
 
 __all__ = [
@@ -112,22 +113,34 @@ def _crdt_type(name: str, where: str) -> type[Crdt[Any]]:
 
 @dataclass(frozen=True)
 class SourceState:
+    """A state users write: a CRDT of the library by name (``LWWMap``, ``GSet`` …) holding values
+    of ``value_type`` (``object``, ``number``, ``string``, ``boolean``, ``array``), starting at ``init``.
+
+    >>> SourceState("LWWRegister", "string").type().__name__
+    'LWWRegister'
+    """
+
     crdt: str
     value_type: str
     init: Any = None
 
     def type(self) -> type[Crdt[Any]]:
+        """The CRDT class ``crdt`` names."""
         return registered_types()[self.crdt]
 
 
 @dataclass(frozen=True)
 class DerivedState:
+    """A state only a computation writes: the computation at path ``computer`` produces it from
+    paths in its own zone (``depends_on`` adds triggers)."""
+
     crdt: str
     value_type: str
     computer: str
     depends_on: tuple[str, ...] = ()
 
     def type(self) -> type[Crdt[Any]]:
+        """The CRDT class ``crdt`` names."""
         return registered_types()[self.crdt]
 
 
@@ -147,6 +160,9 @@ Entry = SourceState | DerivedState | Computation
 
 @dataclass(frozen=True)
 class Channel:
+    """Each node of ``to_zone`` connects to one node of ``from_zone`` (its provider, round robin)
+    and logs in; ``type`` names the transport (``websocket``)."""
+
     from_zone: str
     to_zone: str
     type: str = "websocket"
@@ -171,6 +187,7 @@ class Registry:
         return decorate
 
     def register(self, name: str) -> Callable[[ComputationFn], ComputationFn]:
+        """A decorator registering a computation under ``name``."""
         def decorate(fn: ComputationFn) -> ComputationFn:
             self.functions[name] = fn
             return fn
@@ -178,6 +195,7 @@ class Registry:
         return decorate
 
     def get(self, name: str, where: str) -> ComputationFn:
+        """The computation ``name``; a :class:`ConfigError` at ``where`` if none is registered so."""
         if name not in self.functions:
             raise ConfigError(f"{where}: computation", f"must be registered in {self.name!r} "
                               f"(one of {sorted(self.functions)})", name)
@@ -199,6 +217,7 @@ class AppSpec:
     # -- lookups ----------------------------------------------------------------------------
 
     def entry(self, path: str) -> Entry:
+        """The state or computation at ``path`` (``zone/name``)."""
         zone, name = split_path(path)
         try:
             return self.zones[zone][name]
@@ -207,18 +226,22 @@ class AppSpec:
                               path) from None
 
     def state(self, path: str) -> State:
+        """The state at ``path``; a :class:`ConfigError` if the path names a computation."""
         entry = self.entry(path)
         if isinstance(entry, Computation):
             raise ConfigError("app path", "must name a state, not a computation", path)
         return entry
 
     def states(self, zone: str) -> dict[str, State]:
+        """The source and derived states of ``zone`` by name."""
         return {n: e for n, e in self.zones[zone].items() if not isinstance(e, Computation)}
 
     def computations(self, zone: str) -> dict[str, Computation]:
+        """The computations of ``zone`` by name."""
         return {n: e for n, e in self.zones[zone].items() if isinstance(e, Computation)}
 
     def function(self, path: str) -> ComputationFn:
+        """The registered function of the computation at ``path``."""
         entry = self.entry(path)
         assert isinstance(entry, Computation)
         return self.registry.get(entry.name, path)
@@ -226,6 +249,8 @@ class AppSpec:
     # -- validation and the dependency graph ------------------------------------------------
 
     def validate(self) -> None:
+        """Check the spec before any node exists: known CRDT and value types, computers and
+        dependencies in reach, channels between known zones, no dependency cycle."""
         if not self.zones:
             raise ConfigError("app zones", "must name at least one zone", self.zones)
         for zone, entries in self.zones.items():
@@ -266,6 +291,7 @@ class AppSpec:
                               "(computations read local state only)", dep)
 
     def adjacent(self, a: str, b: str) -> bool:
+        """Whether a channel joins zones ``a`` and ``b`` (either way)."""
         return any({c.from_zone, c.to_zone} == {a, b} for c in self.channels)
 
     def graph(self) -> nx.DiGraph:
@@ -309,6 +335,7 @@ class AppSpec:
         return [c.from_zone for c in self.channels if c.to_zone == zone]
 
     def consumers_of(self, zone: str) -> list[str]:
+        """The zones whose nodes connect to nodes of ``zone`` (its channels' consumers)."""
         return [c.to_zone for c in self.channels if c.from_zone == zone]
 
     def user_zones(self) -> list[str]:
@@ -319,6 +346,12 @@ class AppSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], registry: Registry, name: str = "app") -> AppSpec:
+        """Deprecated name of :meth:`from_data`."""
+        renamed("AppSpec.from_dict", "AppSpec.from_data")
+        return cls.from_data(data, registry, name)
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], registry: Registry, name: str = "app") -> AppSpec:
         """``{zones: {zone: {name: {crdt, value, init} | {crdt, value, computer, depends_on} |
         {computation, depends_on, writes}}}, channels: [{from, to, type}]}``."""
         zones: dict[str, dict[str, Entry]] = {}

@@ -50,7 +50,7 @@ def measure(scenario: str = "todo-access", seeds: int = 50, duration: str | None
         data["duration"] = duration
         span = parse_duration(duration, "duration")  # faults must fall in the shorter workload phase
         data["faults"] = [f for f in data.get("faults", []) if parse_duration(f["at"], "at") < span]
-    model = Scenario.from_dict(data)
+    model = Scenario.from_data(data)
     delivered = 0
     start = time.perf_counter()
     for seed in range(seeds):

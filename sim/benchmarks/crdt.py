@@ -4,6 +4,11 @@ Each figure is printed with its ratio to a bare-Python baseline measured in the 
 (``set.add`` for adds, a dict comprehension for merges), so a slow or busy machine still gives
 comparable figures. Reference points from existing Python CRDT packages: 15–25 k ORSet adds per
 second and about 60 ms to merge two 2,000-element sets.
+
+Delta apply: a stream of one-element add deltas from another replica joined into an ORSet of
+``--size`` elements, against the same stream of updates applied remotely by the ``crdts``
+package (``crdts.ORSet.update`` on a set of the same size) when it is installed
+(``pip install 'crdtsim[bench]'`` or ``pip install crdts``); without it the row says how to get it.
 """
 
 from __future__ import annotations
@@ -11,9 +16,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from functools import partial
+from typing import Any
 
 from crdt import GCounter, ORSet
-from sim.benchmarks.timing import best_of
+from sim.benchmarks.timing import best_of, best_of_prepared
+
+__all__ = ["main", "measure", "delta_apply", "CRDTS_MISSING"]
+
+#: What the delta-apply comparison prints when the ``crdts`` package is not importable.
+CRDTS_MISSING = "crdts is not installed: pip install 'crdtsim[bench]' (or pip install crdts) to compare"
 
 
 def _orset(replica: str, elements: range) -> ORSet:
@@ -39,6 +50,54 @@ def _union_many(a: dict[str, int], b: dict[str, int]) -> None:
     for _ in range(100):
         merged = {**a, **b}
     del merged
+
+
+def _crdts_remote_apply(size: int, count: int, repeats: int) -> float | None:
+    """Seconds per remote apply of a fresh ``observe`` update into a ``crdts.ORSet`` of ``size``
+    members (the package's own delta form), or None when ``crdts`` is not installed."""
+    try:
+        import crdts  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    source: Any = crdts.ORSet()
+    updates = [source.observe(f"e{i}") for i in range(count)]
+
+    def prepare() -> Any:
+        target = crdts.ORSet(clock=crdts.ScalarClock(uuid=source.clock.uuid))
+        for e in range(size):
+            target.observe(e)
+        return target
+
+    def run(target: Any) -> None:
+        for update in updates:
+            target.update(update)
+
+    return best_of_prepared(repeats, prepare, run) / count
+
+
+def delta_apply(size: int = 10_000, count: int = 2_000, repeats: int = 3) -> dict[str, float | None]:
+    """Seconds per delta joined into a ``size``-element ORSet (``ours``: a stream of ``count``
+    one-element add deltas from another replica; ``single``: one such delta, alone) and per
+    remote apply of the same stream in ``crdts`` (``crdts``: None when not installed)."""
+    source = ORSet().add("b", "seed")
+    start = _orset("a", range(size)).merge(source)
+    deltas = []
+    for i in range(count):
+        delta = source.add_delta("b", f"e{i}")
+        source = source.merge(delta)
+        deltas.append(delta)
+
+    def apply() -> None:
+        state = start
+        for delta in deltas:
+            state = state.merge(delta)
+
+    one = ORSet().add_delta("c", "new")
+    return {
+        "ours": best_of(repeats, apply) / count,
+        "single": best_of(repeats, lambda: start.merge(one)),
+        "crdts": _crdts_remote_apply(size, count, repeats),
+    }
 
 
 def measure(size: int, repeats: int) -> list[tuple[str, float, str, float]]:
@@ -95,4 +154,14 @@ def main(argv: Sequence[str]) -> int:
     print(f"{'operation':<40} {'ops/s':>12}  {'baseline':<11} {'ops/s':>12} {'ratio':>7}")
     for what, rate, baseline, base_rate in measure(args.size, args.repeats):
         print(f"{what:<40} {rate:>12,.0f}  {baseline:<11} {base_rate:>12,.0f} {rate / base_rate:>7.3f}")
+    applied = delta_apply(args.size, repeats=args.repeats)
+    ours, single, theirs = applied["ours"], applied["single"], applied["crdts"]
+    assert ours is not None and single is not None
+    print(f"\nORSet delta apply into {args.size:,} elements: {1 / ours:,.0f}/s; "
+          f"one 1-element delta alone: {single * 1e3:.3f} ms")
+    if theirs is None:
+        print(CRDTS_MISSING)
+    else:
+        print(f"crdts remote apply into {args.size:,} members: {1 / theirs:,.0f}/s; "
+              f"ours / crdts: {theirs / ours:.1f}x (goal >= 10x)")
     return 0

@@ -10,14 +10,17 @@ For every registered broken variant (:mod:`sim.replication.variants`), on its hu
   run it starts with included), median; then faults and writes in ``minimal.yaml`` and the
   seconds shrinking took, median;
 * **smallest**: the smallest failing schedule (faults + writes, the same check failing) found by
-  trying every schedule of one and then two elements on a grid (writes at 0.2 s and 1 s at each
-  node; each kind of fault at those times on each node or pair), at the target's seed.
+  trying every schedule of one, two, then three elements on a grid (writes at 0.2 s, 0.3 s and
+  1 s at each node; each kind of fault the hunt may use from 50 ms before 0.2 s and 1 s, on each
+  node or pair), under the target's seed and two others; "-" where a size needs more than
+  ``limit`` runs (as on an eight-node ring) before one fails.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import statistics
 import tempfile
 import time
@@ -36,7 +39,10 @@ from sim.sweep import sweep
 
 __all__ = ["main", "random_runs", "smallest"]
 
-GRID_TIMES = (0.2, 1.0)
+WRITE_TIMES = (0.2, 0.3, 1.0)
+FAULT_TIMES = (0.2, 1.0)
+#: run seeds the smallest-schedule search tries: the target's own and these
+OTHER_SEEDS = (2, 3)
 
 
 def random_runs(failed: Sequence[int], seeds: int, starts: int = 10) -> list[int | None]:
@@ -55,33 +61,36 @@ def random_runs(failed: Sequence[int], seeds: int, starts: int = 10) -> list[int
 
 def _grid(space: HuntSpace) -> tuple[list[Write], list[FaultGene]]:
     nodes = space.node_ids
-    writes = [Write(t, n, space.keys[0]) for t in GRID_TIMES for n in nodes]
+    writes = [Write(t, n, space.keys[0]) for t in WRITE_TIMES for n in nodes]
     faults: list[FaultGene] = []
-    for t in GRID_TIMES:
+    for t in FAULT_TIMES:
         at, d = round(t - 0.05, 3), 0.3
         for n in nodes:
             faults += [FaultGene("partition", at, d, (n,)), FaultGene("crash", at, d, (n,)),
                        FaultGene("clock", at, 0.0, (n,), (), 0.5)]
         for a, b in itertools.permutations(nodes, 2):
             faults += [FaultGene("one_way", at, d, (a,), (b,)), FaultGene("loss_burst", at, d, (a,), (b,), 1.0)]
-    return writes, faults
+    return writes, [f for f in faults if f.kind in space.kinds] if space.max_faults else []
 
 
-def smallest(space: HuntSpace, check: str, runner: Runner, most: int = 2, limit: int = 2000) -> int | None:
-    """The fewest faults + writes of a grid schedule failing ``check`` (None: none up to ``most``,
-    or more than ``limit`` schedules of one size to try, as on a large ring)."""
+def smallest(space: HuntSpace, check: str, runner: Runner, most: int = 3, limit: int = 4000,
+             seeds: Sequence[int] | None = None) -> int | None:
+    """The fewest faults + writes of a grid schedule failing ``check`` under one of ``seeds``
+    (default: the target's and :data:`OTHER_SEEDS`); None: none up to ``most``, or more than
+    ``limit`` runs for one size, as on a large ring."""
     writes, faults = _grid(space)
-    seed = space.base.seed
+    seeds = (space.base.seed, *OTHER_SEEDS) if seeds is None else tuple(seeds)
     for size in range(1, most + 1):
+        if math.comb(len(writes) + len(faults), size) * len(seeds) > limit:
+            return None
         candidates = []
         for n_faults in range(size + 1):
             for fs in itertools.combinations(faults, n_faults):
                 for ws in itertools.combinations(writes, size - n_faults):
-                    c = Candidate(seed=seed, faults=fs, writes=ws)
-                    if space.valid(c):
-                        candidates.append(c)
-        if len(candidates) > limit:
-            return None
+                    for seed in seeds:
+                        c = Candidate(seed=seed, faults=fs, writes=ws)
+                        if space.valid(c):
+                            candidates.append(c)
         results = runner.map([space.scenario(c) for c in candidates])
         if any(r["signature"] and r["signature"][0] == check for r in results):
             return size
@@ -113,7 +122,7 @@ def bench_variant(name: str, seeds: int, hunts: int, budget: int, workers: int |
     least = None
     if exhaustive and check is not None:
         with Runner(workers=workers) as runner:
-            least = smallest(HuntSpace.of(Scenario.from_dict(data)), check, runner)
+            least = smallest(HuntSpace.of(Scenario.from_data(data)), check, runner)
     return {"variant": name, "random_failures": len(swept.failed), "seeds": seeds,
             "random_median": _median(random), "hunt_median": _median(found),
             "hunt_found": sum(f is not None for f in found),

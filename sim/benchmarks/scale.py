@@ -9,6 +9,8 @@ growth against the smallest size (the issue's goal: at most 2x from 100 to 1,000
 
 ``--workload orset`` runs delta ORSet replication instead (a random 4-regular graph, every
 node adds two elements a second for 2 s), whose CPU per message should stay flat too.
+``--workload gset`` runs the bundled ``gossip-100k`` (one GSet element spread by rumour
+mongering and anti-entropy) at 1,000, 10,000 and 100,000 nodes by default.
 
 Wall-clock and CPU time are read here, and only here, to time runs from outside.
 """
@@ -27,14 +29,19 @@ from sim.scenario import Scenario, run_scenario
 
 __all__ = ["main", "measure", "scenario_for"]
 
+#: workload -> the bundled scenario it runs at each size
+BASES = {"gcounter": "gossip-1000", "gset": "gossip-100k"}
+DEFAULT_SIZES = {"gcounter": "100,300,1000", "gset": "1000,10000,100000", "orset": "10,30,100,300"}
+
 
 def scenario_for(workload: str, nodes: int) -> Scenario:
-    """The benchmark's scenario for ``workload`` ("gcounter" or "orset") at ``nodes`` nodes."""
-    if workload == "gcounter":
-        base = Scenario.from_yaml(bundled()["gossip-1000"])
-        data = {**base.data, "name": f"gossip-{nodes}", "zones": {"n": nodes}}
-        return Scenario.from_dict(data)
-    return Scenario.from_dict({
+    """The benchmark's scenario for ``workload`` ("gcounter", "gset" or "orset") at ``nodes``
+    nodes."""
+    if workload in BASES:
+        base = Scenario.from_yaml(bundled()[BASES[workload]])
+        data = {**base.data, "name": f"{base.name}-at-{nodes}", "zones": {"n": nodes}}
+        return Scenario.from_data(data)
+    return Scenario.from_data({
         "name": f"delta-orset-{nodes}", "seed": 1, "tick": "100ms", "duration": "2s", "quiet_max": 600,
         "zones": {"n": nodes},
         "topology": [{"zone": "n", "kind": "random_regular", "params": {"d": 4}}],
@@ -72,16 +79,17 @@ def measure_fresh(workload: str, nodes: int) -> dict[str, Any]:
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="crdtsim bench scale", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workload", choices=["gcounter", "orset"], default="gcounter")
+    parser.add_argument("--workload", choices=["gcounter", "gset", "orset"], default="gcounter")
     parser.add_argument("--nodes", default=None,
-                        help="comma-separated sizes (default 100,300,1000 for gcounter; 10,30,100,300 for orset)")
+                        help="comma-separated sizes (default 100,300,1000 for gcounter; 1000,10000,100000 "
+                             "for gset; 10,30,100,300 for orset)")
     args = parser.parse_args(list(argv))
-    default = "100,300,1000" if args.workload == "gcounter" else "10,30,100,300"
-    sizes = [int(s) for s in (args.nodes or default).split(",") if s.strip()]
-    what = ("GCounter state gossip (gossip-1000 at each size)" if args.workload == "gcounter"
-            else "delta ORSet, random 4-regular graph, 2 adds per node per second for 2 s")
+    sizes = [int(s) for s in (args.nodes or DEFAULT_SIZES[args.workload]).split(",") if s.strip()]
+    what = {"gcounter": "GCounter state gossip (gossip-1000 at each size)",
+            "gset": "one GSet element by rumour mongering and anti-entropy (gossip-100k at each size)",
+            "orset": "delta ORSet, random 4-regular graph, 2 adds per node per second for 2 s"}[args.workload]
     print(f"{what}; each size in a fresh process")
-    print(f"{'nodes':>8} {'CPU s':>8} {'peak MB':>8} {'delivered':>10} {'CPU us/msg':>10} {'growth':>7}  ok")
+    print(f"{'nodes':>8} {'CPU s':>8} {'peak MB':>8} {'messages':>10} {'CPU us/msg':>10} {'growth':>7}  ok")
     first = None
     failures = 0
     for n in sizes:

@@ -31,6 +31,7 @@ class EventContext:
 
     @property
     def timestamp(self) -> float:
+        """The event's timestamp (the writing replica's clock)."""
         return self.event.timestamp
 
 

@@ -27,6 +27,9 @@ def _ids(ids: Any) -> list[str]:
 
 
 def entity_check(entity: ReplicatedEntity) -> CheckResult:
+    """The check ``eventsourcing:<persistence id>`` after the quiet phase: every replica is up,
+    holds every event (acknowledged ones included) with the same contents, and its state equals
+    a fresh fold of its journal and every other replica's state."""
     name = f"eventsourcing:{entity.persistence_id}"
     down = [n for n in entity.replicas if not entity.replica(n).node.up]
     if down:

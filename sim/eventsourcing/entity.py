@@ -27,8 +27,8 @@ one concept:
 >>> _ = w.add_nodes("dc", 3); w.connect("dc", "complete")
 >>> counter = Behavior(0, lambda s, cmd: [{"add": cmd}], lambda s, e, ctx: s + e["add"])
 >>> entity = ReplicatedEntity(w, w.node_ids, "counter-1", counter)
->>> w.schedule(0.1, lambda: entity.command("dc-1", 5) and None)
->>> w.schedule(0.1, lambda: entity.command("dc-3", 2) and None)
+>>> w.schedule(0.1, lambda: entity.command("dc-1", 5))
+>>> w.schedule(0.1, lambda: entity.command("dc-3", 2))
 >>> w.run(duration="1s").ok, [entity.replica(n).state for n in w.node_ids]
 (True, [7, 7, 7])
 """

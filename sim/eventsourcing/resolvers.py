@@ -52,6 +52,7 @@ class Stamped:
 
     @property
     def stamp(self) -> tuple[float, str]:
+        """``(timestamp, replica)``: the order in which the last writer wins."""
         return (self.timestamp, self.replica)
 
 
@@ -89,6 +90,7 @@ class LastWriterWins:
         return {k: s.value for k, s in sorted(state.items())}
 
     def behavior(self, command_handler: Callable[[Any, Any], Sequence[Any] | None]) -> Behavior:
+        """A behaviour with this resolver: ``command_handler(state, command)`` returns the events to persist."""
         return Behavior(self.initial, command_handler, self)
 
 
@@ -112,6 +114,7 @@ class CustomMerge:
         return self.apply(state, payload)
 
     def behavior(self, command_handler: Callable[[Any, Any], Sequence[Any] | None]) -> Behavior:
+        """A behaviour with this resolver: ``command_handler(state, command)`` returns the events to persist."""
         return Behavior(self.initial, command_handler, self)
 
 
@@ -127,6 +130,7 @@ class CrdtState:
         self.initial = crdt_type()
 
     def prepare(self, state: Crdt[Any], name: str, replica: str, *args: Any) -> Any:
+        """The event for the operation ``name(*args)`` at ``replica``, as data; ``None`` when it changes nothing."""
         op = state.prepare(name, replica, *args)
         return None if op is None else op.to_data()
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from sim.deprecation import renamed
 from sim.errors import SimError
 from sim.hunt.runner import Runner, evaluate, signature
 from sim.hunt.search import Search
@@ -96,6 +97,8 @@ class HuntResult:
     seconds: float
     runs_to_failure: int | None = None
     without_faults: bool = False
+    #: how many of the scenario's own faults every schedule keeps
+    fixed_faults: int = 0
     signature: tuple[str, str] | None = None
     message: str | None = None
     original: Candidate | None = None
@@ -119,7 +122,9 @@ class HuntResult:
         where = Path(self.out) / "minimal.yaml" if self.out else Path("minimal.yaml")
         return f"crdtsim run {shlex.quote(str(where))}"
 
-    def to_json(self) -> dict[str, Any]:
+    def summary(self) -> dict[str, Any]:
+        """What the hunt found, JSON-ready (``report.json``, ``crdtsim hunt --json``)."""
+
         def schedule(c: Candidate | None) -> dict[str, Any] | None:
             if c is None:
                 return None
@@ -128,7 +133,7 @@ class HuntResult:
         return {
             "scenario": self.scenario, "hunt_seed": self.seed, "found": self.found, "runs": self.runs,
             "runs_to_failure": self.runs_to_failure, "seconds": round(self.seconds, 3),
-            "without_faults": self.without_faults, "stopped_by": self.stopped_by,
+            "without_faults": self.without_faults, "fixed_faults": self.fixed_faults, "stopped_by": self.stopped_by,
             "failing_check": self.check, "reason": self.signature[1] if self.signature else None,
             "message": self.message, "before": schedule(self.original), "after": schedule(self.minimal),
             "shrink": {"runs": self.shrink_runs, "seconds": round(self.shrink_seconds, 3),
@@ -136,13 +141,20 @@ class HuntResult:
             "replay": self.replay_command(), "out": self.out,
         }
 
+    def to_json(self) -> dict[str, Any]:
+        """Deprecated name of :meth:`summary`."""
+        renamed("HuntResult.to_json", "HuntResult.summary")
+        return self.summary()
+
     def render(self) -> str:
         """The text report ``crdtsim hunt`` prints."""
         if not self.found:
             return (f"hunt {self.scenario}: no failure in {self.runs} runs ({self.seconds:.1f}s, stopped by "
                     f"{self.stopped_by})")
         assert self.original is not None and self.minimal is not None
-        how = "without any fault" if self.without_faults else f"after {self.runs_to_failure} runs"
+        how = f"after {self.runs_to_failure} runs"
+        if self.without_faults:
+            how = f"with only its own {self.fixed_faults} faults" if self.fixed_faults else "without any fault"
         lines = [f"hunt {self.scenario}: {self.check} fails {how} ({self.runs} runs, {self.seconds:.1f}s)",
                  f"  {self.check}: {self.message}", ""]
         for title, c in (("before shrinking", self.original), ("after shrinking", self.minimal)):
@@ -161,35 +173,41 @@ def _load(scenario: str | Path | Scenario | dict[str, Any]) -> Scenario:
     if isinstance(scenario, Scenario):
         return scenario
     if isinstance(scenario, dict):
-        return Scenario.from_dict(scenario)
+        return Scenario.from_data(scenario)
     return Scenario.from_yaml(scenario)
 
 
 def _realized(space: HuntSpace) -> tuple[Candidate, dict[str, Any]]:
-    """The scenario as written but without faults, its workload's writes made explicit."""
+    """The scenario as written with only its own faults (no nemesis), its workload's writes made
+    explicit."""
     base = space.base
     data = copy.deepcopy(base.data)
-    for key in ("hunt", "nemesis", "faults"):
+    for key in ("hunt", "nemesis"):
         data.pop(key, None)
-    run = build(Scenario.from_dict(data, base.source), trace="digest")
+    run = build(Scenario.from_data(data, base.source), trace="digest")
     try:
         run.run()
+    except Exception as error:  # noqa: BLE001 - the run dying is a failure, as in evaluate()
+        checks: list[list[Any]] = [["error", False, f"{type(error).__name__}: {error}"]]
+    else:
+        assert run.result is not None
+        checks = [[c.name, c.ok, c.message] for c in run.result.checks]
     finally:
         run.cleanup()
-    assert run.result is not None
     warmup = parse_duration(base.get("warmup", 0.0), "warmup")
     updates = run.data.updates if run.data is not None and space.keys else []
     writes = tuple(Write(round(u.time - warmup, 6), u.node, u.key) for u in updates)
-    checks = [[c.name, c.ok, c.message] for c in run.result.checks]
     return Candidate(seed=base.seed, writes=writes), {"signature": signature(checks), "checks": checks}
 
 
 def _with_ops(space: HuntSpace, c: Candidate, name: str) -> dict[str, Any]:
     """The plain scenario of ``c`` with each write's mutation spelled out (as the run made it)."""
     data = space.scenario(c, name)
-    run = build(Scenario.from_dict(data), trace="digest")
+    run = build(Scenario.from_data(data), trace="digest")
     try:
         run.run()
+    except Exception:  # noqa: BLE001, S110 - a run that dies made the writes before it died
+        pass
     finally:
         run.cleanup()
     if run.data is None or not space.keys:
@@ -227,13 +245,15 @@ def hunt(scenario: str | Path | Scenario | dict[str, Any], budget: int | float |
     name = base.name
     started = time.perf_counter()
     result = HuntResult(scenario=str(scenario) if not isinstance(scenario, Scenario | dict) else name, seed=seed,
-                        found=False, runs=0, seconds=0.0, out=None if out is None else str(out))
+                        found=False, runs=0, seconds=0.0, out=None if out is None else str(out),
+                        fixed_faults=len(space.fixed))
     with Runner(workers=workers, dask=dask) as runner:
         failing: tuple[Candidate, dict[str, Any]] | None = None
         realized, outcome = _realized(space)
         result.runs = 1
         if outcome["signature"] is not None:
-            # It fails without any fault: no search; shrink the explicit form directly if it fails too.
+            # It fails without any fault (but its own): no search; shrink the explicit form directly
+            # if it fails too.
             explicit = evaluate(space.scenario(realized))
             result.runs += 1
             if explicit["signature"] is not None:
@@ -286,14 +306,14 @@ def _search(space: HuntSpace, seed: int, runner: Runner, runs_budget: int | None
                 if on_run is not None:
                     on_run(result.runs + index + 1, outcome)
                 if outcome["status"] == "ok":
-                    search.learn(candidate, outcome["score"])
+                    search.learn(candidate, outcome["signals"])
             bar.update(len(batch))
             if first is not None:
                 result.runs_to_failure = result.runs + first + 1
                 result.runs += len(batch)
                 return batch[first], outcomes[first]
             result.runs += len(batch)
-            bar.set_postfix(closest=f"{-search.elites[0][0]:.0f}" if search.elites else "-")
+            bar.set_postfix(closest=search.closest())
 
 
 def _minimal_yaml(space: HuntSpace, c: Candidate, name: str, result: HuntResult) -> str:
@@ -314,4 +334,4 @@ def _write(out: Path, result: HuntResult) -> None:
     assert result.minimal_yaml is not None and result.original_yaml is not None
     (out / "minimal.yaml").write_text(result.minimal_yaml, encoding="utf-8")
     (out / "original.yaml").write_text(result.original_yaml, encoding="utf-8")
-    (out / "report.json").write_text(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (out / "report.json").write_text(json.dumps(result.summary(), indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -2,7 +2,7 @@
 
 A task takes the plain scenario as a dict and returns a small dict (picklable, JSON-ready):
 whether it failed, the failing checks, the failure's *signature* (the check and its reason with
-the particulars taken out, what shrinking must preserve) and the closeness score the search
+the particulars taken out, what shrinking must preserve) and the closeness signals the search
 learns from. Batches come back in submission order, so results do not depend on which worker
 finished first. The pool is the one ``crdtsim sweep`` uses (``concurrent.futures`` processes,
 or ``distributed`` on a Dask scheduler), kept open for the whole hunt.
@@ -58,19 +58,45 @@ def signature(checks: Sequence[Sequence[Any]]) -> tuple[str, str] | None:
     return str(primary[0]), reason
 
 
-def _score(run: Any) -> float:
-    """How close a passing run came to failing: slow to go quiet, many drops, long divergence."""
+#: the closeness signals a passing run reports; the search keeps the best schedules of each
+SIGNALS = ("quiet", "dropped", "late", "concurrent")
+
+
+def concurrency(writes: Sequence[tuple[float, str]], window: float) -> int:
+    """Pairs of writes at different nodes less than ``window`` apart: updates the replicas
+    exchange while each is still in flight, where ordering and forwarding bugs live.
+
+    >>> concurrency([(0.0, "a"), (0.05, "b"), (0.07, "a"), (1.0, "b")], 0.1)
+    2
+    """
+    ordered = sorted(writes)
+    pairs, start = 0, 0
+    for i, (t, node) in enumerate(ordered):
+        while ordered[start][0] <= t - window:
+            start += 1
+        pairs += sum(1 for _, other in ordered[start:i] if other != node)
+    return pairs
+
+
+def _signals(run: Any) -> dict[str, float]:
+    """How close a passing run came to failing, several ways: slow to go quiet (ticks), messages
+    dropped, replicas apart long after the last write (seconds), concurrent writes."""
     result = run.result
     quiet = result.phases["quiet"]
     workload_end = result.phases["workload"][1]
-    ticks_quiet = (quiet[1] - quiet[0]) / run.world.tick
-    dropped = sum(result.metrics["dropped"].values())
     converged = [c for c in result.checks if c.name == "convergence"]
     late = 0.0
     if converged and converged[0].ok:
         times = [k.get("time") or 0.0 for k in converged[0].details["keys"].values()]
         late = max([t - workload_end for t in times] + [0.0])
-    return float(ticks_quiet + dropped + 10 * late)
+    updates = run.data.updates if run.data is not None else []
+    return {"quiet": (quiet[1] - quiet[0]) / run.world.tick, "dropped": float(sum(result.metrics["dropped"].values())),
+            "late": late, "concurrent": float(concurrency([(u.time, u.node) for u in updates], run.world.tick))}
+
+
+def _score(signals: dict[str, float]) -> float:
+    """The signals in one number (the progress bar's "closest")."""
+    return signals["quiet"] + signals["dropped"] + 10 * signals["late"]
 
 
 def evaluate(data: dict[str, Any]) -> dict[str, Any]:
@@ -79,28 +105,30 @@ def evaluate(data: dict[str, Any]) -> dict[str, Any]:
     from sim.scenario import Scenario, build
 
     try:
-        scenario = Scenario.from_dict(data, "<hunt>")
+        scenario = Scenario.from_data(data, "<hunt>")
     except SimError as error:
-        return {"status": "invalid", "error": str(error), "checks": [], "signature": None, "score": 0.0}
+        return {"status": "invalid", "error": str(error), "checks": [], "signature": None, "score": 0.0, "signals": {}}
     with tempfile.TemporaryDirectory(prefix="crdtsim-hunt-") as workdir:
         try:
             run = build(scenario, out=workdir, trace="digest")
         except SimError as error:
-            return {"status": "invalid", "error": str(error), "checks": [], "signature": None, "score": 0.0}
+            return {"status": "invalid", "error": str(error), "checks": [], "signature": None, "score": 0.0,
+                    "signals": {}}
         try:
             run.run()
         except Exception as error:  # noqa: BLE001 - a crash is this schedule's failure, not the hunt's
             message = f"{type(error).__name__}: {error}"
             checks = [["error", False, message]]
-            return {"status": "failed", "error": message, "checks": checks, "signature": signature(checks),
-                    "score": 0.0}
+            return {"status": "failed", "error": message, "checks": checks, "signature": list(signature(checks) or ()),
+                    "score": 0.0, "signals": {}}
         finally:
             run.cleanup()
     assert run.result is not None
     checks = [[c.name, c.ok, c.message] for c in run.result.checks]
     sig = signature(checks)
+    signals = _signals(run)
     return {"status": "failed" if sig else "ok", "error": None, "checks": checks,
-            "signature": list(sig) if sig else None, "score": _score(run)}
+            "signature": list(sig) if sig else None, "score": _score(signals), "signals": signals}
 
 
 class Runner:
@@ -147,7 +175,7 @@ class Runner:
             message = f"{type(error).__name__}: {error}"
             checks = [["error", False, message]]
             return {"status": "failed", "error": message, "checks": checks, "signature": list(signature(checks) or ()),
-                    "score": 0.0}
+                    "score": 0.0, "signals": {}}
         return dict(future.result())
 
     def close(self) -> None:

@@ -1,13 +1,17 @@
 """The search: fresh schedules, and mutants of the schedules that came closest to failing.
 
-Every run reports a *closeness* score (how long the network took to go quiet, how many messages
-were dropped, how long replicas stayed apart after the last write). The search keeps the best
-schedules seen so far and, most of the time, mutates one of them: it adds a fault next to a
-write, moves a fault onto a write, stretches a fault, adds a write concurrent with another at
-another node, or draws a new run seed. Fresh schedules are drawn with faults placed around the
-writes, where a lost or delayed message matters. Everything comes from one seeded
-``random.Random``; batches are fixed in size, so the same hunt seed proposes the same schedules
-whatever the number of workers.
+Every passing run reports closeness *signals* (:data:`sim.hunt.runner.SIGNALS`): how long the
+network took to go quiet, how many messages were dropped, how long replicas stayed apart after
+the last write, how many writes at different nodes were concurrent. Different bugs come close
+in different ways (a lost message shows as drops, a forwarding bug as concurrent writes racing
+each other, and faults that drop many messages make the latter rarer), so the search keeps the
+best schedules of *each* signal and picks a parent from one signal's best, most of the time
+mutating it: it adds a fault next to a write, moves a fault onto a write, stretches a fault,
+drops one, gathers writes into a burst, adds a write concurrent with another at another node,
+or draws a new run seed. Fresh schedules spread their writes over the run or gather them in
+bursts, and place faults (none, sometimes) around the writes, where a lost or delayed message
+matters. Everything comes from one seeded ``random.Random``; batches are fixed in size, so the
+same hunt seed proposes the same schedules whatever the number of workers.
 """
 
 from __future__ import annotations
@@ -16,12 +20,16 @@ import hashlib
 import random
 from dataclasses import dataclass, field, replace
 
+from sim.hunt.runner import SIGNALS
 from sim.hunt.space import Candidate, FaultGene, HuntSpace, Write
 
 __all__ = ["Search"]
 
-#: how many of the best schedules seen so far are kept as parents
-ELITES = 8
+#: how many of the best schedules seen so far are kept as parents, for each signal
+ELITES = 4
+#: the kinds of fresh schedule, drawn in turn: writes spread over the run with faults, writes in
+#: bursts and no fault, bursts with faults
+STRATA = ("spread", "race", "bursts")
 #: the share of each batch made of mutants once there are parents (the rest are fresh draws)
 MUTANTS = 0.8
 
@@ -38,8 +46,11 @@ class Search:
     space: HuntSpace
     seed: int
     rng: random.Random = field(init=False)
-    elites: list[tuple[float, int, Candidate]] = field(default_factory=list)
+    #: signal -> the best schedules by it so far: (-value, order seen, candidate), best first
+    elites: dict[str, list[tuple[float, int, Candidate]]] = field(default_factory=dict)
     proposed: int = 0
+    learned: int = 0
+    drawn: int = 0
 
     def __post_init__(self) -> None:
         self.rng = _rng(self.seed, "hunt")
@@ -50,7 +61,8 @@ class Search:
         out: list[Candidate] = []
         while len(out) < size:
             if self.elites and self.rng.random() < MUTANTS:
-                parent = self.elites[min(int(self.rng.expovariate(0.5)), len(self.elites) - 1)][2]
+                best = self.elites[self.rng.choice(sorted(self.elites))]
+                parent = best[min(int(self.rng.expovariate(0.5)), len(best) - 1)][2]
                 child = self.mutate(parent)
             else:
                 child = self.fresh()
@@ -59,11 +71,21 @@ class Search:
         self.proposed += len(out)
         return out
 
-    def learn(self, candidate: Candidate, score: float) -> None:
-        """Keep ``candidate`` among the parents if it is one of the closest so far."""
-        self.elites.append((-score, len(self.elites) + self.proposed, candidate))
-        self.elites.sort(key=lambda e: (e[0], e[1]))
-        del self.elites[ELITES:]
+    def learn(self, candidate: Candidate, signals: dict[str, float]) -> None:
+        """Keep ``candidate`` among the parents of each signal by which it is one of the closest so far."""
+        self.learned += 1
+        for name in SIGNALS:
+            value = signals.get(name, 0.0)
+            if value <= 0:
+                continue  # nothing came close this way
+            best = self.elites.setdefault(name, [])
+            best.append((-value, self.learned, candidate))
+            best.sort(key=lambda e: (e[0], e[1]))
+            del best[ELITES:]
+
+    def closest(self) -> str:
+        """The best value of each signal so far, for the progress bar."""
+        return " ".join(f"{name} {-best[0][0]:.0f}" for name, best in sorted(self.elites.items())) or "-"
 
     # -- fresh draws --------------------------------------------------------------------------
 
@@ -76,12 +98,36 @@ class Search:
             c = replace(c, topology=rng.choice(space.topologies))
         if space.loss_range is not None:
             c = replace(c, loss=round(rng.uniform(*space.loss_range), 3))
-        writes = tuple(self._write(c) for _ in range(rng.randint(*space.writes)))
-        c = replace(c, writes=writes)
-        if space.max_faults:
+        # Fresh draws take three kinds in turn (stratified, so that even the first few runs try
+        # each): writes spread over the run with faults around them, a burst of writes racing
+        # each other with no fault (some bugs need nothing else, and faults that drop messages
+        # slow the race down), and bursts with faults.
+        kind = STRATA[self.drawn % len(STRATA)] if space.writes[1] and space.max_faults else None
+        self.drawn += 1
+        if space.writes[1] and (kind in ("race", "bursts") or (kind is None and rng.random() < 0.5)):
+            c = replace(c, writes=self._bursts(c))
+        else:
+            c = replace(c, writes=tuple(self._write(c) for _ in range(rng.randint(*space.writes))))
+        if space.max_faults and kind != "race":
             faults = tuple(self._fault(c) for _ in range(rng.randint(1, space.max_faults)))
             c = replace(c, faults=faults)
         return c
+
+    def _bursts(self, c: Candidate) -> tuple[Write, ...]:
+        """As many writes as allowed, in one or two bursts a few ticks wide, the writers of each
+        burst taken round the nodes in a shuffled order (so that they differ)."""
+        rng, space = self.rng, self.space
+        count, bursts = space.writes[1], rng.randint(1, 2)
+        end = space.duration_of(c)
+        writers = list(space.writers_of(c))
+        writes: list[Write] = []
+        for b in range(bursts):
+            start, width = rng.uniform(0, end * 0.8), rng.uniform(1, 4) * space.tick
+            rng.shuffle(writers)
+            for i in range(count // bursts + (b < count % bursts)):
+                writes.append(Write(round(min(end, start + rng.uniform(0, width)), 3), writers[i % len(writers)],
+                                    rng.choice(space.keys)))
+        return tuple(writes)
 
     def _write(self, c: Candidate, near: float | None = None) -> Write:
         rng, space = self.rng, self.space
@@ -132,7 +178,7 @@ class Search:
 
     def _mutate_once(self, c: Candidate) -> Candidate:
         rng, space = self.rng, self.space
-        moves = ["seed", "add_fault", "move_fault", "stretch", "add_write", "concurrent_write", "drop"]
+        moves = ["seed", "add_fault", "move_fault", "stretch", "add_write", "concurrent_write", "drop", "burst"]
         if space.node_range is not None or space.topologies is not None or space.loss_range is not None:
             moves.append("links")
         move = rng.choice(moves)
@@ -157,8 +203,15 @@ class Search:
         if move == "concurrent_write" and writes and len(writes) < space.writes[1]:
             w = self._write(c, near=rng.choice(writes).at)
             return replace(c, writes=(*writes, w))
+        if move == "burst" and len(writes) > 1:
+            # Gather a few writes around another one: more of them in flight at once.
+            around = rng.choice(writes).at
+            for i in rng.sample(range(len(writes)), rng.randint(1, len(writes) - 1)):
+                at = round(min(space.duration_of(c), max(0.0, around + rng.uniform(-1, 1) * space.tick)), 3)
+                writes[i] = replace(writes[i], at=at)
+            return replace(c, writes=tuple(writes))
         if move == "drop":
-            if faults and (not writes or rng.random() < 0.5) and len(faults) > 1:
+            if faults and (not writes or rng.random() < 0.5) and (len(faults) > 1 or writes):
                 faults.pop(rng.randrange(len(faults)))
             elif len(writes) > space.writes[0]:
                 writes.pop(rng.randrange(len(writes)))

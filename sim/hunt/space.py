@@ -4,9 +4,12 @@ A :class:`Candidate` is one point of the space: a run seed, explicit faults (as
 :class:`FaultGene`), explicit writes, and, where the scenario's ``hunt:`` section allows it, a
 node count, a topology kind and a link loss. :meth:`HuntSpace.scenario` turns a candidate into a
 plain scenario (no ``hunt:``, no ``nemesis``, no rate workload) that ``crdtsim run`` replays.
+The scenario's own ``faults:`` are the fixed part of every candidate: each plain scenario has
+them as written, beside the candidate's, and shrinking leaves them alone (they are the setting
+the bug is hunted in, as a one-way cut the user suspects).
 
 >>> from sim.scenario import Scenario
->>> space = HuntSpace.of(Scenario.from_dict({"zones": {"dc": 3}, "duration": "2s",
+>>> space = HuntSpace.of(Scenario.from_data({"zones": {"dc": 3}, "duration": "2s",
 ...     "data": {"keys": {"k": "ORSet"}}, "workload": {"rate": "2/s"}, "hunt": {"faults": {"max": 1}}}))
 >>> c = Candidate(seed=4, faults=(FaultGene("crash", 0.5, 0.25, ("dc-2",)),), writes=(Write(0.25, "dc-1", "k"),))
 >>> plain = space.scenario(c)
@@ -33,6 +36,10 @@ __all__ = ["Candidate", "FaultGene", "HuntSpace", "Write"]
 SIMPLE_TOPOLOGIES = ("complete", "ring", "star", "line")
 #: resolution of times and durations in a candidate (seconds): keeps minimal.yaml readable
 RESOLUTION = 0.001
+
+
+def _time(t: float | str) -> float:
+    return parse_duration(t, "at")
 
 
 def _round(t: float) -> float:
@@ -170,6 +177,8 @@ class HuntSpace:
     topologies: tuple[str, ...] | None = None
     loss_range: tuple[float, float] | None = None
     link: dict[str, Any] = field(default_factory=dict)
+    #: the scenario's own ``faults:``, in every candidate as written (the fixed part of each schedule)
+    fixed: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def of(cls, scenario: Scenario) -> HuntSpace:
@@ -195,7 +204,8 @@ class HuntSpace:
         for index, key in enumerate(keys):
             if key not in data["keys"]:
                 raise scenario.error(("hunt", "writes", "keys", index), f"a key among {sorted(data['keys'])}", key)
-        write_nodes = hunt.get("writes", {}).get("nodes")
+        # Writes go where the scenario's own writes may: its workload's nodes, else its replicas.
+        write_nodes = hunt.get("writes", {}).get("nodes", scenario.get("workload", {}).get("nodes", data.get("nodes")))
         for index, node in enumerate(write_nodes or ()):
             if node not in node_ids:
                 raise scenario.error(("hunt", "writes", "nodes", index), f"a node among {node_ids}", node)
@@ -206,7 +216,8 @@ class HuntSpace:
         lo, hi = _bounds(scenario, ("writes",), 0, 1000, (min(1, default_writes), default_writes), integer=True)
         space = cls(scenario, zone, node_ids, keys, duration, tick, int(faults.get("max", 3)),
                     tuple(faults.get("kinds", FAULT_KINDS)), longest, (int(lo), int(hi)), write_nodes,
-                    link=dict(scenario.get("links", {}).get("default", {})))
+                    link=dict(scenario.get("links", {}).get("default", {})),
+                    fixed=copy.deepcopy(list(scenario.get("faults", []))))
         space._varying(hunt)
         if space.max_faults == 0 and space.writes[1] == 0:
             raise scenario.error(("hunt",), "room for at least one fault or one write (faults.max or writes.max > 0)",
@@ -258,7 +269,7 @@ class HuntSpace:
         if any(not set(f.touches()) <= nodes for f in c.faults) or any(w.node not in nodes for w in c.writes):
             return False
         end = self.duration_of(c)
-        if any(w.at > end for w in c.writes) or any(f.at > end for f in c.faults):
+        if any(w.at > end for w in c.writes) or any(f.at > end for f in c.faults) or self.fixed_end > end:
             return False
         crashes = sorted((f.nodes[0], f.at, f.at + f.duration) for f in c.faults if f.kind == "crash")
         for (n1, _, end1), (n2, start2, _) in zip(crashes, crashes[1:], strict=False):
@@ -266,13 +277,20 @@ class HuntSpace:
                 return False
         return all(f.kind != "partition" or 0 < len(f.nodes) < len(nodes) for f in c.faults)
 
+    @property
+    def fixed_end(self) -> float:
+        """When the last of the scenario's own faults ends (0 without any)."""
+        ends = [_time(f["at"]) + _time(f.get("duration", 0.0)) for f in self.fixed]
+        return max(ends, default=0.0)
+
     def duration_of(self, c: Candidate) -> float:
         return self.duration if c.duration is None else c.duration
 
     # -- the plain scenario ----------------------------------------------------------------------
 
     def scenario(self, c: Candidate, name: str | None = None) -> dict[str, Any]:
-        """The plain scenario of ``c``: explicit faults and writes, no hunt, no nemesis."""
+        """The plain scenario of ``c``: the scenario's own faults and ``c``'s, explicit writes, no hunt,
+        no nemesis."""
         data = copy.deepcopy(self.base.data)
         for key in ("hunt", "nemesis", "faults"):
             data.pop(key, None)
@@ -287,9 +305,9 @@ class HuntSpace:
             workload = {k: v for k, v in data.get("workload", {}).items() if k in ("write",)}
             workload["writes"] = [w.spec() for w in sorted(c.writes)]
             data["workload"] = workload
-        faults = [spec for f in sorted(c.faults) for spec in f.specs(end)]
+        faults = copy.deepcopy(self.fixed) + [spec for f in sorted(c.faults) for spec in f.specs(end)]
         if faults:
-            data["faults"] = sorted(faults, key=lambda f: f["at"])
+            data["faults"] = sorted(faults, key=lambda f: _time(f["at"]))  # stable: the scenario's own first
         if c.nodes is not None and self.zone is not None:
             data["zones"] = {self.zone: c.nodes}
         if c.topology is not None and self.zone is not None:

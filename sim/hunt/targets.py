@@ -12,7 +12,15 @@ from typing import Any
 
 from sim.replication.variants import variant
 
-__all__ = ["target_scenario"]
+__all__ = ["UNBUNDLED", "target_scenario"]
+
+#: variants without a bundled target in scenarios/hunt/, and why: every bundled scenario runs at
+#: its own seed as a test of what it shows, and these make the run die instead of failing a check
+UNBUNDLED = {
+    "unrouted-requests": "its first majority write makes the run die (the engine refuses a message "
+                         "to a node it has no link to): `crdtsim run` exits 2 with that error, and "
+                         "a hunt reports the failing check `error`",
+}
 
 
 def target_scenario(name: str, nemesis_rate: float = 0.03) -> dict[str, Any]:

@@ -23,6 +23,10 @@ Level = Literal["local", "to", "majority", "all"]
 
 @dataclass(frozen=True, slots=True)
 class Consistency:
+    """How many replicas must answer a read or write (``level``: ``local``, ``to`` ``n``,
+    ``majority`` but at least ``min_cap``, ``all``) within ``timeout`` seconds; build one with
+    :data:`Local`, :func:`To`, :func:`Majority` or :func:`All`."""
+
     level: Level = "local"
     n: int = 1
     min_cap: int = 0
@@ -47,16 +51,32 @@ class Consistency:
         return total
 
 
+#: only the local replica: a write succeeds at once and spreads in the background
 Local = Consistency("local")
 
 
 def To(n: int, timeout: float = 1.0) -> Consistency:  # noqa: N802 - reads like Akka's WriteTo
+    """``n`` replicas (the local one included), or every replica when there are fewer.
+
+    >>> To(3).required(2)
+    2
+    """
     return Consistency("to", n=n, timeout=timeout)
 
 
 def Majority(timeout: float = 1.0, min_cap: int = 0) -> Consistency:  # noqa: N802
+    """More than half of the replicas, and at least ``min_cap`` of them.
+
+    >>> Majority().required(4), Majority(min_cap=4).required(5)
+    (3, 4)
+    """
     return Consistency("majority", min_cap=min_cap, timeout=timeout)
 
 
 def All(timeout: float = 1.0) -> Consistency:  # noqa: N802
+    """Every replica of the key.
+
+    >>> All().required(7)
+    7
+    """
     return Consistency("all", timeout=timeout)

@@ -17,6 +17,7 @@ from sim.errors import ConfigError, SimError
 from sim.replication.protocol import protocol_named, protocols
 from sim.replication.replicator import Replicator
 from sim.replication.values import StoredValue, fingerprint
+from sim.topology import ZonePeers
 from sim.workload import Workload
 
 if TYPE_CHECKING:
@@ -127,7 +128,9 @@ class DistributedData:
         self.check_connected = check_connected
         self.notify_every = notify_every
         self._replica_set = frozenset(self.node_ids)
-        self._neighbours: dict[str, list[str]] = {}
+        self._neighbours: dict[str, Sequence[str]] = {}
+        # id of a zone's sorted member list -> (the list, whether every member is a replica)
+        self._zones_of_replicas: dict[int, tuple[Sequence[str], bool]] = {}
         self._keys_for: dict[str, list[str]] = {}
         self._keys_for_size = -1
         self.last_change: dict[str, float] = {}
@@ -157,6 +160,7 @@ class DistributedData:
             world.add_check("invariants", invariant_check(self))
 
     def replicator(self, node_id: str) -> Replicator:
+        """The replicator on ``node_id``; :class:`SimError` if the node hosts none."""
         try:
             return self.replicators[node_id]
         except KeyError:
@@ -186,25 +190,49 @@ class DistributedData:
                 k for k, spec in self.keys.items() if spec.protocol == protocol)
         return cached
 
-    def replica_neighbours(self, node_id: str) -> list[str]:
-        """Sorted neighbours of ``node_id`` that host a replicator (cached: topology is fixed)."""
+    def replica_neighbours(self, node_id: str) -> Sequence[str]:
+        """Sorted neighbours of ``node_id`` that host a replicator (cached: topology is fixed).
+
+        A zone's view (:class:`~sim.topology.ZonePeers`) whose members are all replicas is
+        returned as it is, so a large zone costs no list per node."""
         cached = self._neighbours.get(node_id)
         if cached is None:
-            cached = [n for n in self.world.topology.neighbours(node_id) if n in self._replica_set]
+            neighbours = self.world.topology.neighbours(node_id)
+            if isinstance(neighbours, ZonePeers) and self._all_replicas(neighbours.members):
+                cached = neighbours
+            else:
+                cached = [n for n in neighbours if n in self._replica_set]
             self._neighbours[node_id] = cached
         return cached
+
+    def _all_replicas(self, members: Sequence[str]) -> bool:
+        known = self._zones_of_replicas.get(id(members))
+        if known is None or known[0] is not members:
+            known = self._zones_of_replicas[id(members)] = (members, self._replica_set.issuperset(members))
+        return known[1]
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` unless the replicas are connected through links between
         replicas: the protocols talk only to replica neighbours, so a replica cut off from the
         others (its path leads through nodes without a replicator) would never hear a change."""
         self._neighbours.clear()  # the topology may have changed since a first look
+        self._zones_of_replicas.clear()
         if not self.node_ids or not self.check_connected:
             return
         reached, frontier = {self.node_ids[0]}, [self.node_ids[0]]
+        zones_done: set[int] = set()  # a zone view reached once has added all its members
         while frontier:
-            frontier = [n for node in frontier for n in self.replica_neighbours(node) if n not in reached]
-            reached.update(frontier)
+            following = []
+            for node in frontier:
+                neighbours = self.replica_neighbours(node)
+                if isinstance(neighbours, ZonePeers):
+                    if id(neighbours.members) in zones_done:
+                        continue
+                    zones_done.add(id(neighbours.members))
+                new = [n for n in neighbours if n not in reached]
+                reached.update(new)
+                following.extend(new)
+            frontier = following
         if len(reached) < len(self.node_ids):
             cut_off = [n for n in self.node_ids if n not in reached]
             raise ConfigError(
@@ -212,6 +240,7 @@ class DistributedData:
                 f"{cut_off[:5]} not reachable from {self.node_ids[0]} through replicas")
 
     def pending(self) -> bool:
+        """Whether a replica still has work, or live replicas of a state-gossip key still differ."""
         if any(r.pending() for r in self.replicators.values()):
             return True
         # Gossip cannot know when everyone has heard; the simulator can, and keeps ticking.
@@ -226,12 +255,14 @@ class DistributedData:
     # -- records for the checks -------------------------------------------------------------
 
     def note_change(self, key: str, node: str, value: StoredValue) -> None:
+        """Note that ``key`` changed at ``node`` now (the convergence time is the last change)."""
         self.last_change[key] = self.world.now
         if self.history is not None:
             self.history.append((self.world.now, key, node, fingerprint(value)))
 
     def record_update(self, key: str, node: str, calls: list[tuple[str, tuple[Any, ...]]],
                       ref: Any = None) -> UpdateRecord:
+        """Record an update issued at ``node`` (the invariants check follows every one)."""
         record = UpdateRecord(key, node, self.replicator(node).replica_id, self.world.now, calls, ref=ref)
         self.updates.append(record)
         if isinstance(ref, tuple):  # an op record's id, by which the protocol may report it lost
@@ -240,10 +271,12 @@ class DistributedData:
         return record
 
     def count(self, kind: str, ok: bool) -> None:
+        """Count one finished request of ``kind`` (``writes``, ``reads``) as ok or failed."""
         name = f"{kind}_{'ok' if ok else 'failed'}"
         self.requests[name] = self.requests.get(name, 0) + 1
 
     def record_ack(self, record: UpdateRecord) -> None:
+        """Mark the update acknowledged to its writer: from now on it must not be lost."""
         record.acked = True
 
     def protocol_state(self, protocol: str) -> dict[str, Any]:

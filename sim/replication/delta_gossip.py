@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from crdt.base import Crdt
 from sim.replication.protocol import Calls, Protocol, register_protocol
 from sim.replication.values import DELETED, StoredValue, difference, join, value_size
 
@@ -40,6 +41,13 @@ if TYPE_CHECKING:
     from sim.replication.replicator import Replicator
 
 __all__ = ["DeltaGossip"]
+
+
+def _whole_or_nothing(current: StoredValue | None, incoming: StoredValue) -> bool:
+    """Whether ``current.difference(incoming)`` is the default: all of it or nothing."""
+    return (isinstance(current, Crdt) and type(current) is type(incoming)
+            and type(current).difference is Crdt.difference)
+
 
 #: each option's JSON Schema (the scenario schema's data.options.delta)
 _OPTIONS: dict[str, Any] = {
@@ -120,11 +128,11 @@ class DeltaGossip(Protocol):
     def _round_peers(self) -> list[str]:
         peers = self.peers()
         if len(peers) <= self.fanout:
-            return peers
+            return list(peers)
         start = self._next_peer % len(peers)
         self._next_peer = start + self.fanout
         chosen = peers[start:start + self.fanout]
-        return chosen + peers[:self.fanout - len(chosen)]
+        return [*chosen, *peers[:self.fanout - len(chosen)]]
 
     def _sync(self, peer: str, always: bool = False) -> None:
         ack = self.acks.get(peer, _UNKNOWN)
@@ -203,12 +211,24 @@ class DeltaGossip(Protocol):
         group: dict[str, StoredValue] = payload["deltas"]
         states = self.replicator.states
         inflating = {}
+        joined: dict[str, StoredValue] = {}
         for key in sorted(group):
-            part = difference(states.get(key), group[key])
+            incoming, current = group[key], states.get(key)
+            if _whole_or_nothing(current, incoming):
+                # Its difference is the merge compared with the state: keep that merge rather
+                # than merge a second time to store it.
+                merged = join(current, incoming)  # type: ignore[arg-type]
+                if merged is not current and merged != current:
+                    joined[key], inflating[key] = merged, incoming
+                continue
+            part = difference(current, incoming)
             if part is not None:
                 inflating[key] = part
         for key, part in inflating.items():
-            self.store(key, part, msg.src)
+            if key in joined:
+                self.replicator.replace(key, joined[key], msg.src)
+            else:
+                self.store(key, part, msg.src)
         # Classic delta propagation buffers a received group whole when any of it is new; RR
         # buffers only the parts that were new here, so redundant state stops travelling.
         forward = inflating if self.rr else (group if inflating else {})

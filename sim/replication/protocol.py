@@ -15,7 +15,7 @@ decorator; the built-in ones (``state``, ``delta``, ``op``) come first, in that 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from sim.errors import ConfigError
@@ -112,8 +112,9 @@ class Protocol:
         """True while this node still has something to send for the protocol."""
         return False
 
-    def peers(self) -> list[str]:
-        """Sorted replica neighbours: the nodes this protocol talks to directly."""
+    def peers(self) -> Sequence[str]:
+        """Sorted replica neighbours: the nodes this protocol talks to directly (a list, or a
+        view of a zone whose members are all replicas)."""
         return self.replicator.group.replica_neighbours(self.node.id)
 
     def send(self, dst: str, kind: str, payload: Any, size: int) -> None:

@@ -53,6 +53,8 @@ class KeyDeletedError(SimError):
 
 @dataclass(frozen=True, slots=True)
 class UpdateResult:
+    """How a write ended: ``ok``, or why not (``reason``), and the replicas that acknowledged it."""
+
     key: str
     ok: bool
     #: "" on success; "timeout" when too few replicas acknowledged in time (the update may
@@ -63,23 +65,31 @@ class UpdateResult:
 
 @dataclass(frozen=True, slots=True)
 class ReadResult:
+    """How a read ended: ``ok`` with the ``state`` merged from the replicas that answered
+    (``None`` when none holds the key), or why not (``reason``)."""
+
     key: str
     ok: bool
     state: Crdt[Any] | None = None
     reason: str = ""
 
     def value(self) -> Any:
+        """The value of the state read (``None`` when there is none)."""
         return None if self.state is None else self.state.value()
 
 
 @dataclass(frozen=True, slots=True)
 class Changed:
+    """A subscriber's notice that ``key`` now has ``state`` at this replica (see ``Replicator.subscribe``)."""
+
     key: str
     state: Crdt[Any]
 
 
 @dataclass(frozen=True, slots=True)
 class Deleted:
+    """A subscriber's notice that ``key`` was deleted (see ``Replicator.subscribe``)."""
+
     key: str
 
 
@@ -97,15 +107,18 @@ class Request:
 
     @property
     def done(self) -> bool:
+        """Whether the request has its result."""
         return self.result is not None
 
     def on_done(self, callback: Callable[[Any], None]) -> None:
+        """Call ``callback(result)`` when the request completes (at once if it has)."""
         if self.result is not None:
             callback(self.result)
         else:
             self.callbacks.append(callback)
 
     def finish(self, result: UpdateResult | ReadResult) -> None:
+        """Complete the request with ``result`` and call its callbacks; later calls do nothing."""
         if self.result is None:
             self.result = result
             for callback in self.callbacks:
@@ -240,13 +253,16 @@ class Replicator:
         return None if value is None or isinstance(value, Deletion) else value
 
     def value(self, key: str) -> Any:
+        """The value of ``key`` at this replica (``None`` when it holds none)."""
         state = self.state(key)
         return None if state is None else state.value()
 
     def is_deleted(self, key: str) -> bool:
+        """Whether ``key`` is deleted at this replica (a deleted key stays deleted)."""
         return isinstance(self.states.get(key), Deletion)
 
     def empty(self, key: str) -> Crdt[Any]:
+        """A fresh, empty value of ``key``'s type."""
         return self.group.key_spec(key).type()
 
     def current(self, key: str) -> StoredValue:
@@ -340,6 +356,7 @@ class Replicator:
             self._greet.setdefault(key, []).append(callback)
 
     def unsubscribe(self, key: str, callback: Callable[[Changed | Deleted], None]) -> None:
+        """Stop notifying ``callback`` of ``key`` (see :meth:`subscribe`)."""
         for registry in (self._subscribers, self._greet):
             callbacks = registry.get(key, [])
             if callback in callbacks:
@@ -474,4 +491,5 @@ class Replicator:
             protocol.crash()
 
     def pending(self) -> bool:
+        """Whether a protocol of this live replica still has work (the quiet phase waits for it)."""
         return self.node.up and any(p.pending() for p in self.protocols.values())

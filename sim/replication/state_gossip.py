@@ -77,7 +77,8 @@ class StateGossip(Protocol):
         self.agreed = 0
         self.rounds = 0
         self._summary_now = ""
-        self._memo: tuple[list[str] | None, list[StoredValue | None], dict[str, str]] = (None, [], {})
+        self._memo: tuple[list[str] | None, dict[str, StoredValue] | None, int, dict[str, str]] = (
+            None, None, -1, {})
         self._last_summary: tuple[dict[str, str] | None, str] = (None, "")
         self._round_version = -1
         self.node.on_message("state.digest", self._on_digest)
@@ -111,16 +112,17 @@ class StateGossip(Protocol):
     def _digest(self) -> dict[str, str]:
         """Key -> fingerprint of every key held here. Asked every round and on every message,
         mostly with nothing changed, so the last digest is returned again (the same dict,
-        never mutated) while the stored values are the same objects."""
-        states = self.replicator.states
-        keys = self.replicator.group.keys_for(self.name)
-        values = [states.get(k) for k in keys]
+        never mutated) while the replicator's version, its key list and its store are the
+        same: an O(1) test (every change of a stored value bumps the version)."""
+        replicator = self.replicator
+        states = replicator.states
+        keys = replicator.group.keys_for(self.name)
+        version = replicator.version
         memo = self._memo
-        if memo[0] is keys and len(values) == len(memo[1]) and all(
-                a is b for a, b in zip(values, memo[1], strict=True)):
-            return memo[2]
-        digest = {k: fingerprint(v) for k, v in zip(keys, values, strict=True) if v is not None}
-        self._memo = (keys, values, digest)
+        if memo[0] is keys and memo[1] is states and memo[2] == version:
+            return memo[3]
+        digest = {k: fingerprint(v) for k in keys if (v := states.get(k)) is not None}
+        self._memo = (keys, states, version, digest)
         return digest
 
     def _summary(self, digest: dict[str, str]) -> str:
@@ -151,7 +153,8 @@ class StateGossip(Protocol):
         peers = self.peers()
         if not peers:
             return
-        for peer in sorted(self.rng.sample(peers, min(self.fanout, len(peers)))):
+        chosen = self.rng.sample(peers, min(self.fanout, len(peers)))
+        for peer in sorted(chosen) if len(chosen) > 1 else chosen:
             if self.mode == "push":
                 self._send_states(peer, list(digest), summary, want=[], reply=True)
             else:
@@ -173,7 +176,9 @@ class StateGossip(Protocol):
     def _on_digest(self, msg: Message) -> None:
         theirs: dict[str, str] = msg.payload["digest"]
         mine = self._digest()
-        differ = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+        # Equal digests (the common case once the news has spread) compare in C.
+        differ = [] if theirs == mine else sorted(
+            k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
         give = [k for k in differ if k in mine]
         want = [k for k in differ if k in theirs] if self.mode == "push-pull" else []
         # Always answer, even when nothing differs: the answer tells the peer we agree.
@@ -195,7 +200,7 @@ class StateGossip(Protocol):
     def start(self) -> None:
         self.agreed = 0
         self._summary_now = ""
-        self._memo = (None, [], {})
+        self._memo = (None, None, -1, {})
         self._round_version = -1
 
     def pending(self) -> bool:

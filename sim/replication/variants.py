@@ -4,6 +4,7 @@ A check is only as good as the bug it is shown to catch. Each variant here is wr
 real implementations have been; a scenario selects one with ``data: {variant: NAME}``, the
 tests assert the checks catch it, and ``crdtsim hunt`` searches for a schedule that exposes it.
 A variant is a small switch: protocol options merged over the scenario's ``data.options``,
+arguments of :class:`~sim.replication.ddata.DistributedData` the scenario cannot set (``group``),
 and/or a CRDT type replaced by a broken subclass. Adding one is one :func:`register_variant`
 call; the hunt benchmark picks every registered variant up by name.
 
@@ -11,7 +12,7 @@ call; the hunt benchmark picks every registered variant up by name.
 >>> v.options, v.target
 ({'op': {'reliable': False}}, {'type': 'ORSet', 'protocol': 'op'})
 >>> sorted(VARIANTS)[:2]
-['delta-acausal', 'first-writer-wins']
+['cut-off-replicas', 'delta-acausal']
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class Variant:
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: library type name -> the broken type that replaces it on every key of that type
     types: Mapping[str, type[Crdt[Any]]] = field(default_factory=dict)
+    #: keyword arguments of DistributedData (``route_requests``, ``check_connected``)
+    group: Mapping[str, Any] = field(default_factory=dict)
     #: a key spec (``{type, protocol}``) on which the variant can show; hunt targets use it
     target: Mapping[str, str] = field(default_factory=dict)
     #: what else its hunt target needs (merged over the template): a ring, a write level, …
@@ -125,3 +128,22 @@ register_variant(Variant("op-wait-for-lost", "op broadcast waiting for records a
                          scenario={"data": {"durable": False}, "links": {"default": {"loss": 0.5}},
                                    "workload": {"rate": "10/s"}, "checks": {"invariants": False},
                                    "hunt": {"writes": {"max": 30}, "faults": {"kinds": ["crash"]}}}))
+
+# Off the complete graph, majority writes take more than one hop.
+_RING = {"zones": {"dc": 8}, "topology": [{"zone": "dc", "kind": "ring"}], "links": {"default": {"loss": 0.1}},
+         "workload": {"rate": "10/s", "write": "majority"}, "hunt": {"writes": {"max": 30}}}
+register_variant(Variant("delta-unspread-writes", "delta gossip joining written states without spreading them",
+                         options={"delta": {"spread_written": False}}, target={"type": "ORSet", "protocol": "delta"},
+                         scenario=_RING))
+register_variant(Variant("unrouted-requests", "majority requests sent only over direct links",
+                         group={"route_requests": False}, target={"type": "ORSet", "protocol": "delta"},
+                         scenario=_RING))
+# Two replicas whose only path runs through a node without one: the correct build refuses it.
+register_variant(Variant("cut-off-replicas", "replicas cut off from each other accepted",
+                         group={"check_connected": False}, target={"type": "ORSet", "protocol": "delta"},
+                         scenario={"topology": [{"zone": "dc", "kind": "line"}], "data": {"nodes": ["dc-1", "dc-3"]}}))
+# Not a variant: a set that takes strings no encoding can carry (UncheckedGSet in
+# tests/sim/replication/test_broken_variants.py). Its trigger is a value, not a schedule: the
+# workload draws elements from a pool of valid strings and a hunt varies when and where writes
+# happen, never their arguments, so no search over schedules can find it; a test passes the value
+# from Python.

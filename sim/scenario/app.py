@@ -51,7 +51,7 @@ def _spec(app: dict[str, Any]) -> AppSpec:
         name = app.get("registry", "todo")
         if name not in REGISTRIES:
             raise ConfigError("registry", f"must be one of {sorted(REGISTRIES)}", name)
-        return AppSpec.from_dict(app, REGISTRIES[name], name=app.get("spec", name))
+        return AppSpec.from_data(app, REGISTRIES[name], name=app.get("spec", name))
     name = app.get("spec", "todo")
     if name not in APPS:
         raise ConfigError("spec", f"must be one of {sorted(APPS)} (or give zones and channels)", name)

@@ -1,7 +1,7 @@
 """From a validated :class:`Scenario` to a :class:`World` ready to run, and running it.
 
 >>> from sim.scenario import Scenario, run_scenario
->>> s = Scenario.from_dict({"seed": 3, "zones": {"dc": 3}, "topology": [{"zone": "dc", "kind": "complete"}],
+>>> s = Scenario.from_data({"seed": 3, "zones": {"dc": 3}, "topology": [{"zone": "dc", "kind": "complete"}],
 ...                         "data": {"keys": {"hits": "GCounter"}}, "workload": {"rate": "20/s"}})
 >>> run = run_scenario(s)
 >>> run.result.ok, run.values("hits")[0] == run.values("hits")[1]
@@ -72,6 +72,7 @@ class ScenarioRun:
         return self.world.history
 
     def run(self) -> RunResult:
+        """Run the world with the scenario's phase lengths; the result is kept in :attr:`result`."""
         s = self.scenario
         self.result = self.world.run(
             duration=s.get("duration", "5s"), warmup=s.get("warmup", 0.0), quiet_max=s.get("quiet_max", 1000)
@@ -92,6 +93,19 @@ class ScenarioRun:
         if self.temporary and self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
+
+    def summary(self) -> dict[str, Any]:
+        """What the finished run says, JSON-ready: the ``crdtsim run --json`` output and
+        ``summary.json`` (see :func:`sim.report.summarize`)."""
+        from sim.report import summarize  # the report is the edge that reads every part of a run
+
+        return summarize(self)
+
+    def render(self) -> str:
+        """The summary as the table ``crdtsim run`` prints."""
+        from sim.report import render
+
+        return render(self.summary())
 
     def values(self, key: str) -> list[Any]:
         """The value of ``key`` at every replica, in node order."""
@@ -188,6 +202,7 @@ def _data(scenario: Scenario, world: World) -> DistributedData | None:
             notify_every=spec.get("notify_every", 1),
             checks=True,
             history=world.trace.mode == "full",
+            **(broken.group if broken else {}),
         )
         if "nodes" in spec:
             dd.validate()  # the topology is built: report a cut-off replica at data.nodes

@@ -2,12 +2,12 @@
 
 Every bound is checked before anything is built; an infeasible scenario is refused with the
 figure that made it so and the bound, never by running out of time or memory. A user who
-legitimately needs more raises one bound explicitly: ``crdtsim run big.yaml --limit nodes=50000``
-(or ``Limits().raised(nodes=50_000)`` in Python).
+legitimately needs more raises one bound explicitly: ``crdtsim run big.yaml --limit nodes=500000``
+(or ``Limits().raised(nodes=500_000)`` in Python).
 
 >>> Limits().nodes
-10000
->>> Limits.parse(["nodes=50000", "ticks=2e6"]).ticks
+100000
+>>> Limits.parse(["nodes=500000", "ticks=2e6"]).ticks
 2000000
 >>> Limits.parse(["node=1"])
 Traceback (most recent call last):
@@ -37,8 +37,8 @@ class Limits:
     yaml_depth: int = 40
     #: YAML values once aliases are expanded
     yaml_values: int = 100_000
-    #: simulated nodes, over all zones
-    nodes: int = 10_000
+    #: simulated nodes, over all zones (the bundled gossip-100k runs at the bound)
+    nodes: int = 100_000
     #: links the topology materializes (a complete graph of n nodes has n(n-1)/2)
     links: int = 1_000_000
     #: ticks of a run: (warmup + duration) / tick, plus quiet_max

@@ -22,6 +22,7 @@ from typing import Any
 
 import jsonschema
 
+from sim.deprecation import renamed
 from sim.errors import ConfigError
 from sim.scenario.app_schema import app_problems
 from sim.scenario.errors import ScenarioError
@@ -120,14 +121,22 @@ class Scenario:
 
     @classmethod
     def from_yaml_text(cls, text: str, source: str = "<string>", limits: Limits = DEFAULT_LIMITS) -> Scenario:
+        """Load and validate a scenario from YAML text; ``source`` names it in error messages."""
         if len(text) > limits.file_bytes:
             raise ScenarioError(source, None, (), f"a text of at most {limits.file_bytes:,} characters "
                                 "(raise with --limit file_bytes=N)", f"<{len(text):,} characters>")
         data, lines = load_yaml(text, source, limits)
-        return cls.from_dict(data if data is not None else {}, source, lines, limits)
+        return cls.from_data(data if data is not None else {}, source, lines, limits)
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "<python>", lines: dict[Path_, int] | None = None,
+                  limits: Limits = DEFAULT_LIMITS) -> Scenario:
+        """Deprecated name of :meth:`from_data`."""
+        renamed("Scenario.from_dict", "Scenario.from_data")
+        return cls.from_data(data, source, lines, limits)
+
+    @classmethod
+    def from_data(cls, data: Any, source: str = "<python>", lines: dict[Path_, int] | None = None,
                   limits: Limits = DEFAULT_LIMITS) -> Scenario:
         """Validate ``data`` (as loaded from YAML, or built in Python): schema, meaning, then size."""
         scenario = cls({}, source, lines or {}, limits)
@@ -157,17 +166,21 @@ class Scenario:
 
     @property
     def name(self) -> str:
+        """The scenario's ``name``, else its file's stem, else ``scenario``."""
         default = Path(self.source).stem if self.source.endswith((".yaml", ".yml")) else "scenario"
         return str(self.data.get("name", default))
 
     @property
     def seed(self) -> int:
+        """The scenario's seed (0 when it names none)."""
         return int(self.data.get("seed", 0))
 
     def get(self, key: str, default: Any = None) -> Any:
+        """The top-level setting ``key`` as validated, or ``default``."""
         return self.data.get(key, default)
 
     def with_seed(self, seed: int) -> Scenario:
+        """The same scenario under another seed (a copy)."""
         return Scenario({**copy.deepcopy(self.data), "seed": seed}, self.source, self.lines, self.limits)
 
     def line(self, path: Path_) -> int | None:
@@ -177,6 +190,7 @@ class Scenario:
         return self.lines.get(path)
 
     def error(self, path: Path_, expected: str, found: Any) -> ScenarioError:
+        """The error for the value at ``path``, naming its file and line when known."""
         return ScenarioError(self.source, self.line(path), path, expected, found)
 
     @contextmanager

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from sim.apps import launch
-from sim.apps.external import External, ExternalComputationError, ExternalPrograms, from_json, pool_for, to_json
+from sim.apps.external import External, ExternalComputationError, ExternalPrograms, from_data, pool_for, to_data
 from sim.apps.todo import TODO, add_todo, todo_spec, todo_workload
 from sim.world import World
 
@@ -29,8 +29,8 @@ def _run(seed: int = 3, **variant: str) -> tuple[World, Any]:
 
 def test_json_round_trip_of_app_values() -> None:
     value = (("done", False), ("tags", ("a", "b")), ("title", "milk"))
-    assert to_json(value) == {"done": False, "tags": ["a", "b"], "title": "milk"}
-    assert from_json(to_json(value)) == value
+    assert to_data(value) == {"done": False, "tags": ["a", "b"], "title": "milk"}
+    assert from_data(to_data(value)) == value
 
 
 @pytest.mark.parametrize("seed", [3, 8])

@@ -14,7 +14,7 @@ def _scenario(export: str = "export_todos", duration: str = "6s") -> Scenario:
     data = Scenario.from_yaml(bundled()["todo-progress"]).data
     data["app"]["zones"]["server"]["export_todos"]["computation"] = export
     data["duration"] = duration
-    return Scenario.from_dict(data)
+    return Scenario.from_data(data)
 
 
 def test_progress_in_order_and_the_final_result_exactly_once() -> None:

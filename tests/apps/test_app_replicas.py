@@ -9,7 +9,7 @@ from sim.apps.replicas import replicate
 from sim.apps.todo import add_todo, todo_spec
 from sim.cli import bundled
 from sim.errors import ConfigError
-from sim.report import render, summary
+from sim.report import render
 from sim.scenario import Scenario, run_scenario
 from sim.world import World
 
@@ -17,7 +17,7 @@ from sim.world import World
 def test_replicas_serve_reads_lag_behind_the_primary_and_converge() -> None:
     run = run_scenario(Scenario.from_yaml(bundled()["todo-replicas"]))
     assert run.result is not None and run.result.ok, run.result and run.result.checks
-    report = summary(run)
+    report = run.summary()
     r = report["app"]["replicas"]
     assert r["primary"] == "db-1" and r["replicas"] == ["db-2", "db-3"]
     # all writes go to the primary, all reads to the replicas
@@ -61,10 +61,10 @@ def test_replicas_need_two_nodes() -> None:
 def test_a_replica_that_crashed_resyncs_from_the_primary() -> None:
     data = Scenario.from_yaml(bundled()["todo-replicas"]).data
     data["faults"] = [{"at": "0.8s", "crash": "db-2"}, {"at": "1.6s", "restart": "db-2"}]
-    run = run_scenario(Scenario.from_dict(data))
+    run = run_scenario(Scenario.from_data(data))
     assert run.result is not None and run.result.ok, run.result and run.result.checks
     assert run.app.counters["replica_resyncs"] == 1
-    assert summary(run)["app"]["replicas"]["converged"] == {"db-2": True, "db-3": True}
+    assert run.summary()["app"]["replicas"]["converged"] == {"db-2": True, "db-3": True}
     stale = [e for e in run.world.trace.events if e.kind == "app.stale_read" and e.fields["node"] == "db-2"]
     assert stale and max(e.fields["seconds"] for e in stale) > 0.5  # it served reads right after restarting
     primary = run.app.node("db-1").state("all_todos")
@@ -77,13 +77,13 @@ def test_challenge_2_read_replicas_take_the_reads_off_the_primary() -> None:
     del data["app"]["replicas"]
     data["zones"]["db"] = 1
     data["faults"] = [f for f in data["faults"] if "db-2" not in (f.get("crash"), f.get("restart"))]
-    alone = run_scenario(Scenario.from_dict(data))
+    alone = run_scenario(Scenario.from_data(data))
     assert with_replicas.result is not None and with_replicas.result.ok
     assert alone.result is not None and alone.result.ok
-    busy, relieved = summary(alone)["app"]["load"]["db-1"], summary(with_replicas)["app"]["load"]["db-1"]
+    busy, relieved = alone.summary()["app"]["load"]["db-1"], with_replicas.summary()["app"]["load"]["db-1"]
     assert busy["reads"] > 0 and relieved["reads"] == 0  # replicas serve every read
     assert busy["writes"] > 0 and relieved["writes"] > 0  # the primary takes every write either way
-    staleness = summary(with_replicas)["app"]["replicas"]["staleness"]
+    staleness = with_replicas.summary()["app"]["replicas"]["staleness"]
     assert 0 <= staleness["p50_seconds"] <= staleness["p95_seconds"] <= staleness["p99_seconds"] \
         <= staleness["max_seconds"]
     assert staleness["max_seconds"] > 0  # some reads were served behind the primary

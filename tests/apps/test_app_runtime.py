@@ -128,16 +128,16 @@ def test_dependency_cycle_is_named_at_build_time() -> None:
 def test_unknown_crdt_value_type_and_nonlocal_dependency_are_config_errors() -> None:
     reg = Registry("r", {"f": lambda n, e: None})
     with pytest.raises(ConfigError, match="crdt must be one of"):
-        AppSpec.from_dict({"zones": {"z": {"a": {"crdt": "Nope", "value": "number"}}}}, reg)
+        AppSpec.from_data({"zones": {"z": {"a": {"crdt": "Nope", "value": "number"}}}}, reg)
     with pytest.raises(ConfigError, match="value must be one of"):
-        AppSpec.from_dict({"zones": {"z": {"a": {"crdt": "GSet", "value": "date"}}}}, reg)
+        AppSpec.from_data({"zones": {"z": {"a": {"crdt": "GSet", "value": "date"}}}}, reg)
     with pytest.raises(ConfigError, match="computations read local state only"):
-        AppSpec.from_dict({"zones": {"z": {"a": {"crdt": "GSet", "value": "number"}, "f": {"computation": "f"}},
+        AppSpec.from_data({"zones": {"z": {"a": {"crdt": "GSet", "value": "number"}, "f": {"computation": "f"}},
                                      "y": {"b": {"crdt": "GSet", "value": "number", "computer": "/z/f",
                                                  "depends_on": ["/y/b"]}}},
                            "channels": [{"from": "z", "to": "y"}]}, reg)
     with pytest.raises(ConfigError, match="must be registered"):
-        AppSpec.from_dict({"zones": {"z": {"f": {"computation": "missing"}}}}, reg)
+        AppSpec.from_data({"zones": {"z": {"f": {"computation": "missing"}}}}, reg)
 
 
 def test_incompatible_effect_raises_naming_computation_path_and_types() -> None:

@@ -9,7 +9,6 @@ import pytest
 from sim.apps.checks import find_leaks, redundant_sends, work_for_disconnected
 from sim.apps.runtime import EffectTypeError
 from sim.cli import bundled, main
-from sim.report import summary
 from sim.scenario import Scenario, build, run_scenario
 
 TODO_SCENARIOS = sorted(n for n in bundled() if n.startswith("todo"))
@@ -48,7 +47,7 @@ def test_every_todo_scenario_has_loss_duplication_a_partition_and_a_crash(name: 
 def test_the_send_once_variant_of_todo_is_caught() -> None:
     data = _data("todo")
     data["app"]["delivery"] = "once"
-    run = run_scenario(Scenario.from_dict(data))
+    run = run_scenario(Scenario.from_data(data))
     assert {"app.convergence", "app.durability"} <= _failed(run)
 
 
@@ -69,7 +68,7 @@ def test_challenge_0_the_eager_variant_costs_more_and_is_caught() -> None:
     lazy = run_scenario(Scenario.from_yaml(bundled()["todo-on-demand"]))
     data = _data("todo-on-demand")
     data["app"]["eager"] = True
-    eager = run_scenario(Scenario.from_dict(data))
+    eager = run_scenario(Scenario.from_data(data))
     assert "app.on_demand" in _failed(eager)
     assert work_for_disconnected(eager.world.trace.events)  # it computed for client-2 while away
     counters = {k: (lazy.app.counters.get(k, 0), eager.app.counters.get(k, 0)) for k in ("effects_sent",
@@ -82,11 +81,11 @@ def test_challenge_1_ram_only_clients_lose_data_in_a_crash_and_sqlite_ones_do_no
     with_sqlite = run_scenario(Scenario.from_yaml(bundled()["todo-storage"]))
     data = _data("todo-storage")
     del data["app"]["storage"]
-    ram = run_scenario(Scenario.from_dict(data))
+    ram = run_scenario(Scenario.from_data(data))
     assert with_sqlite.result is not None and with_sqlite.result.ok
     assert "app.durability" in _failed(ram)  # the restarted client reused a key it forgot it had used
-    (restored,) = summary(with_sqlite)["app"]["restarts"]
-    (forgot,) = summary(ram)["app"]["restarts"]
+    (restored,) = with_sqlite.summary()["app"]["restarts"]
+    (forgot,) = ram.summary()["app"]["restarts"]
     assert restored["loaded_states"] == 3 and restored["loaded_bytes"] > 0 and forgot["loaded_states"] == 0
     assert restored["fetched_messages"] >= 1
     with_sqlite.cleanup()
@@ -99,7 +98,7 @@ def test_incompatible_effect_rejected_in_the_scenario_and_raised_by_default() ->
     data = _data("todo-incompatible")
     data["app"]["on_incompatible"] = "raise"
     with pytest.raises(EffectTypeError, match="which holds a LWWRegister of number"):
-        run_scenario(Scenario.from_dict(data))
+        run_scenario(Scenario.from_data(data))
 
 
 REJECTED_BY = {"impersonate": "bad_credentials", "forge": "forged", "alter": "forged", "replay": "stolen",
@@ -124,7 +123,7 @@ def test_the_access_scenario_attempts_every_attack_and_rejects_each() -> None:
 def _broken(variant: dict[str, Any]) -> Scenario:
     data = _data("todo-access")
     data["app"].update(variant)
-    return Scenario.from_dict(data)
+    return Scenario.from_data(data)
 
 
 @pytest.mark.parametrize("variant", [{"login": "trust_claim"}, {"variant": {"filter_rule": "filter_todos_broken"}}],

@@ -80,5 +80,5 @@ def test_an_invalid_scenario_with_sqlite_storage_leaves_no_temporary_directory(
     data = Scenario.from_yaml(bundled()["todo-storage"]).data
     data["app"]["replicas"] = {"zone": "db"}  # invalid with one db node, found after the directory is made
     with pytest.raises(ScenarioError, match="at least 2 nodes"):
-        build(Scenario.from_dict(data))
+        build(Scenario.from_data(data))
     assert list(tmp_path.iterdir()) == []

@@ -81,3 +81,33 @@ def test_bad_clock_input_is_a_clear_error() -> None:
         Dot.from_data(["a", 0])
     with pytest.raises(DecodeError, match="CausalContext.from_data"):
         CausalContext.from_data({"vv": {}})
+
+
+def _is_compact(ctx: CausalContext) -> bool:
+    return all(d.counter > ctx.vv.get(d.replica) + 1 for d in ctx.cloud)
+
+
+@given(contexts, contexts)
+def test_merged_contexts_are_compact_and_hold_exactly_the_union(x: CausalContext, y: CausalContext) -> None:
+    merged = x.merge(y)
+    assert _is_compact(merged), merged
+    union = set(x.dots()) | set(y.dots())
+    assert set(merged.dots()) == union
+    one_by_one = CausalContext()
+    for dot in sorted(union, reverse=True):  # worst order: every dot a stray until the first
+        one_by_one = one_by_one.add(dot)
+    assert merged == one_by_one and _is_compact(one_by_one)
+
+
+@given(contexts, contexts)
+def test_merge_returns_the_covering_side_itself(x: CausalContext, y: CausalContext) -> None:
+    both = x.merge(y)
+    assert both.merge(x) is both and both.merge(y) is both
+    assert x.merge(CausalContext()) is x
+
+
+def test_a_raised_entry_drops_the_strays_it_covers_and_folds_the_next() -> None:
+    ctx = CausalContext().add_all([Dot("a", 3), Dot("a", 5), Dot("a", 7), Dot("b", 2)])
+    merged = ctx.merge(CausalContext(VersionVector({"a": 4})))
+    assert merged.vv == VersionVector({"a": 5})
+    assert merged.cloud == {Dot("a", 7), Dot("b", 2)}

@@ -162,3 +162,20 @@ def test_malformed_state_raises_decode_error(data: object) -> None:
 def test_malformed_op_raises_decode_error(data: object) -> None:
     with pytest.raises(DecodeError, match=r"LWWMap\.from_data"):
         LWWMap.op_from_data(data)
+
+
+@pytest.mark.parametrize("writes", [1, 5, 200])  # 200: past the remembered chain
+def test_kept_size_and_fingerprint_after_many_unasked_writes_and_merges(writes: int) -> None:
+    from crdt.codec import canonical_json, encode, fingerprint, size
+
+    m = LWWMap().set("a", "k0", 0, 1).set("a", "k1", 1, 1)
+    size(m), fingerprint(m)  # kept from here on
+    other = LWWMap().set("b", "k1", "late", 9).set("b", "k9", 2, 1)
+    for i in range(writes):
+        m = m.set("a", f"k{i % 7}", i, i + 2)
+        if i % 3 == 0:
+            m = m.merge(other) if i % 2 else other.merge(m)
+    fresh = LWWMap.from_data(m.to_data())
+    assert size(m) == len(canonical_json(encode(m)).encode())
+    assert fingerprint(m) == fingerprint(fresh)
+    assert fingerprint(m) != fingerprint(m.set("a", "k0", "changed", 10**6))

@@ -156,3 +156,65 @@ def test_malformed_data_raises_decode_error(data: object) -> None:
 def test_malformed_op_raises_decode_error(data: object) -> None:
     with pytest.raises(DecodeError):
         ORMap.op_from_data(data)
+
+
+# -- merges proportional to the smaller side ------------------------------------------------
+
+from unittest import mock  # noqa: E402
+
+from hypothesis import given  # noqa: E402
+
+import crdt.dotstore  # noqa: E402
+from crdt.ormap import _entry_dots  # noqa: E402
+from crdt.testing import states  # noqa: E402
+
+ALWAYS_WALK = mock.patch.object(crdt.dotstore, "WALK_FACTOR", 0)
+NEVER_WALK = mock.patch.object(crdt.dotstore, "WALK_FACTOR", 10**9)
+MIXED = CrdtSpec(ORMap, {"update": set_update | counter_update, "remove": st.tuples(keys)})
+
+
+def test_laws_when_every_merge_walks_the_smaller_side() -> None:
+    with ALWAYS_WALK:
+        check_laws(MIXED, max_examples=EXAMPLES)
+
+
+@given(states(MIXED), states(MIXED))
+def test_walking_the_smaller_side_equals_the_key_by_key_join(xs: list[ORMap], ys: list[ORMap]) -> None:
+    for x in xs:
+        for y in ys:
+            with NEVER_WALK:
+                expected = x.merge(y)
+            with ALWAYS_WALK:
+                assert x.merge(y) == expected
+                assert y.merge(x) == expected
+
+
+@given(states(MIXED), st.lists(st.one_of(st.tuples(st.just("update"), set_update | counter_update),
+                                         st.tuples(st.just("remove"), st.tuples(keys)), st.just(("merge", ()))),
+                               max_size=8))
+def test_the_carried_dot_index_matches_the_store(xs: list[ORMap], steps: list[tuple[str, tuple]]) -> None:
+    def fresh(m: ORMap) -> dict:
+        return {d: key for key, entry in m.store.items() for d in _entry_dots(entry)}
+
+    m = xs[0]
+    assert dict(m._dot_index().items()) == fresh(m)
+    with ALWAYS_WALK:
+        for kind, args in steps:
+            m = m.merge(xs[1]) if kind == "merge" else m.mutate(kind, "c", *args)
+            if hasattr(m, "_index"):
+                assert dict(m._index.items()) == fresh(m)
+
+
+def test_a_remove_delta_into_a_large_map_finds_the_key_by_its_dot() -> None:
+    big = ORMap()
+    for i in range(2_000):
+        big = big.update("a", i, CausalCounter, "increment", 1)
+    removal = big.remove_delta("b", 1234)
+    assert removal is not None and not removal.store
+    merged = big.merge(removal)
+    assert 1234 not in merged and len(merged) == 1_999
+    with NEVER_WALK:
+        assert big.merge(removal) == merged
+    assert merged.merge(removal) is merged  # dominated: the larger side itself
+    bump = ORMap().update_delta("b", "new", CausalCounter, "increment", 3)
+    assert big.merge(bump).value()["new"] == 3 and big.merge(bump).merge(bump) == big.merge(bump)

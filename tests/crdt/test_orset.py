@@ -137,3 +137,96 @@ def test_large_sets_share_structure_and_merge_correctly() -> None:
     assert merged.value() == frozenset(expected)
     assert merged == b.merge(a2)
     assert decode(encode(merged)) == merged
+
+
+# -- merges proportional to the smaller side ------------------------------------------------
+
+from unittest import mock  # noqa: E402
+
+from hypothesis import given  # noqa: E402
+
+import crdt.dotstore  # noqa: E402
+from crdt.pmap import PersistentMap  # noqa: E402
+from crdt.testing import states  # noqa: E402
+
+ALWAYS_WALK = mock.patch.object(crdt.dotstore, "WALK_FACTOR", 0)
+NEVER_WALK = mock.patch.object(crdt.dotstore, "WALK_FACTOR", 10**9)
+
+
+def _fresh_index(s: ORSet) -> dict[Dot, object]:
+    return {d: e for e, dots in s.store.items() for d in dots}
+
+
+def test_laws_when_every_merge_walks_the_smaller_side() -> None:
+    with ALWAYS_WALK:
+        check_laws(SPEC, max_examples=min(settings.default.max_examples, 100))
+
+
+@given(states(SPEC), states(SPEC))
+def test_walking_the_smaller_side_equals_the_bucket_join(xs: list[ORSet], ys: list[ORSet]) -> None:
+    for x in xs:
+        for y in ys:
+            with NEVER_WALK:
+                expected = x.merge(y)
+            with ALWAYS_WALK:
+                assert x.merge(y) == expected
+                assert y.merge(x) == expected
+
+
+@given(states(SPEC), st.lists(st.tuples(st.sampled_from(["add", "remove", "clear", "merge"]), elements), max_size=8))
+def test_the_carried_dot_index_matches_the_store(xs: list[ORSet], steps: list[tuple[str, object]]) -> None:
+    s = xs[0]
+    assert dict(s._dot_index().items()) == _fresh_index(s)
+    with ALWAYS_WALK:
+        for kind, element in steps:
+            if kind == "merge":
+                s = s.merge(xs[1])
+            else:
+                s = s.mutate(kind, "c", *(() if kind == "clear" else (element,)))
+            if hasattr(s, "_index"):  # carried through this step (a clear starts afresh)
+                assert dict(s._index.items()) == _fresh_index(s)
+
+
+def _big(n: int) -> ORSet:
+    s = ORSet()
+    for i in range(n):
+        s = s.add("a", i)
+    return s
+
+
+def test_a_small_delta_into_a_large_set_touches_only_what_it_holds() -> None:
+    big = _big(10_000)
+    delta = ORSet().add_delta("b", "new")
+    merged = big.merge(delta)
+    assert merged.value() == big.value() | {"new"}
+    changed = [x is not y for x, y in zip(merged.store.buckets(), big.store.buckets(), strict=True)]
+    assert sum(changed) == 1  # every other bucket is shared with the large side
+    assert merged.merge(delta) is merged and delta.merge(merged) is merged  # dominated: itself
+
+
+def test_a_remove_delta_into_a_large_set_finds_the_element_by_its_dot() -> None:
+    big = _big(5_000)
+    removal = big.remove_delta("b", 1234)
+    assert removal is not None and not removal.store  # the delta names only dots
+    merged = big.merge(removal)
+    assert 1234 not in merged and len(merged) == 4_999
+    assert dict(merged._index.items()) == _fresh_index(merged)  # carried, not rebuilt
+    with NEVER_WALK:
+        assert big.merge(removal) == merged
+    assert merged.merge(removal) is merged
+
+
+def test_sides_of_similar_size_are_joined_bucket_by_bucket_without_an_index() -> None:
+    a = _big(100)
+    b = a.add("b", "x").remove("b", 7)
+    merged = a.merge(b)
+    assert merged.value() == (a.value() - {7}) | {"x"}
+    assert not hasattr(a, "_index") and not hasattr(b, "_index") and not hasattr(merged, "_index")
+    assert a.merge(a.add("a", 1)).merge(a) is not a and merged.merge(a) is merged
+
+
+def test_walking_a_fresh_add_needs_no_index() -> None:
+    big = _big(1_000)
+    merged = big.merge(ORSet().add_delta("b", "y"))
+    assert "y" in merged and not hasattr(big, "_index") and not hasattr(merged, "_index")
+    assert isinstance(merged.store, PersistentMap)

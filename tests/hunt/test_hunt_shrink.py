@@ -11,7 +11,7 @@ from sim.hunt.shrink import shrink
 from sim.hunt.targets import target_scenario
 from sim.scenario import Scenario
 
-SPACE = HuntSpace.of(Scenario.from_dict(target_scenario("op-unreliable")))
+SPACE = HuntSpace.of(Scenario.from_data(target_scenario("op-unreliable")))
 CULPRIT_FAULT = FaultGene("partition", 1.234, 0.8, ("dc-2",))
 CULPRIT_WRITE = Write(1.3, "dc-2", "k")
 FAILED = {"status": "failed", "signature": ["convergence", "…/… keys converged; diverged: k"], "checks": []}
@@ -79,16 +79,45 @@ def test_the_search_proposes_valid_schedules_the_same_way_from_the_same_seed() -
     batch = one.batch(8)
     assert batch == two.batch(8)
     assert batch != Search(SPACE, 6).batch(8)
-    assert all(SPACE.valid(c) and 1 <= len(c.writes) <= 8 and 1 <= len(c.faults) <= 3 for c in batch)
+    assert all(SPACE.valid(c) and 1 <= len(c.writes) <= 8 and len(c.faults) <= 3 for c in batch)
+    assert any(c.faults for c in batch)
 
 
 def test_the_search_mutates_the_closest_schedules() -> None:
     search = Search(SPACE, 1)
     close, far = search.batch(2)
-    search.learn(far, 1.0)
-    search.learn(close, 50.0)
-    assert search.elites[0][2] == close
+    search.learn(far, {"quiet": 1.0, "concurrent": 9.0})
+    search.learn(close, {"quiet": 50.0, "concurrent": 0.0})
+    # the best by each signal: a schedule that came close one way is kept for that way
+    assert search.elites["quiet"][0][2] == close and search.elites["concurrent"][0][2] == far
+    assert "concurrent" not in {name for name, best in search.elites.items() if any(e[2] == close for e in best)}
     children = search.batch(40)
     # Most children descend from a parent: they keep most of its writes.
     related = [c for c in children if len(set(c.writes) & set(close.writes + far.writes)) >= 1]
     assert len(related) >= 20
+
+
+def test_fresh_draws_take_spread_racing_and_bursty_schedules_in_turn() -> None:
+    from sim.hunt.runner import concurrency
+
+    search = Search(SPACE, 2)
+    spread, race, bursts = (search.fresh() for _ in range(3))
+    assert spread.faults and race.faults == () and bursts.faults
+    assert len(race.writes) == len(bursts.writes) == SPACE.writes[1]  # as many writes as allowed
+    def pairs(c: Candidate) -> int:
+        return concurrency([(w.at, w.node) for w in c.writes], SPACE.tick)
+
+    assert pairs(race) > pairs(spread) and pairs(bursts) > pairs(spread)
+
+
+def test_a_shrunk_schedule_drops_an_element_under_another_seed_when_its_own_needs_it() -> None:
+    # The fake bug needs one write at dc-2, but under the failing schedule's own seed it also
+    # "needs" a second write (as a lost message's luck would): another seed frees it.
+    needed = Write(1.0, "dc-1", "k")
+
+    def evaluate(candidates: Sequence[Candidate]) -> list[dict[str, Any]]:
+        return [FAILED if CULPRIT_WRITE in c.writes and (needed in c.writes or c.seed != 7) else PASSED
+                for c in candidates]
+
+    shrunk = shrink(SPACE, Candidate(seed=7, writes=(needed, CULPRIT_WRITE)), FAILED, evaluate)
+    assert shrunk.candidate.writes == (CULPRIT_WRITE,) and shrunk.candidate.seed != 7

@@ -18,11 +18,13 @@ from typing import Any
 import pytest
 
 from sim.cli import scenarios_dir
-from sim.report import summary
 from sim.scenario import Scenario, ScenarioRun, run_scenario
 
 #: scenarios that take over ~20 s on a busy two-core machine
 SLOW = frozenset({"gossip-1000", "delta-vs-state"})
+#: scenarios run here at fewer nodes (their ``zones`` replaced), the same otherwise: at full
+#: size gossip-100k takes minutes; tests/scenarios/test_gossip_100k.py runs it at full size
+REDUCED: dict[str, dict[str, int]] = {"gossip-100k": {"n": 2000}}
 
 _SUMMARIES: dict[str, dict[str, Any]] = {}
 
@@ -41,13 +43,16 @@ def params() -> list[Any]:
 
 def plain_summary(run: ScenarioRun) -> dict[str, Any]:
     """The run's ``--json`` summary as JSON reads it back (tuples as lists, keys as strings)."""
-    return json.loads(json.dumps(summary(run), sort_keys=True))
+    return json.loads(json.dumps(run.summary(), sort_keys=True))
 
 
 def run_bundled(name: str, out: Path | None = None) -> tuple[ScenarioRun, dict[str, Any]]:
-    """Run bundled scenario ``name`` at its seed (its files, such as SQLite journals, in ``out``);
-    its summary is kept for :func:`summary_of`."""
-    run = run_scenario(Scenario.from_yaml(bundled_paths()[name]), out=out)
+    """Run bundled scenario ``name`` at its seed (its files, such as SQLite journals, in ``out``;
+    at the size :data:`REDUCED` gives, if any); its summary is kept for :func:`summary_of`."""
+    scenario = Scenario.from_yaml(bundled_paths()[name])
+    if name in REDUCED:
+        scenario = Scenario.from_data({**scenario.data, "zones": REDUCED[name]}, source=scenario.source)
+    run = run_scenario(scenario, out=out)
     _SUMMARIES[name] = plain_summary(run)
     return run, _SUMMARIES[name]
 

@@ -315,7 +315,7 @@ def values_are_those_of_the_python_computations(run: ScenarioRun) -> str | None:
 
     data = dict(run.scenario.data)
     data["app"] = {k: v for k, v in data["app"].items() if k != "variant"}
-    python = run_scenario(Scenario.from_dict(data))
+    python = run_scenario(Scenario.from_data(data))
     js, py = run.app.summary()["values"], python.app.summary()["values"]
     differ = sorted(k for k in set(js) | set(py) if js.get(k) != py.get(k))
     return f"expected the values of the Python run, found differences at {differ}" if differ else None

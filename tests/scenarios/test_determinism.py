@@ -27,7 +27,7 @@ digests = {}
 for name, path in json.loads(sys.argv[1]).items():
     data = Scenario.from_yaml(path).data
     data["quiet_max"] = min(data.get("quiet_max", 1000), int(sys.argv[2]))
-    run = run_scenario(Scenario.from_dict(data))
+    run = run_scenario(Scenario.from_data(data))
     digests[name] = [run.result.trace_digest, run.result.trace_events]
 print(json.dumps(digests))
 """

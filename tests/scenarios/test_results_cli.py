@@ -35,7 +35,7 @@ def test_window_sets_the_space_time_diagram(results: Path) -> None:
     svg = (results / "quickstart" / "spacetime.svg").read_text()
     assert "<!-- quickstart: space-time diagram 1.00–1.50s (" in svg  # matplotlib keeps each text as a comment
     default = (results / "hunt" / "seed-5" / "spacetime.svg").read_text()
-    run = run_scenario(Scenario.from_dict(json.loads((results / "broken.json").read_text())), trace="full")
+    run = run_scenario(Scenario.from_data(json.loads((results / "broken.json").read_text())), trace="full")
     began = plots.first_divergence(run)
     lo, hi = plots.default_window(run)
     assert began is not None and lo < began < hi
@@ -117,7 +117,7 @@ def test_serve_builds_a_missing_report_without_writing_it(server: str, results: 
 
 
 def test_progress_covers_the_quiet_phase() -> None:
-    run = build(Scenario.from_dict({"seed": 1, "zones": {"dc": 3}, "duration": "1s", "quiet_max": 50,
+    run = build(Scenario.from_data({"seed": 1, "zones": {"dc": 3}, "duration": "1s", "quiet_max": 50,
                                     "data": {"keys": {"k": "GCounter"}}, "workload": {"rate": "20/s"}}))
     out = io.StringIO()
     close = _progress(run, True, file=out)

@@ -117,7 +117,7 @@ def test_missing_file_and_unknown_bundled_name_exit_2(capsys: pytest.CaptureFixt
 
 def test_python_built_scenarios_are_validated_by_the_same_schema() -> None:
     with pytest.raises(ScenarioError, match=r"<python>: zones.dc: expected"):
-        Scenario.from_dict({"zones": {"dc": 0}})
+        Scenario.from_data({"zones": {"dc": 0}})
 
 
 def test_validate_rejects_cut_off_replicas_and_accepts_what_runs_on_a_ring(

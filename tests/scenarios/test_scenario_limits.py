@@ -16,7 +16,7 @@ DATA = "data: {keys: {k: GCounter}}\n"
 CASES = [
     # (yaml, path, the message's expected-and-found, the --limit that lets it through)
     ("zones: {dc: 1000000}\n", "zones.dc",
-     "expected at most 10,000 nodes in all (raise with --limit nodes=N), found 1,000,000", None),
+     "expected at most 100,000 nodes in all (raise with --limit nodes=N), found 1,000,000", None),
     ("zones: {dc: 5000}\n", "zones.dc",
      "expected at most 1,000,000 links (raise with --limit links=N), found 12,497,500", "links=20000000"),
     ("zones: {dc: 3}\n" + DATA + "workload: {rate: 1e12/s}\n", "workload.rate",
@@ -49,10 +49,10 @@ def test_an_infeasible_scenario_is_refused_with_its_figure_and_the_bound(
 
 def test_the_cli_option_raises_a_bound(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     file = tmp_path / "wide.yaml"
-    file.write_text("zones: {dc: 12000}\ntopology: [{between: [dc, dc]}]\nduration: 1s\nquiet_max: 5\n")
+    file.write_text("zones: {dc: 120000}\ntopology: [{between: [dc, dc]}]\nduration: 1s\nquiet_max: 5\n")
     assert main(["validate", str(file)]) == 2
     assert "raise with --limit nodes=N" in capsys.readouterr().err
-    assert Scenario.from_yaml(file, Limits.parse(["nodes=20000"])).get("zones") == {"dc": 12000}
+    assert Scenario.from_yaml(file, Limits.parse(["nodes=200000"])).get("zones") == {"dc": 120000}
 
 
 def test_bad_limit_options_are_one_line_errors(capsys: pytest.CaptureFixture[str]) -> None:
@@ -71,6 +71,7 @@ def test_every_bundled_scenario_is_within_the_default_limits() -> None:
         for limit, value in sizes.items():
             assert value <= getattr(limits, limit), (name, limit, value)
     assert figures(Scenario.from_yaml(bundled()["gossip-1000"]).data)["nodes"] == 1000
+    assert figures(Scenario.from_yaml(bundled()["gossip-100k"]).data)["nodes"] == 100_000
 
 
 def test_a_session_lifetime_shorter_than_a_tick_is_refused(tmp_path: Path) -> None:

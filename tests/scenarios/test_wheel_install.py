@@ -30,6 +30,7 @@ def test_a_wheel_installed_in_a_fresh_venv_lists_and_runs_the_bundled_scenarios(
     (wheel,) = (tmp_path / "dist").glob("crdtsim-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {f"sim/bundled/{name}.yaml" for name in bundled()} <= names
+    assert "crdtsim/__init__.py" in names  # the Python façade (crdtsim.hunt, crdtsim.run) ships too
 
     venv = tmp_path / "venv"
     # A venv without a pip of its own, filled by this pip (--python), and no byte-compiling at

@@ -76,7 +76,8 @@ def test_one_way_partition_blocks_one_direction_only() -> None:
     world.schedule(0.1, lambda: world.node("b").send("a", "m", "ba"))
     r = world.run(duration="1s")
     assert [m.payload for m in got] == ["ba"]
-    assert r.metrics["per_link"]["a->b"]["dropped"] == {"partition": 1}
+    assert r.metrics["dropped"]["partition"] == 1
+    assert r.metrics["per_node"]["b"]["received"] == 0 and r.metrics["per_node"]["a"]["received"] == 1
 
 
 def test_isolate_blocks_both_directions() -> None:
@@ -116,7 +117,16 @@ def test_links_are_created_lazily() -> None:
     w.connect_zones("z", "z")
     w.node("z-2").on_message("m", lambda m: None)
     w.node("z-1").send("z-2", "m")
-    assert len(w.network._links) == 1
+    # a zone channel with a plain model: one zone sender, counters per node, no link object
+    assert len(w.network._links) == 0 and not w.metrics.links and sorted(w.metrics.nodes) == ["z-1", "z-2"]
+    assert list(w.node("z-1")._zone_out) == ["z"]
+    w.set_link("z-1", "z-3", {"latency": "1ms"}, symmetric=False)
+    w.node("z-3").on_message("m", lambda m: None)
+    w.node("z-1").send("z-3", "m")  # an override gives the pair a link of its own
+    assert list(w.network._links) == [("z-1", "z-3")]
+    w.set_link("z-1", "z-2", {"latency": "1ms"}, symmetric=False)  # also once the pair was used
+    w.node("z-1").send("z-2", "m")
+    assert sorted(w.network._links) == [("z-1", "z-2"), ("z-1", "z-3")]
 
 
 def test_bad_link_parameters_name_link_and_value() -> None:

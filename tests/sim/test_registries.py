@@ -52,7 +52,7 @@ def tally() -> Iterator[type[GCounter]]:
 
 def test_a_registered_type_is_usable_by_schema_builder_and_workload(tally: type[GCounter]) -> None:
     assert "Tally" in scenario_schema()["$defs"]["crdt_type"]["enum"]
-    run = run_scenario(Scenario.from_dict(_scenario({"t": "Tally"})))
+    run = run_scenario(Scenario.from_data(_scenario({"t": "Tally"})))
     assert run.result is not None and run.result.ok
     states = [run.data.replicator(n).current("t") for n in run.data.node_ids]  # type: ignore[union-attr]
     assert all(type(s) is tally for s in states) and len({s.value() for s in states}) == 1
@@ -65,7 +65,7 @@ def test_an_unregistered_type_is_refused_by_the_schema(tally: type[GCounter]) ->
     unregister(tally)
     assert "Tally" not in scenario_schema()["$defs"]["crdt_type"]["enum"]
     with pytest.raises(ScenarioError, match=r"data\.keys\.t: expected .*found 'Tally'"):
-        Scenario.from_dict(_scenario({"t": "Tally"}))
+        Scenario.from_data(_scenario({"t": "Tally"}))
 
 
 def test_a_broken_variant_decodes_but_is_not_offered_to_scenarios() -> None:
@@ -166,7 +166,7 @@ def test_a_registered_protocol_is_usable_by_schema_builder_and_ddata(eager: type
     defs = scenario_schema()["$defs"]
     assert defs["protocol"]["enum"] == ["state", "delta", "op", "eager-delta"]
     assert set(defs["protocol_options"]["properties"]["eager-delta"]["properties"]) == set(DeltaGossip.option_names)
-    run = run_scenario(Scenario.from_dict(_scenario({"k": "ORSet"}, protocol="eager-delta",
+    run = run_scenario(Scenario.from_data(_scenario({"k": "ORSet"}, protocol="eager-delta",
                                                     options={"eager-delta": {"every": 2}})))
     assert run.result is not None and run.result.ok
     replicator = run.data.replicator("dc-1")  # type: ignore[union-attr]
@@ -177,7 +177,7 @@ def test_an_unregistered_protocol_is_refused(eager: type[Protocol]) -> None:
     unregister_protocol(eager)
     assert list(protocols()) == ["state", "delta", "op"]
     with pytest.raises(ScenarioError, match=r"data\.protocol: expected one of 'state', 'delta', 'op'"):
-        Scenario.from_dict(_scenario({"k": "ORSet"}, protocol="eager-delta"))
+        Scenario.from_data(_scenario({"k": "ORSet"}, protocol="eager-delta"))
 
 
 def test_a_protocol_whose_options_have_no_schema_is_refused() -> None:
@@ -210,7 +210,7 @@ def wheel() -> Iterator[str]:
 def test_a_registered_topology_kind_is_usable_by_schema_and_builder(wheel: str) -> None:
     assert scenario_schema()["$defs"]["topology_kind"]["enum"][-1] == "wheel"
     spec = {**_scenario({"k": "GCounter"}), "zones": {"dc": 5}, "topology": [{"zone": "dc", "kind": "wheel"}]}
-    run = run_scenario(Scenario.from_dict(spec))
+    run = run_scenario(Scenario.from_data(spec))
     assert run.result is not None and run.result.ok
     assert run.world.topology.neighbours("dc-1") == ["dc-2", "dc-3", "dc-4", "dc-5"]  # the hub
     assert run.world.topology.neighbours("dc-3") == ["dc-1", "dc-2", "dc-4"]
@@ -219,7 +219,7 @@ def test_a_registered_topology_kind_is_usable_by_schema_and_builder(wheel: str) 
 def test_an_unknown_topology_kind_is_refused_by_the_schema() -> None:
     spec = {**_scenario({"k": "GCounter"}), "topology": [{"zone": "dc", "kind": "wheel"}]}
     with pytest.raises(ScenarioError, match=r"topology\[0\]\.kind: expected one of 'complete'"):
-        Scenario.from_dict(spec)
+        Scenario.from_data(spec)
 
 
 def test_a_topology_kind_refuses_parameters_it_does_not_declare(wheel: str) -> None:

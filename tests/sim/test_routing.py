@@ -31,7 +31,7 @@ def test_a_routed_message_arrives_from_its_source_and_every_hop_is_counted() -> 
     world, nodes = _line(4)
     got = []
     world.node("dc-4").on_message("ping", lambda m: got.append((m.src, m.payload, m.size, world.now)))
-    world.schedule(0.0, lambda: world.node("dc-1").send_routed("dc-4", "ping", "hi", size=10) and None)
+    world.schedule(0.0, lambda: world.node("dc-1").send_routed("dc-4", "ping", "hi", size=10))
     world.run(duration="1s")
     assert [(src, payload, size) for src, payload, size, _ in got] == [("dc-1", "hi", 10)]
     assert got[0][3] == pytest.approx(0.03)  # three hops of 10 ms
@@ -43,7 +43,7 @@ def test_a_routed_message_arrives_from_its_source_and_every_hop_is_counted() -> 
 def test_a_neighbour_is_sent_to_directly() -> None:
     world, _ = _line(3)
     world.node("dc-2").on_message("ping", lambda m: None)
-    world.schedule(0.0, lambda: world.node("dc-1").send_routed("dc-2", "ping", None, 1) and None)
+    world.schedule(0.0, lambda: world.node("dc-1").send_routed("dc-2", "ping", None, 1))
     world.run(duration="1s")
     assert world.metrics.kinds["ping"].sent == 1 and "via:ping" not in world.metrics.kinds
 
@@ -53,7 +53,7 @@ def test_a_hop_that_is_down_drops_the_message() -> None:
     got: list[str] = []
     world.node("dc-3").on_message("ping", lambda m: got.append(m.src))
     world.crash("dc-2")
-    world.schedule(0.0, lambda: world.node("dc-1").send_routed("dc-3", "ping", None, 1) and None)
+    world.schedule(0.0, lambda: world.node("dc-1").send_routed("dc-3", "ping", None, 1))
     world.run(duration="1s", require_connected=False)
     assert got == []
 

@@ -114,3 +114,18 @@ def test_docs_example_runs() -> None:
     code = text.split("```python\n", 1)[1].split("```", 1)[0]
     namespace: dict[str, object] = {}
     exec(compile(code, str(DOC_EXAMPLE), "exec"), namespace)
+
+
+def test_schedule_calls_a_function_that_returns_a_value_and_ignores_the_value() -> None:
+    w = World(seed=1)
+    w.add_nodes("dc", 1)
+    calls: list[float] = []
+
+    def note() -> int:  # returns something, as a command or an update does
+        calls.append(w.now)
+        return len(calls)
+
+    w.schedule(0.25, note)
+    w.node("dc-1").after(0.5, note)
+    w.run(duration="1s")
+    assert calls == [0.25, 0.5]

@@ -30,9 +30,9 @@ def test_crash_recovery_with_sqlite_restores_state_seen_and_version(tmp_path: Pa
         world.crash("dc-3")
 
     for i, node in enumerate(["dc-1", "dc-2", "dc-3"] * 4):
-        world.schedule(0.05 * i, lambda n=node: entity.command(n, 1) and None)
+        world.schedule(0.05 * i, lambda n=node: entity.command(n, 1))
     world.schedule(0.9, snapshot_then_crash)
-    world.schedule(1.0, lambda: [entity.command("dc-1", 10), entity.command("dc-2", 100)] and None)
+    world.schedule(1.0, lambda: [entity.command("dc-1", 10), entity.command("dc-2", 100)])
     world.schedule(1.5, lambda: world.restart("dc-3"))
     after: dict[str, Any] = {}
     world.schedule(1.5, lambda: after.update(state=r3.state, seen=dict(r3.seen), version=r3.version,

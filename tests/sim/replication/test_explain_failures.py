@@ -14,13 +14,13 @@ from test_broken_variants import BROKEN
 
 from sim.htmlreport import build_report
 from sim.replication import KeySpec
-from sim.report import render, summary
+from sim.report import render
 from sim.scenario import Scenario, ScenarioRun
 
 
 def _run(keys: dict[str, KeySpec], options: dict[str, Any], seed: int = 1) -> ScenarioRun:
     world, dd = faulty_cluster(keys, seed, options)
-    scenario = Scenario.from_dict({"name": "broken", "seed": seed, "zones": {"dc": 3}, "duration": "3s",
+    scenario = Scenario.from_data({"name": "broken", "seed": seed, "zones": {"dc": 3}, "duration": "3s",
                                    "quiet_max": 300})
     run = ScenarioRun(scenario, world, dd)
     run.run()
@@ -30,7 +30,7 @@ def _run(keys: dict[str, KeySpec], options: dict[str, Any], seed: int = 1) -> Sc
 @pytest.mark.parametrize("name, keys, options", BROKEN, ids=[b[0] for b in BROKEN])
 def test_a_broken_variant_says_who_holds_what(name: str, keys: dict[str, KeySpec], options: dict[str, Any]) -> None:
     run = _run(keys, options)
-    s = summary(run)
+    s = run.summary()
     text, page = render(s), build_report(s, run.history.records(), {})
     printed = json.loads(json.dumps(s))  # what --json prints
     assert not s["ok"]
@@ -57,7 +57,7 @@ def test_a_broken_variant_says_who_holds_what(name: str, keys: dict[str, KeySpec
 def test_a_lost_acknowledged_write_is_named_by_request_node_and_time() -> None:
     name, keys, options = next(b for b in BROKEN if b[0] == "first-writer-wins register")
     run = _run(keys, options)
-    s = summary(run)
+    s = run.summary()
     writes = s["invariants"]["lost_writes"]["k"]
     assert writes
     ops = {op.id: op for op in run.history.operations}
@@ -74,5 +74,5 @@ def test_a_lost_acknowledged_write_is_named_by_request_node_and_time() -> None:
 
 
 def test_a_converged_key_has_no_states_listed() -> None:
-    s = summary(_run({"k": BROKEN[0][1]["k"]}, {}))
+    s = _run({"k": BROKEN[0][1]["k"]}, {}).summary()
     assert s["ok"] and "states" not in s["keys"]["k"] and "difference" not in s["keys"]["k"]

@@ -71,8 +71,8 @@ def test_event_sourcing_replicates_over_a_line() -> None:
     world.connect(nodes, "line")
     counter = Behavior(0, lambda s, cmd: [{"add": cmd}], lambda s, e, ctx: s + e["add"])
     entity = ReplicatedEntity(world, nodes, "counter-1", counter)
-    world.schedule(0.1, lambda: entity.command("dc-1", 5) and None)
-    world.schedule(0.1, lambda: entity.command("dc-5", 2) and None)
+    world.schedule(0.1, lambda: entity.command("dc-1", 5))
+    world.schedule(0.1, lambda: entity.command("dc-5", 2))
     assert world.run(duration="1s").ok
     assert [entity.replica(n).state for n in nodes] == [7] * 5
 
