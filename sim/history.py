@@ -18,12 +18,13 @@ The history lives beside the trace, not in it, so keeping it changes no trace di
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
+
+from crdt.codec import canonical_json
 
 __all__ = ["HISTORY_SCHEMA", "History", "Operation", "Outcome", "percentiles", "plain", "quantile"]
 
@@ -134,7 +135,7 @@ class History:
 
     def to_jsonl(self, out: str | Path | IO[str]) -> None:
         """Write one JSON object per record (``history.jsonl``)."""
-        lines = [json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n" for r in self.records()]
+        lines = [canonical_json(r, ascii=True) + "\n" for r in self.records()]
         if isinstance(out, str | Path):
             Path(out).write_text("".join(lines), encoding="utf-8")
         else:

@@ -44,6 +44,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crdt.codec import canonical_json
 from sim.apps.effects import Effect
 from sim.apps.spec import is_object, obj
 from sim.apps.todo import TODO
@@ -124,7 +125,7 @@ class _Process:
         assert proc.stdin is not None and proc.stdout is not None
         self.calls += 1
         try:
-            proc.stdin.write(json.dumps(request, sort_keys=True, separators=(",", ":")).encode() + b"\n")
+            proc.stdin.write(canonical_json(request, ascii=True).encode() + b"\n")
             proc.stdin.flush()
         except (BrokenPipeError, OSError):
             raise self.fail(self._exited()) from None
