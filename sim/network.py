@@ -621,7 +621,7 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
             handler(msg)
 
     zone_callbacks = (deliver_zone,)
-    trace_deliver_zone: Any = net._trace.deliver_message if tracing else None
+    trace_deliver_zone: Any = net._trace.message_events() if tracing else None
 
     def push(at: float, msg: Message, kc: KindCounters, stats: NodeCounters) -> None:
         """Schedule a duplicate as a link's general path does (``_schedule``)."""

@@ -72,6 +72,8 @@ def canonical_json(value: Any) -> str:
 
 #: records hashed per update; any size gives the same digest
 _BATCH = 512
+#: destinations per sending node whose send-record head :meth:`Trace.pair_events` keeps
+_HEADS_CACHED = 16
 _TEXTS: dict[str, str] = {}
 _NAMES: dict[str, bytes] = {}
 _SEND = b"\x01"
@@ -141,16 +143,21 @@ class Trace:
         self._hash = hashlib.sha256()
         # records not yet fed to the hash: one update per batch instead of one per event
         self._records: list[bytes] = []
-        self._seq = 0
+        # Every event adds exactly one record, so an event's sequence number is the count of
+        # records hashed plus those pending: the per-message recorders keep no counter.
+        self._hashed = 0
         self.events: list[TraceEvent] = []
+
+    def _next_seq(self) -> int:
+        """The sequence number of the next event."""
+        return self._hashed + len(self._records)
 
     def record(self, kind: str, **fields: Any) -> None:
         """Record an event of ``kind`` now; fields must be JSON-encodable."""
         if not self.enabled:
             return
         t = round(self._clock(), 9)
-        seq = self._seq
-        self._seq = seq + 1
+        seq = self._next_seq()
         if "t" in fields or "kind" in fields or "seq" in fields:
             raise SimError("trace fields may not be named 't', 'kind' or 'seq'")
         self._add(canonical_json({"seq": seq, "t": t, "kind": kind, **fields}))
@@ -168,14 +175,14 @@ class Trace:
         records = self._records
         if records:
             self._hash.update(b"".join(records))
+            self._hashed += len(records)
             records.clear()
 
     def drop(self, src: str, dst: str, msg_kind: str, id: int, copy: int, cause: str) -> None:
         """``record("drop", src=…, dst=…, msg_kind=…, id=…, copy=…, cause=…)``, formatted
         directly (each string's JSON text cached); the same line, byte for byte."""
         t = round(self._clock(), 9)
-        seq = self._seq
-        self._seq = seq + 1
+        seq = self._next_seq()
         self._add(f'{{"cause":{_text(cause)},"copy":{copy!r},"dst":{_text(dst)},"id":{id!r},'
                   f'"kind":"drop","msg_kind":{_text(msg_kind)},"seq":{seq},"src":{_text(src)},'
                   f'"t":{t!r}}}')
@@ -207,22 +214,20 @@ class Trace:
         events = self.events
 
         def send(now: float, msg_kind: str, id: int, size: int) -> None:
-            seq = trace._seq
-            trace._seq = seq + 1
             append((heads.get(msg_kind) or head(msg_kind)) + _pack_send(now, id, size))
             if len(records) >= _BATCH:
                 trace._flush()
             if keep:
+                seq = trace._next_seq() - 1  # this event's record is hashed or pending
                 fields = {"src": src, "dst": dst, "msg_kind": msg_kind, "id": id, "size": size}
                 events.append(TraceEvent(seq, round(now, 9), "send", fields))
 
         def deliver(now: float, msg_kind: str, id: int, copy: int, sent_at: float) -> None:
-            seq = trace._seq
-            trace._seq = seq + 1
             append(_pack_deliver(2, now, id, copy))
             if len(records) >= _BATCH:
                 trace._flush()
             if keep:
+                seq = trace._next_seq() - 1  # this event's record is hashed or pending
                 fields = {"src": src, "dst": dst, "msg_kind": msg_kind, "id": id, "copy": copy,
                           "sent_at": round(sent_at, 9)}
                 events.append(TraceEvent(seq, round(now, 9), "deliver", fields))
@@ -233,6 +238,9 @@ class Trace:
         """The ``send`` recorder of :meth:`link_events` for any destination:
         ``send(now, dst, msg_kind, id, size)``, for a sender shared by many links."""
         src_head = _SEND + _name(src)
+        # dst -> the send record's first bytes, for the first few destinations (a node of a
+        # large world sends to few peers; the rest are encoded per message)
+        heads: dict[str, bytes] = {}
         records = self._records
         append = records.append
         trace = self
@@ -240,37 +248,50 @@ class Trace:
         events = self.events
         names = _NAMES
 
+        def head(dst: str) -> bytes:
+            raw = src_head + (names.get(dst) or _name(dst))
+            if len(heads) < _HEADS_CACHED:
+                heads[dst] = raw
+            return raw
+
         def send(now: float, dst: str, msg_kind: str, id: int, size: int) -> None:
-            seq = trace._seq
-            trace._seq = seq + 1
-            append(src_head + (names.get(dst) or _name(dst)) + (names.get(msg_kind) or _name(msg_kind))
+            append((heads.get(dst) or head(dst)) + (names.get(msg_kind) or _name(msg_kind))
                    + _pack_send(now, id, size))
             if len(records) >= _BATCH:
                 trace._flush()
             if keep:
+                seq = trace._next_seq() - 1  # this event's record is hashed or pending
                 fields = {"src": src, "dst": dst, "msg_kind": msg_kind, "id": id, "size": size}
                 events.append(TraceEvent(seq, round(now, 9), "send", fields))
 
         return send
 
-    def deliver_message(self, now: float, msg: Any) -> None:
-        """The ``deliver`` record of :meth:`link_events` for a message (a
-        :class:`~sim.network.Message`) of any link."""
-        seq = self._seq
-        self._seq = seq + 1
+    def message_events(self) -> Callable[[float, Any], None]:
+        """The ``deliver`` recorder of :meth:`link_events` for a message (a
+        :class:`~sim.network.Message`) of any link: ``deliver(now, msg)``."""
         records = self._records
-        records.append(_pack_deliver(2, now, msg.id, msg.copy))
-        if len(records) >= _BATCH:
-            self._flush()
-        if self._keep:
-            fields = {"src": msg.src, "dst": msg.dst, "msg_kind": msg.kind, "id": msg.id,
-                      "copy": msg.copy, "sent_at": round(msg.sent_at, 9)}
-            self.events.append(TraceEvent(seq, round(now, 9), "deliver", fields))
+        append = records.append
+        trace = self
+        keep = self._keep
+        events = self.events
+        pack = _pack_deliver
+
+        def deliver(now: float, msg: Any) -> None:
+            append(pack(2, now, msg.id, msg.copy))
+            if len(records) >= _BATCH:
+                trace._flush()
+            if keep:
+                seq = trace._next_seq() - 1  # this event's record is hashed or pending
+                fields = {"src": msg.src, "dst": msg.dst, "msg_kind": msg.kind, "id": msg.id,
+                          "copy": msg.copy, "sent_at": round(msg.sent_at, 9)}
+                events.append(TraceEvent(seq, round(now, 9), "deliver", fields))
+
+        return deliver
 
     @property
     def count(self) -> int:
         """How many events were recorded (kept or not)."""
-        return self._seq
+        return self._next_seq()
 
     def digest(self) -> str | None:
         """SHA-256 hex digest of the event records in order, or None when the trace is off."""
