@@ -40,7 +40,7 @@ from sim.deprecation import renamed
 from sim.distributions import Constant, Distribution, Exponential, distribution_from_spec
 from sim.errors import ConfigError, SimError
 from sim.metrics import KindCounters, LinkCounters, Metrics, NodeCounters
-from sim.trace import Trace
+from sim.trace import DELIVER, SINK_BATCH, Trace, pack_deliver
 from sim.units import parse_bandwidth, parse_probability
 
 if TYPE_CHECKING:
@@ -463,6 +463,10 @@ class Network:
 _UNSET: Any = object()
 
 
+def _nothing() -> None:
+    """A flush for no sink."""
+
+
 def _binder(net: Network) -> tuple[Callable[[_Link], None],
                                    Callable[[Node, LinkModel, random.Random],
                                             Callable[[str, str, Any, int], bool]]]:
@@ -493,7 +497,14 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
     new_message = _new_message
     normal = NORMAL
     fast = HEAP_FAST_PATH
+    sink_batch = SINK_BATCH
+    deliver_tag = DELIVER
     schedule_public = env.schedule
+    # In digest mode deliveries append their record to the trace's list directly.
+    digest_sink = net._trace.sink()
+    direct = digest_sink is not None
+    sink, sink_flush = digest_sink if digest_sink is not None else ([], _nothing)
+    sink_append = sink.append
 
     def bind(link: _Link) -> None:
         src, dst = link.src, link.dst
@@ -531,7 +542,12 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
             kc.delivered += 1
             kc.bytes_delivered += size
             if tracing:
-                trace_deliver(env._now, msg.kind, msg.id, msg.copy, msg.sent_at)
+                if not direct:
+                    trace_deliver(env._now, msg.kind, msg.id, msg.copy, msg.sent_at)
+                else:
+                    sink_append(pack_deliver(deliver_tag, env._now, msg.id, msg.copy))
+                    if len(sink) >= sink_batch:
+                        sink_flush()
             handler = dst_node._handlers.get(msg.kind)
             if handler is None:
                 dst_node.receive(msg)  # raises the "no handler" error
@@ -613,7 +629,12 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
         kc.delivered += 1
         kc.bytes_delivered += size
         if tracing:
-            trace_deliver_zone(env._now, msg)
+            if not direct:
+                trace_deliver_zone(env._now, msg)
+            else:
+                sink_append(pack_deliver(deliver_tag, env._now, msg.id, msg.copy))
+                if len(sink) >= sink_batch:
+                    sink_flush()
         handler = dst_node._handlers.get(msg.kind)
         if handler is None:
             dst_node.receive(msg)  # raises the "no handler" error

@@ -17,7 +17,8 @@ newline) for most events, but for the two the network records per message, ``sen
 float times and integers packed), because encoding JSON and rounding times
 cost more than the rest of a message's path. The binary records start with a byte no JSON line
 starts with, so the stream stays unambiguous, and the exported events are unchanged. Records
-are hashed in batches, which gives the same SHA-256.
+are hashed in batches, which gives the same SHA-256; in ``"digest"`` mode the network appends
+delivery records to the pending list itself (:meth:`Trace.sink`), a call per message fewer.
 
 >>> clock = iter([0.0, 0.5]).__next__
 >>> t = Trace(clock, "full")
@@ -41,8 +42,8 @@ from crdt.codec import canonical_encoder
 from sim.errors import ConfigError, SimError
 
 __all__ = [
-    "TRACE_MODES", "Trace", "TraceEvent", "TraceMode", "canonical_json", "deliver_record",
-    "send_record",
+    "DELIVER", "SINK_BATCH", "TRACE_MODES", "Trace", "TraceEvent", "TraceMode", "canonical_json",
+    "deliver_record", "pack_deliver", "send_record",
 ]
 
 TraceMode = Literal["off", "digest", "full"]
@@ -79,6 +80,13 @@ _NAMES: dict[str, bytes] = {}
 _SEND = b"\x01"
 _pack_send = struct.Struct("<dqq").pack
 _pack_deliver = struct.Struct("<Bdqq").pack
+#: ``pack_deliver(DELIVER, now, id, copy)``: the bytes of :func:`deliver_record`, for a
+#: :meth:`Trace.sink` (the tag as an argument: a partial would cost a call per message)
+pack_deliver: Callable[[int, float, int, int], bytes] = _pack_deliver
+#: the first byte of a deliver record
+DELIVER = 2
+#: a :meth:`Trace.sink`'s list is hashed once it holds this many records
+SINK_BATCH = _BATCH
 
 
 def _text(value: str) -> str:
@@ -112,7 +120,7 @@ def deliver_record(now: float, id: int, copy: int) -> bytes:
     """What the digest hashes for a delivery: ``0x02``, ``now`` (float64), ``id`` and ``copy``
     (int64), little-endian. Message ids are unique in a world, so the send record of ``id``
     already fixes the rest (link, kind, size, send time)."""
-    return _pack_deliver(2, now, id, copy)
+    return _pack_deliver(DELIVER, now, id, copy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +231,7 @@ class Trace:
                 events.append(TraceEvent(seq, round(now, 9), "send", fields))
 
         def deliver(now: float, msg_kind: str, id: int, copy: int, sent_at: float) -> None:
-            append(_pack_deliver(2, now, id, copy))
+            append(_pack_deliver(DELIVER, now, id, copy))
             if len(records) >= _BATCH:
                 trace._flush()
             if keep:
@@ -266,6 +274,17 @@ class Trace:
 
         return send
 
+    def sink(self) -> tuple[list[bytes], Callable[[], None]] | None:
+        """In ``"digest"`` mode, the list of records waiting to be hashed and the function
+        that hashes them; None in the other modes (``"full"`` keeps the events too).
+
+        The network's delivery paths append :func:`pack_deliver` records to the list
+        themselves, a call per message fewer than a recorder, and call the function once the
+        list holds :data:`SINK_BATCH` records. Each event must add exactly one record."""
+        if self.mode != "digest":
+            return None
+        return self._records, self._flush
+
     def message_events(self) -> Callable[[float, Any], None]:
         """The ``deliver`` recorder of :meth:`link_events` for a message (a
         :class:`~sim.network.Message`) of any link: ``deliver(now, msg)``."""
@@ -277,7 +296,7 @@ class Trace:
         pack = _pack_deliver
 
         def deliver(now: float, msg: Any) -> None:
-            append(pack(2, now, msg.id, msg.copy))
+            append(pack(DELIVER, now, msg.id, msg.copy))
             if len(records) >= _BATCH:
                 trace._flush()
             if keep:
