@@ -40,7 +40,16 @@ from sim.deprecation import renamed
 from sim.distributions import Constant, Distribution, Exponential, distribution_from_spec
 from sim.errors import ConfigError, SimError
 from sim.metrics import KindCounters, LinkCounters, Metrics, NodeCounters
-from sim.trace import DELIVER, SINK_BATCH, Trace, pack_deliver
+from sim.trace import (
+    DELIVER,
+    RECORD_NAMES,
+    SINK_BATCH,
+    Trace,
+    pack_deliver,
+    pack_send,
+    pair_heads,
+    record_name,
+)
 from sim.units import parse_bandwidth, parse_probability
 
 if TYPE_CHECKING:
@@ -499,6 +508,9 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
     fast = HEAP_FAST_PATH
     sink_batch = SINK_BATCH
     deliver_tag = DELIVER
+    names = RECORD_NAMES
+    name = record_name
+    no_heads: tuple[dict[str, bytes], Callable[[str], bytes]] = ({}, record_name)
     schedule_public = env.schedule
     # In digest mode deliveries append their record to the trace's list directly.
     digest_sink = net._trace.sink()
@@ -670,13 +682,16 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
         minimum = latency.minimum if isinstance(latency, Exponential) else 0.0
         sample = _sampler(latency, rng)
         trace_send = pair_events(src) if tracing else None
+        # (never read unless the digest sink is used: then no dict per sender)
+        heads, head = pair_heads(src) if direct else no_heads
         sent = new_node_counters(src)
 
         def send(dst: str, kind: str, payload: Any = None, size: int = 0, src: str = src,
                  src_node: Node = src_node, loss: float = loss, duplicate: float = duplicate,
                  rnd: Callable[[], float] = rnd, sample: Callable[[], float] = sample,
                  exponential: bool = exponential, mean: float = mean, minimum: float = minimum,
-                 trace_send: Any = trace_send, sent: NodeCounters = sent) -> bool:
+                 trace_send: Any = trace_send, sent: NodeCounters = sent,
+                 heads: dict[str, bytes] = heads, head: Callable[[str], bytes] = head) -> bool:
             now = env._now
             msg_id = next(ids)
             sent.sent += 1
@@ -685,7 +700,13 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
             kc.sent += 1
             kc.bytes_sent += size
             if tracing:
-                trace_send(now, dst, kind, msg_id, size)
+                if not direct:
+                    trace_send(now, dst, kind, msg_id, size)
+                else:
+                    sink_append((heads.get(dst) or head(dst)) + (names.get(kind) or name(kind))
+                                + pack_send(now, msg_id, size))
+                    if len(sink) >= sink_batch:
+                        sink_flush()
             if not src_node.up:
                 drop_pair(src, dst, None, kind, msg_id, 0, "node_down")
                 return False

@@ -43,7 +43,8 @@ from sim.errors import ConfigError, SimError
 
 __all__ = [
     "DELIVER", "SINK_BATCH", "TRACE_MODES", "Trace", "TraceEvent", "TraceMode", "canonical_json",
-    "deliver_record", "pack_deliver", "send_record",
+    "RECORD_NAMES", "deliver_record", "pack_deliver", "pack_send", "pair_heads", "record_name",
+    "send_record",
 ]
 
 TraceMode = Literal["off", "digest", "full"]
@@ -121,6 +122,30 @@ def deliver_record(now: float, id: int, copy: int) -> bytes:
     (int64), little-endian. Message ids are unique in a world, so the send record of ``id``
     already fixes the rest (link, kind, size, send time)."""
     return _pack_deliver(DELIVER, now, id, copy)
+
+
+#: ``RECORD_NAMES.get(s) or record_name(s)``: a string as a record field (see :func:`_name`)
+RECORD_NAMES = _NAMES
+record_name = _name
+pack_send = _pack_send
+
+
+def pair_heads(src: str) -> tuple[dict[str, bytes], Callable[[str], bytes]]:
+    """The first bytes of ``src``'s send records by destination: ``heads.get(dst) or
+    head(dst)``; the dict keeps the first few destinations (a node of a large world sends to
+    few peers; the rest are encoded per message). The record goes on with
+    ``record_name(msg_kind)`` and ``pack_send(now, id, size)``."""
+    src_head = _SEND + _name(src)
+    heads: dict[str, bytes] = {}
+    names = _NAMES
+
+    def head(dst: str) -> bytes:
+        raw = src_head + (names.get(dst) or _name(dst))
+        if len(heads) < _HEADS_CACHED:
+            heads[dst] = raw
+        return raw
+
+    return heads, head
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,22 +270,13 @@ class Trace:
     def pair_events(self, src: str) -> Callable[[float, str, str, int, int], None]:
         """The ``send`` recorder of :meth:`link_events` for any destination:
         ``send(now, dst, msg_kind, id, size)``, for a sender shared by many links."""
-        src_head = _SEND + _name(src)
-        # dst -> the send record's first bytes, for the first few destinations (a node of a
-        # large world sends to few peers; the rest are encoded per message)
-        heads: dict[str, bytes] = {}
+        heads, head = pair_heads(src)
         records = self._records
         append = records.append
         trace = self
         keep = self._keep
         events = self.events
         names = _NAMES
-
-        def head(dst: str) -> bytes:
-            raw = src_head + (names.get(dst) or _name(dst))
-            if len(heads) < _HEADS_CACHED:
-                heads[dst] = raw
-            return raw
 
         def send(now: float, dst: str, msg_kind: str, id: int, size: int) -> None:
             append((heads.get(dst) or head(dst)) + (names.get(msg_kind) or _name(msg_kind))
@@ -278,9 +294,10 @@ class Trace:
         """In ``"digest"`` mode, the list of records waiting to be hashed and the function
         that hashes them; None in the other modes (``"full"`` keeps the events too).
 
-        The network's delivery paths append :func:`pack_deliver` records to the list
-        themselves, a call per message fewer than a recorder, and call the function once the
-        list holds :data:`SINK_BATCH` records. Each event must add exactly one record."""
+        The network's zone senders and delivery paths append their records to the list
+        themselves (:func:`pair_heads`, :func:`pack_deliver`), a call per message fewer than a
+        recorder, and call the function once the list holds :data:`SINK_BATCH` records. Each
+        event must add exactly one record."""
         if self.mode != "digest":
             return None
         return self._records, self._flush
