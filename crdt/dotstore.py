@@ -47,6 +47,7 @@ __all__ = [
     "join_dot_funs",
     "join_dot_maps",
     "context_dots",
+    "keys_losing_dots",
     "walk_cost",
     "WALK_FACTOR",
     "encode_dots",
@@ -93,6 +94,32 @@ def context_dots(context: CausalContext) -> Iterator[tuple[str, int]]:
         for counter in range(1, count + 1):
             yield replica, counter
     yield from context.cloud
+
+
+def keys_losing_dots(
+    delta_context: CausalContext,
+    seen: Callable[[tuple[str, int]], bool],
+    held: set[Dot],
+    changes: Mapping[Any, Any],
+    dot_index: Callable[[], Any],
+) -> Iterator[Any]:
+    """The keys of a store that a delta's context removes dots from, each once.
+
+    A dot the delta's context names, that this side has ``seen``, that is not among the dots
+    already joined under the delta's own keys (``held``), is a dot the delta removed; its key
+    comes from ``dot_index()`` (a mapping, built only if such a dot exists). Keys already in ``changes`` are
+    skipped; the caller adds each key it is given to ``changes`` before asking for the next, so
+    the generator must be consumed lazily.
+    """
+    index: Any = None
+    for d in context_dots(delta_context):
+        if not seen(d) or d in held:
+            continue  # a dot we never saw is not in our store
+        if index is None:
+            index = dot_index()
+        key = index.get(d)
+        if key is not None and key not in changes:
+            yield key
 
 
 def walk_cost(entries: int, context: CausalContext) -> int:

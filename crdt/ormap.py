@@ -51,13 +51,13 @@ from crdt.codec import decode_element, element_sort_key, encode_element, type_na
 from crdt.codec import register as register_type
 from crdt.dotstore import (
     CausalCrdt,
-    context_dots,
     context_of,
     context_repr,
     decode_dots,
     dots_repr,
     encode_dots,
     join_dot_maps,
+    keys_losing_dots,
     seen_by,
     walk_cost,
 )
@@ -200,15 +200,8 @@ class ORMap(CausalCrdt[dict[Any, Any]]):
             joined = _join_entries(ex, context, ey, dcontext)
             if joined != ex:
                 changes[key] = joined
-        index: PersistentMap | None = None
-        for d in context_dots(dcontext):
-            if not seen_x(d) or d in held:
-                continue  # a dot we never saw is not in our store
-            if index is None:
-                index = self._dot_index()
-            key = index.get(d)
-            if key is not None and key not in changes:
-                changes[key] = _join_entries(store[key], context, None, dcontext)
+        for key in keys_losing_dots(dcontext, seen_x, held, changes, self._dot_index):
+            changes[key] = _join_entries(store[key], context, None, dcontext)
         merged_context = context.merge(dcontext)
         if not changes:
             return self if merged_context is context else self._derived(dict(store), merged_context, {})

@@ -43,13 +43,13 @@ from crdt.clocks import CausalContext, Dot
 from crdt.codec import decode_element, element_sort_key, encode_element, register
 from crdt.dotstore import (
     CausalCrdt,
-    context_dots,
     context_of,
     context_repr,
     decode_dot,
     decode_dots,
     dots_repr,
     encode_dots,
+    keys_losing_dots,
     next_dot,
     seen_by,
     walk_cost,
@@ -187,15 +187,8 @@ class ORSet(CausalCrdt[frozenset[Any]]):
                     kept = (dx & dy) | _unseen(dx - dy, seen_y) | _unseen(dy - dx, seen_x)
                     if kept != dx:
                         changes[e] = kept or None
-        index: PersistentMap | None = None
-        for d in context_dots(dcontext):
-            if not seen_x(d) or d in held:
-                continue  # a dot we never saw is not in our store
-            if index is None:
-                index = self._dot_index()
-            e = index.get(d)
-            if e is not None and e not in changes:
-                changes[e] = _unseen(store[e], seen_y) or None
+        for e in keys_losing_dots(dcontext, seen_x, held, changes, self._dot_index):
+            changes[e] = _unseen(store[e], seen_y) or None
         merged_context = context.merge(dcontext)
         if not changes:
             return self if merged_context is context else self._derived(store, merged_context, changes)
