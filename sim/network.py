@@ -40,7 +40,16 @@ from sim.deprecation import renamed
 from sim.distributions import Constant, Distribution, Exponential, distribution_from_spec
 from sim.errors import ConfigError, SimError
 from sim.metrics import KindCounters, LinkCounters, Metrics, NodeCounters
-from sim.trace import Trace
+from sim.trace import (
+    DELIVER,
+    RECORD_NAMES,
+    SINK_BATCH,
+    Trace,
+    pack_deliver,
+    pack_send,
+    pair_heads,
+    record_name,
+)
 from sim.units import parse_bandwidth, parse_probability
 
 if TYPE_CHECKING:
@@ -463,6 +472,10 @@ class Network:
 _UNSET: Any = object()
 
 
+def _nothing() -> None:
+    """A flush for no sink."""
+
+
 def _binder(net: Network) -> tuple[Callable[[_Link], None],
                                    Callable[[Node, LinkModel, random.Random],
                                             Callable[[str, str, Any, int], bool]]]:
@@ -493,7 +506,17 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
     new_message = _new_message
     normal = NORMAL
     fast = HEAP_FAST_PATH
+    sink_batch = SINK_BATCH
+    deliver_tag = DELIVER
+    names = RECORD_NAMES
+    name = record_name
+    no_heads: tuple[dict[str, bytes], Callable[[str], bytes]] = ({}, record_name)
     schedule_public = env.schedule
+    # In digest mode deliveries append their record to the trace's list directly.
+    digest_sink = net._trace.sink()
+    direct = digest_sink is not None
+    sink, sink_flush = digest_sink if digest_sink is not None else ([], _nothing)
+    sink_append = sink.append
 
     def bind(link: _Link) -> None:
         src, dst = link.src, link.dst
@@ -531,7 +554,12 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
             kc.delivered += 1
             kc.bytes_delivered += size
             if tracing:
-                trace_deliver(env._now, msg.kind, msg.id, msg.copy, msg.sent_at)
+                if not direct:
+                    trace_deliver(env._now, msg.kind, msg.id, msg.copy, msg.sent_at)
+                else:
+                    sink_append(pack_deliver(deliver_tag, env._now, msg.id, msg.copy))
+                    if len(sink) >= sink_batch:
+                        sink_flush()
             handler = dst_node._handlers.get(msg.kind)
             if handler is None:
                 dst_node.receive(msg)  # raises the "no handler" error
@@ -613,7 +641,12 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
         kc.delivered += 1
         kc.bytes_delivered += size
         if tracing:
-            trace_deliver_zone(env._now, msg)
+            if not direct:
+                trace_deliver_zone(env._now, msg)
+            else:
+                sink_append(pack_deliver(deliver_tag, env._now, msg.id, msg.copy))
+                if len(sink) >= sink_batch:
+                    sink_flush()
         handler = dst_node._handlers.get(msg.kind)
         if handler is None:
             dst_node.receive(msg)  # raises the "no handler" error
@@ -621,7 +654,7 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
             handler(msg)
 
     zone_callbacks = (deliver_zone,)
-    trace_deliver_zone: Any = net._trace.deliver_message if tracing else None
+    trace_deliver_zone: Any = net._trace.message_events() if tracing else None
 
     def push(at: float, msg: Message, kc: KindCounters, stats: NodeCounters) -> None:
         """Schedule a duplicate as a link's general path does (``_schedule``)."""
@@ -649,13 +682,16 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
         minimum = latency.minimum if isinstance(latency, Exponential) else 0.0
         sample = _sampler(latency, rng)
         trace_send = pair_events(src) if tracing else None
+        # (never read unless the digest sink is used: then no dict per sender)
+        heads, head = pair_heads(src) if direct else no_heads
         sent = new_node_counters(src)
 
         def send(dst: str, kind: str, payload: Any = None, size: int = 0, src: str = src,
                  src_node: Node = src_node, loss: float = loss, duplicate: float = duplicate,
                  rnd: Callable[[], float] = rnd, sample: Callable[[], float] = sample,
                  exponential: bool = exponential, mean: float = mean, minimum: float = minimum,
-                 trace_send: Any = trace_send, sent: NodeCounters = sent) -> bool:
+                 trace_send: Any = trace_send, sent: NodeCounters = sent,
+                 heads: dict[str, bytes] = heads, head: Callable[[str], bytes] = head) -> bool:
             now = env._now
             msg_id = next(ids)
             sent.sent += 1
@@ -664,7 +700,13 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
             kc.sent += 1
             kc.bytes_sent += size
             if tracing:
-                trace_send(now, dst, kind, msg_id, size)
+                if not direct:
+                    trace_send(now, dst, kind, msg_id, size)
+                else:
+                    sink_append((heads.get(dst) or head(dst)) + (names.get(kind) or name(kind))
+                                + pack_send(now, msg_id, size))
+                    if len(sink) >= sink_batch:
+                        sink_flush()
             if not src_node.up:
                 drop_pair(src, dst, None, kind, msg_id, 0, "node_down")
                 return False

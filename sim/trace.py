@@ -17,7 +17,8 @@ newline) for most events, but for the two the network records per message, ``sen
 float times and integers packed), because encoding JSON and rounding times
 cost more than the rest of a message's path. The binary records start with a byte no JSON line
 starts with, so the stream stays unambiguous, and the exported events are unchanged. Records
-are hashed in batches, which gives the same SHA-256.
+are hashed in batches, which gives the same SHA-256; in ``"digest"`` mode the network appends
+delivery records to the pending list itself (:meth:`Trace.sink`), a call per message fewer.
 
 >>> clock = iter([0.0, 0.5]).__next__
 >>> t = Trace(clock, "full")
@@ -41,7 +42,8 @@ from crdt.codec import canonical_encoder
 from sim.errors import ConfigError, SimError
 
 __all__ = [
-    "TRACE_MODES", "Trace", "TraceEvent", "TraceMode", "canonical_json", "deliver_record",
+    "DELIVER", "SINK_BATCH", "TRACE_MODES", "Trace", "TraceEvent", "TraceMode", "canonical_json",
+    "RECORD_NAMES", "deliver_record", "pack_deliver", "pack_send", "pair_heads", "record_name",
     "send_record",
 ]
 
@@ -72,11 +74,20 @@ def canonical_json(value: Any) -> str:
 
 #: records hashed per update; any size gives the same digest
 _BATCH = 512
+#: destinations per sending node whose send-record head :meth:`Trace.pair_events` keeps
+_HEADS_CACHED = 16
 _TEXTS: dict[str, str] = {}
 _NAMES: dict[str, bytes] = {}
 _SEND = b"\x01"
 _pack_send = struct.Struct("<dqq").pack
 _pack_deliver = struct.Struct("<Bdqq").pack
+#: ``pack_deliver(DELIVER, now, id, copy)``: the bytes of :func:`deliver_record`, for a
+#: :meth:`Trace.sink` (the tag as an argument: a partial would cost a call per message)
+pack_deliver: Callable[[int, float, int, int], bytes] = _pack_deliver
+#: the first byte of a deliver record
+DELIVER = 2
+#: a :meth:`Trace.sink`'s list is hashed once it holds this many records
+SINK_BATCH = _BATCH
 
 
 def _text(value: str) -> str:
@@ -110,7 +121,31 @@ def deliver_record(now: float, id: int, copy: int) -> bytes:
     """What the digest hashes for a delivery: ``0x02``, ``now`` (float64), ``id`` and ``copy``
     (int64), little-endian. Message ids are unique in a world, so the send record of ``id``
     already fixes the rest (link, kind, size, send time)."""
-    return _pack_deliver(2, now, id, copy)
+    return _pack_deliver(DELIVER, now, id, copy)
+
+
+#: ``RECORD_NAMES.get(s) or record_name(s)``: a string as a record field (see :func:`_name`)
+RECORD_NAMES = _NAMES
+record_name = _name
+pack_send = _pack_send
+
+
+def pair_heads(src: str) -> tuple[dict[str, bytes], Callable[[str], bytes]]:
+    """The first bytes of ``src``'s send records by destination: ``heads.get(dst) or
+    head(dst)``; the dict keeps the first few destinations (a node of a large world sends to
+    few peers; the rest are encoded per message). The record goes on with
+    ``record_name(msg_kind)`` and ``pack_send(now, id, size)``."""
+    src_head = _SEND + _name(src)
+    heads: dict[str, bytes] = {}
+    names = _NAMES
+
+    def head(dst: str) -> bytes:
+        raw = src_head + (names.get(dst) or _name(dst))
+        if len(heads) < _HEADS_CACHED:
+            heads[dst] = raw
+        return raw
+
+    return heads, head
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,16 +176,21 @@ class Trace:
         self._hash = hashlib.sha256()
         # records not yet fed to the hash: one update per batch instead of one per event
         self._records: list[bytes] = []
-        self._seq = 0
+        # Every event adds exactly one record, so an event's sequence number is the count of
+        # records hashed plus those pending: the per-message recorders keep no counter.
+        self._hashed = 0
         self.events: list[TraceEvent] = []
+
+    def _next_seq(self) -> int:
+        """The sequence number of the next event."""
+        return self._hashed + len(self._records)
 
     def record(self, kind: str, **fields: Any) -> None:
         """Record an event of ``kind`` now; fields must be JSON-encodable."""
         if not self.enabled:
             return
         t = round(self._clock(), 9)
-        seq = self._seq
-        self._seq = seq + 1
+        seq = self._next_seq()
         if "t" in fields or "kind" in fields or "seq" in fields:
             raise SimError("trace fields may not be named 't', 'kind' or 'seq'")
         self._add(canonical_json({"seq": seq, "t": t, "kind": kind, **fields}))
@@ -168,14 +208,14 @@ class Trace:
         records = self._records
         if records:
             self._hash.update(b"".join(records))
+            self._hashed += len(records)
             records.clear()
 
     def drop(self, src: str, dst: str, msg_kind: str, id: int, copy: int, cause: str) -> None:
         """``record("drop", src=…, dst=…, msg_kind=…, id=…, copy=…, cause=…)``, formatted
         directly (each string's JSON text cached); the same line, byte for byte."""
         t = round(self._clock(), 9)
-        seq = self._seq
-        self._seq = seq + 1
+        seq = self._next_seq()
         self._add(f'{{"cause":{_text(cause)},"copy":{copy!r},"dst":{_text(dst)},"id":{id!r},'
                   f'"kind":"drop","msg_kind":{_text(msg_kind)},"seq":{seq},"src":{_text(src)},'
                   f'"t":{t!r}}}')
@@ -207,22 +247,20 @@ class Trace:
         events = self.events
 
         def send(now: float, msg_kind: str, id: int, size: int) -> None:
-            seq = trace._seq
-            trace._seq = seq + 1
             append((heads.get(msg_kind) or head(msg_kind)) + _pack_send(now, id, size))
             if len(records) >= _BATCH:
                 trace._flush()
             if keep:
+                seq = trace._next_seq() - 1  # this event's record is hashed or pending
                 fields = {"src": src, "dst": dst, "msg_kind": msg_kind, "id": id, "size": size}
                 events.append(TraceEvent(seq, round(now, 9), "send", fields))
 
         def deliver(now: float, msg_kind: str, id: int, copy: int, sent_at: float) -> None:
-            seq = trace._seq
-            trace._seq = seq + 1
-            append(_pack_deliver(2, now, id, copy))
+            append(_pack_deliver(DELIVER, now, id, copy))
             if len(records) >= _BATCH:
                 trace._flush()
             if keep:
+                seq = trace._next_seq() - 1  # this event's record is hashed or pending
                 fields = {"src": src, "dst": dst, "msg_kind": msg_kind, "id": id, "copy": copy,
                           "sent_at": round(sent_at, 9)}
                 events.append(TraceEvent(seq, round(now, 9), "deliver", fields))
@@ -232,7 +270,7 @@ class Trace:
     def pair_events(self, src: str) -> Callable[[float, str, str, int, int], None]:
         """The ``send`` recorder of :meth:`link_events` for any destination:
         ``send(now, dst, msg_kind, id, size)``, for a sender shared by many links."""
-        src_head = _SEND + _name(src)
+        heads, head = pair_heads(src)
         records = self._records
         append = records.append
         trace = self
@@ -241,36 +279,55 @@ class Trace:
         names = _NAMES
 
         def send(now: float, dst: str, msg_kind: str, id: int, size: int) -> None:
-            seq = trace._seq
-            trace._seq = seq + 1
-            append(src_head + (names.get(dst) or _name(dst)) + (names.get(msg_kind) or _name(msg_kind))
+            append((heads.get(dst) or head(dst)) + (names.get(msg_kind) or _name(msg_kind))
                    + _pack_send(now, id, size))
             if len(records) >= _BATCH:
                 trace._flush()
             if keep:
+                seq = trace._next_seq() - 1  # this event's record is hashed or pending
                 fields = {"src": src, "dst": dst, "msg_kind": msg_kind, "id": id, "size": size}
                 events.append(TraceEvent(seq, round(now, 9), "send", fields))
 
         return send
 
-    def deliver_message(self, now: float, msg: Any) -> None:
-        """The ``deliver`` record of :meth:`link_events` for a message (a
-        :class:`~sim.network.Message`) of any link."""
-        seq = self._seq
-        self._seq = seq + 1
+    def sink(self) -> tuple[list[bytes], Callable[[], None]] | None:
+        """In ``"digest"`` mode, the list of records waiting to be hashed and the function
+        that hashes them; None in the other modes (``"full"`` keeps the events too).
+
+        The network's zone senders and delivery paths append their records to the list
+        themselves (:func:`pair_heads`, :func:`pack_deliver`), a call per message fewer than a
+        recorder, and call the function once the list holds :data:`SINK_BATCH` records. Each
+        event must add exactly one record."""
+        if self.mode != "digest":
+            return None
+        return self._records, self._flush
+
+    def message_events(self) -> Callable[[float, Any], None]:
+        """The ``deliver`` recorder of :meth:`link_events` for a message (a
+        :class:`~sim.network.Message`) of any link: ``deliver(now, msg)``."""
         records = self._records
-        records.append(_pack_deliver(2, now, msg.id, msg.copy))
-        if len(records) >= _BATCH:
-            self._flush()
-        if self._keep:
-            fields = {"src": msg.src, "dst": msg.dst, "msg_kind": msg.kind, "id": msg.id,
-                      "copy": msg.copy, "sent_at": round(msg.sent_at, 9)}
-            self.events.append(TraceEvent(seq, round(now, 9), "deliver", fields))
+        append = records.append
+        trace = self
+        keep = self._keep
+        events = self.events
+        pack = _pack_deliver
+
+        def deliver(now: float, msg: Any) -> None:
+            append(pack(DELIVER, now, msg.id, msg.copy))
+            if len(records) >= _BATCH:
+                trace._flush()
+            if keep:
+                seq = trace._next_seq() - 1  # this event's record is hashed or pending
+                fields = {"src": msg.src, "dst": msg.dst, "msg_kind": msg.kind, "id": msg.id,
+                          "copy": msg.copy, "sent_at": round(msg.sent_at, 9)}
+                events.append(TraceEvent(seq, round(now, 9), "deliver", fields))
+
+        return deliver
 
     @property
     def count(self) -> int:
         """How many events were recorded (kept or not)."""
-        return self._seq
+        return self._next_seq()
 
     def digest(self) -> str | None:
         """SHA-256 hex digest of the event records in order, or None when the trace is off."""
