@@ -175,12 +175,13 @@ class _Delivery:
     of the message's own work. A kept event still refers to its last message until reused.
     """
 
-    __slots__ = ("callbacks", "_value", "kc", "lc")
+    __slots__ = ("callbacks", "_value", "kc", "dest")
     _ok = True  # a class attribute: one store less per message
     callbacks: tuple[Callable[[Any], None], ...] | None
     _value: Message
     kc: KindCounters
-    lc: NodeCounters  # the receiver's, set by zone senders only (a link's callback has its own)
+    #: the receiver's counters and node, set by zone senders only (a link's callback has its own)
+    dest: tuple[NodeCounters, Node]
 
 
 class _Link:
@@ -636,21 +637,25 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
         src_node._out[dst] = send
 
     nodes = net._nodes
-    node_counters = metrics.nodes
     new_node_counters = metrics.node
+    # receiver -> (its counters, its node): the delivery needs both, and finds them on the event
+    dests: dict[str, tuple[NodeCounters, Node]] = {}
+
+    def new_dest(dst: str) -> tuple[NodeCounters, Node]:
+        dest = dests[dst] = (new_node_counters(dst), nodes[dst])
+        return dest
     drop_pair = net._drop_pair
     pair_events = net._trace.pair_events
 
     def deliver_zone(event: _Delivery) -> None:
         """The delivery callback of every zone sender: the pair comes from the message."""
         msg: Message = event._value
-        dst_node = nodes[msg.dst]
+        stats, dst_node = event.dest
         if not dst_node.up:
             recycle(event)
             drop_pair(msg.src, msg.dst, None, msg.kind, msg.id, msg.copy, "node_down")
             return
         size = msg.size
-        stats = event.lc
         stats.received += 1
         stats.bytes_received += size
         kc = event.kc
@@ -673,13 +678,13 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
     zone_callbacks = (deliver_zone,)
     trace_deliver_zone: Any = net._trace.message_events() if tracing else None
 
-    def push(at: float, msg: Message, kc: KindCounters, stats: NodeCounters) -> None:
+    def push(at: float, msg: Message, kc: KindCounters, dest: tuple[NodeCounters, Node]) -> None:
         """Schedule a duplicate as a link's general path does (``_schedule``)."""
         event = reuse() if free else new_event()
         event.callbacks = zone_callbacks
         event._value = msg
         event.kc = kc
-        event.lc = stats
+        event.dest = dest
         if fast:
             heappush(queue, (at, normal, next(eid), event))
         else:
@@ -733,7 +738,7 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
             if loss and rnd() < loss:
                 drop_pair(src, dst, None, kind, msg_id, 0, "loss")
                 return False
-            stats = node_counters.get(dst) or new_node_counters(dst)
+            dest = dests.get(dst) or new_dest(dst)
             msg = new_message(Message, (src, dst, kind, payload, size, msg_id, now, 0))
             # Same float expression as the sampler (the digest depends on it).
             delay = (minimum - mean * _log(1.0 - rnd())) if exponential else sample()
@@ -741,7 +746,7 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
             event.callbacks = zone_callbacks
             event._value = msg
             event.kc = kc
-            event.lc = stats
+            event.dest = dest
             if fast:
                 heappush(queue, (now + delay, normal, next(eid), event))
             else:
@@ -751,7 +756,7 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
                 delay = sample()
                 if not math.isfinite(delay):
                     raise SimError(f"latency draw on {src}->{dst} is not finite: {delay}")
-                push(now + delay, msg._replace(copy=1), kc, stats)
+                push(now + delay, msg._replace(copy=1), kc, dest)
             return True
 
         return send
