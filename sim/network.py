@@ -395,9 +395,13 @@ class Network:
         sender = node._out.get(dst)
         if sender is not None:
             return sender(dst, kind, payload, size)
+        return self._send_new(node, dst, kind, payload, size)
+
+    def _send_new(self, node: Node, dst: str, kind: str, payload: Any, size: int) -> bool:
+        """:meth:`send` from ``node`` to a destination its ``_out`` does not hold (yet)."""
         zone_sender = self._zone_sender(node, dst) if self._zone_senders else None
         if zone_sender is None:
-            return self._open(src, dst).send(dst, kind, payload, size)
+            return self._open(node.id, dst).send(dst, kind, payload, size)
         if len(node._out) < ZONE_PAIRS_CACHED:
             # A node's first few pairs skip the lookups above from now on (a dict entry each;
             # a large world's many pairs per node are not worth it).
@@ -409,7 +413,7 @@ class Network:
         of its own (a graph edge, an override, a FIFO or bandwidth model, no zone channel)."""
         topo = self._topology
         dst_zone = topo._zone_of.get(dst)
-        if dst_zone is None or (node.id, dst) in self._link_models:
+        if dst_zone is None or (self._link_models and (node.id, dst) in self._link_models):
             return None
         adjacent = topo._adj.get(node.id)
         if adjacent is not None and dst in adjacent:

@@ -135,7 +135,7 @@ class Node:
         """Send a message to ``dst``; True if it was scheduled for delivery (not dropped)."""
         send = self._out.get(dst)
         if send is None:
-            return self.world.network.send(self.id, dst, kind, payload, size)
+            return self.world.network._send_new(self, dst, kind, payload, size)
         return send(dst, kind, payload, size)
 
     def send_routed(self, dst: str, kind: str, payload: Any = None, size: int = 0) -> bool:
