@@ -576,9 +576,9 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
                 if not direct:
                     trace_deliver(env._now, msg.kind, msg.id, msg.copy, msg.sent_at)
                 else:
+                    # No batch test here: a delivery follows its send, whose test bounds the
+                    # list to a batch plus the messages in flight.
                     sink_append(pack_deliver(deliver_tag, env._now, msg.id, msg.copy))
-                    if len(sink) >= sink_batch:
-                        sink_flush()
             handler = dst_node._handlers.get(msg.kind)
             if handler is None:
                 dst_node.receive(msg)  # raises the "no handler" error
@@ -669,9 +669,7 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
             if not direct:
                 trace_deliver_zone(env._now, msg)
             else:
-                sink_append(pack_deliver(deliver_tag, env._now, msg.id, msg.copy))
-                if len(sink) >= sink_batch:
-                    sink_flush()
+                sink_append(pack_deliver(deliver_tag, env._now, msg.id, msg.copy))  # (see deliver)
         handler = dst_node._handlers.get(msg.kind)
         if handler is None:
             dst_node.receive(msg)  # raises the "no handler" error
