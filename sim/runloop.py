@@ -71,9 +71,15 @@ def _tick_loop(world: World) -> Generator[simpy.Event, None, None]:
     while True:
         world.tick_count = tick
         world.metrics.roll_tick(tick)
-        for _, _, every, node, task in world.tasks():
-            if node.up and tick % every == 0:
-                task()
+        every_tick = world.every_tick()
+        if every_tick is not None:
+            for node, task in every_tick:  # the same order, without the modulo per task
+                if node.up:
+                    task()
+        else:
+            for _, _, every, node, task in world.tasks():
+                if node.up and tick % every == 0:
+                    task()
         tick += 1
         yield timeout(world.tick)
 
