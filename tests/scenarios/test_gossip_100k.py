@@ -14,6 +14,7 @@ the size limits (tests/scenarios/test_scenario_limits.py).
 
 from __future__ import annotations
 
+import pytest
 from bundled_runs import bundled_scenario, plain_summary
 
 from sim.scenario import run_scenario
@@ -21,6 +22,7 @@ from sim.scenario import run_scenario
 NODES = 10_000
 
 
+@pytest.mark.slow
 def test_gossip_100k_converges_at_a_tenth_of_its_size() -> None:
     scenario = bundled_scenario("gossip-100k", zones={"n": NODES})
     assert scenario.data["zones"] == {"n": NODES}

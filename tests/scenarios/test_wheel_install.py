@@ -66,6 +66,6 @@ def test_a_wheel_installed_in_a_fresh_venv_lists_and_runs_the_bundled_scenarios(
     assert cart.returncode == 0 and cart.stdout.startswith("scenario cart "), cart.stderr
     for template in ("data", "app"):  # the templates and the app's data files are in the wheel too
         assert _run(venv / "bin" / "crdtsim", "init", template, "--template", template, cwd=tmp_path).returncode == 0
-        checked = _run(venv / "bin" / "crdtsim", "validate", f"{template}.yaml", cwd=tmp_path)
-        assert checked.returncode == 0, checked.stderr
+    checked = _run(venv / "bin" / "crdtsim", "validate", "data.yaml", "app.yaml", cwd=tmp_path)
+    assert checked.returncode == 0 and checked.stdout == "data.yaml: ok\napp.yaml: ok\n", checked.stderr
     assert "sim/apps/external/todo.js" in names and "sim/templates/data.yaml" in names
