@@ -274,8 +274,9 @@ def _workload(scenario: Scenario, world: World, dd: DistributedData | None) -> N
         if key not in dd.keys:
             raise scenario.error(("workload", "keys", index), f"a key among {sorted(dd.keys)}", key)
     nodes = spec.get("nodes", dd.node_ids)
+    hosting = frozenset(dd.node_ids)  # membership only (a list would make this quadratic)
     for index, node in enumerate(nodes):
-        if node not in dd.node_ids:
+        if node not in hosting:
             raise scenario.error(("workload", "nodes", index), "a node hosting the data", node)
     with scenario.at("workload"):
         if "writes" in spec:
