@@ -244,7 +244,13 @@ class GCounter(Crdt[int]):
         return counter
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and self.counts == other.counts
+        if type(other) is not type(self):
+            return False
+        # Counters that both keep their entries as bits compare them in C, a word per 64.
+        mine, theirs = getattr(self, "_bits", None), getattr(other, "_bits", None)
+        if mine is not None and theirs is not None:
+            return mine[0] == theirs[0]
+        return self.counts == other.counts
 
     __hash__ = None  # type: ignore[assignment]
 
