@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from sim.eventsourcing import Behavior, ReplicatedEntity
     from sim.node import Node
 
-__all__ = ["ScenarioRun", "build", "run_scenario", "COUNTER"]
+__all__ = ["ScenarioRun", "build", "run_scenario", "COUNTER"]  # noqa: F822 (COUNTER: made on first use, see __getattr__)
 
 
 @cache

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from sim.cli import bundled
 from sim.scenario.conforms import conforms, knows_every_keyword
-from sim.scenario.read import load_yaml, read_text
 from sim.scenario.limits import DEFAULT_LIMITS
+from sim.scenario.read import load_yaml, read_text
 from sim.scenario.schema import scenario_schema
 
 SCHEMA = scenario_schema()
