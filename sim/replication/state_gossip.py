@@ -153,7 +153,11 @@ class StateGossip(Protocol):
         peers = self.peers()
         if not peers:
             return
-        chosen = self.rng.sample(peers, min(self.fanout, len(peers)))
+        if self.fanout == 1:
+            # The draw of sample(peers, 1), without its set or copy of a large peer view.
+            chosen = [peers[self.rng.randrange(len(peers))]]
+        else:
+            chosen = self.rng.sample(peers, min(self.fanout, len(peers)))
         for peer in sorted(chosen) if len(chosen) > 1 else chosen:
             if self.mode == "push":
                 self._send_states(peer, list(digest), summary, want=[], reply=True)
