@@ -75,6 +75,7 @@ def test_plots_and_trace_need_an_out_dir(capsys: pytest.CaptureFixture[str]) -> 
 
 
 @pytest.mark.slow
+@pytest.mark.slow  # it builds every bundled scenario, gossip-100k at its 100,000 nodes
 def test_validate_list_and_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", *[str(p) for p in bundled().values()]]) == 0
     assert capsys.readouterr().out.count(": ok") == len(bundled())
