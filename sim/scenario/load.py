@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from sim.deprecation import renamed
 from sim.errors import ConfigError
 from sim.scenario.app_schema import app_problems
-from sim.scenario.conforms import conforms
 from sim.scenario.errors import ScenarioError
 from sim.scenario.feasibility import problems
 from sim.scenario.limits import DEFAULT_LIMITS, Limits
@@ -148,17 +147,15 @@ class Scenario:
         if bad_number is not None:
             raise scenario.error(bad_number, "a finite number", scenario._at_path_in(data, bad_number))
         schema = scenario_schema()
-        if not conforms(schema, data):
-            scenario._raise_schema_error(schema, data)
+        scenario._raise_schema_error(schema, data)
         for where, expected, found in (*app_problems(data.get("app") or {}), *problems(data, limits)):
             raise scenario.error(where, expected, found)
         scenario.data = copy.deepcopy(data)
         return scenario
 
     def _raise_schema_error(self, schema: dict[str, Any], data: dict[str, Any]) -> None:
-        """Raise the error for the first line of ``data`` that ``schema`` rejects, if any (asked
-        when the quick check did not say yes: jsonschema finds and explains the error)."""
-        import jsonschema
+        """Raise the error for the first line of ``data`` that ``schema`` rejects, if any."""
+        import jsonschema  # imported here: a `crdtsim` command that reads no scenario does not pay for it
 
         scenario = self
         validator = jsonschema.Draft202012Validator(schema)
