@@ -97,13 +97,17 @@ def test_the_search_mutates_the_closest_schedules() -> None:
     assert len(related) >= 20
 
 
-def test_fresh_draws_take_spread_racing_and_bursty_schedules_in_turn() -> None:
+def test_fresh_draws_take_bursty_racing_and_spread_schedules_in_turn() -> None:
     from sim.hunt.runner import concurrency
 
     search = Search(SPACE, 2)
-    spread, race, bursts = (search.fresh() for _ in range(3))
+    bursts, race, spread = (search.fresh() for _ in range(3))
     assert spread.faults and race.faults == () and bursts.faults
     assert len(race.writes) == len(bursts.writes) == SPACE.writes[1]  # as many writes as allowed
+    # one node stays out of the race; the bursts with faults take every node in turn
+    assert len({w.node for w in race.writes}) == len(SPACE.node_ids) - 1
+    assert len({w.node for w in bursts.writes}) == len(SPACE.node_ids)
+
     def pairs(c: Candidate) -> int:
         return concurrency([(w.at, w.node) for w in c.writes], SPACE.tick)
 
