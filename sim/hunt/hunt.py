@@ -227,7 +227,7 @@ def _first_failure(results: Sequence[dict[str, Any]]) -> int | None:
 
 def hunt(scenario: str | Path | Scenario | dict[str, Any], budget: int | float | str = 200, *, seed: int = 0,
          workers: int | None = None, dask: str | None = None, out: str | Path | None = None,
-         shrink_budget: int = 400, progress: bool = False,
+         shrink_budget: int = 800, progress: bool = False,
          on_run: Callable[[int, dict[str, Any]], None] | None = None) -> HuntResult:
     """Search ``scenario``'s space for a schedule that fails a check, and shrink it.
 

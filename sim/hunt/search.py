@@ -32,6 +32,8 @@ ELITES = 4
 STRATA = ("bursts", "race", "spread")
 #: the share of each batch made of mutants once there are parents (the rest are fresh draws)
 MUTANTS = 0.8
+#: how soon after its own write a writer crashes, at most, when a crash covers it (seconds)
+CRASH_AFTER = 0.02
 
 
 def _rng(seed: int, name: str) -> random.Random:
@@ -151,12 +153,17 @@ class Search:
         rng.shuffle(order)
         if c.writes and rng.random() < 0.8:
             # Cover a write: start just before it, so the messages it sends meet the fault,
-            # and put its writer first (the side cut off, the source of a cut or a burst).
+            # and put its writer first (the side cut off, the source of a cut or a burst). A
+            # crash takes another node down just before, or, half the time, the writer itself
+            # just after: what it sent is still in flight, and what it held may be gone.
             write = rng.choice(c.writes)
             at = write.at - rng.uniform(0.0, 0.1)
             if write.node in order:
                 order.remove(write.node)
-                order.insert(0 if kind != "crash" else len(order), write.node)
+                after = kind == "crash" and rng.random() < 0.5
+                order.insert(0 if kind != "crash" or after else len(order), write.node)
+                if after:
+                    at = write.at + rng.uniform(0.0, CRASH_AFTER)
         else:
             at = rng.uniform(0, end * 0.9)
         at = round(min(max(at, 0.0), end), 3)

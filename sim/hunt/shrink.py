@@ -28,9 +28,13 @@ from sim.hunt.space import Candidate, FaultGene, HuntSpace, Write
 __all__ = ["Shrunk", "shrink"]
 
 GRID = 0.1
-#: other run seeds tried for a schedule one element smaller, once nothing smaller fails under its own
-#: (a fragile failure, as a race over lossy links, needs a few dozen tries to lose one element)
-RESEEDS = 16
+#: run seeds on which the schedule itself is tried, to tell a robust failure from a fragile one
+PROBES = 8
+#: other run seeds tried for a schedule one element smaller, once nothing smaller fails under its
+#: own: a few for a failure most seeds show, many for a fragile one (a race over lossy links that
+#: only some seeds lose the right messages of needs dozens of tries to lose one element), the
+#: first ``early`` of them before simpler numbers are tried
+RESEEDS = {"robust": 4, "fragile": 48, "early": 12}
 
 Evaluate = Callable[[Sequence[Candidate]], list[dict[str, Any]]]
 
@@ -119,16 +123,16 @@ def _derived_seed(seed: int, j: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{j}".encode()).digest()[:4], "big") >> 1
 
 
-def _reseeded(c: Candidate) -> Iterator[Candidate]:
-    """Each single fault or write removed, under each of :data:`RESEEDS` other run seeds.
+def _reseeded(c: Candidate, seeds: int) -> Iterator[Candidate]:
+    """Each single fault or write removed, under each of ``seeds`` other run seeds.
 
     Removing one element shifts every later draw of the links' random streams, so a schedule
     can be 1-minimal under its own seed while a smaller one fails under another: the bug needs
     the schedule, the seed only decides which lost message is lost. The seeds come from the
     schedule's own, so shrinking stays deterministic.
     """
-    for j in range(RESEEDS):
-        seed = _derived_seed(c.seed, j)
+    for j in range(seeds):
+        seed = _derived_seed(c.seed, PROBES + j)
         for i in range(len(c.faults)):
             yield replace(c, seed=seed, faults=_without(c.faults, i, i + 1))
         for i in range(len(c.writes)):
@@ -146,6 +150,8 @@ class _Shrinker:
         self.runs = self.steps = 0
         self.width = batch  # runs per batch, between 2 and ``batch``
         self.seen: set[Candidate] = {failing}
+        #: whether most seeds fail the schedule as ``current`` was when last probed
+        self.robust: tuple[Candidate, bool] | None = None
 
     @property
     def spent(self) -> bool:
@@ -203,9 +209,21 @@ class _Shrinker:
                 changed = True
         return changed
 
-    def reseed(self) -> bool:
-        """The last resort: one element fewer under other run seeds (see :func:`_reseeded`)."""
-        return self.first(list(_reseeded(self.current))) is not None
+    def reseed(self, last: bool = False) -> bool:
+        """One element fewer under other run seeds (see :func:`_reseeded`), as many as the
+        failure needs: the schedule itself runs under :data:`PROBES` seeds first, and a
+        fragile failure gets a few seeds before simpler numbers are tried (``last=False``)
+        and the rest of its seeds after (``last=True``)."""
+        if not self.current.size or self.budget - self.runs < PROBES:
+            return False
+        if self.robust is None or self.robust[0] != self.current:
+            probes = [replace(self.current, seed=_derived_seed(self.current.seed, j)) for j in range(PROBES)]
+            results = self.evaluate(probes)
+            self.runs += len(probes)
+            self.robust = (self.current, sum(r["signature"] == self.wanted for r in results) * 2 >= len(probes))
+        seeds = RESEEDS["robust" if self.robust[1] else "fragile"]
+        stop = seeds if last else min(seeds, RESEEDS["early"])  # seeds tried before are seen: not run again
+        return self.first(list(_reseeded(self.current, stop))) is not None
 
     def done(self) -> Shrunk:
         return Shrunk(self.current, self.result, self.runs, self.steps, exhausted=self.spent)
@@ -227,13 +245,13 @@ def _plainer_topology(c: Candidate) -> list[Candidate]:
     return [] if c.topology is None else [replace(c, topology=None)]
 
 
-def shrink(space: HuntSpace, failing: Candidate, result: dict[str, Any], evaluate: Evaluate, budget: int = 400,
+def shrink(space: HuntSpace, failing: Candidate, result: dict[str, Any], evaluate: Evaluate, budget: int = 800,
            batch: int = 8) -> Shrunk:
     """Shrink ``failing`` (whose run gave ``result``) within ``budget`` runs."""
     s = _Shrinker(space, failing, result, evaluate, budget, batch)
     # Fewer elements first, under other seeds too; simpler structure and numbers once no element
     # can go (each of those steps perturbs the run as much as a removal does, and costs as much).
     while not s.spent:
-        if not s.remove() and not s.reseed() and not s.simplify():
+        if not (s.remove() or s.reseed() or s.simplify() or s.reseed(last=True)):
             break
     return s.done()
