@@ -7,7 +7,7 @@ from typing import Any
 
 from sim.hunt import Candidate, FaultGene, HuntSpace, Write, signature
 from sim.hunt.search import Search
-from sim.hunt.shrink import PROBES, RESEEDS, shrink
+from sim.hunt.shrink import RESEEDS, shrink
 from sim.hunt.targets import target_scenario
 from sim.scenario import Scenario
 
@@ -134,8 +134,8 @@ def test_a_fragile_failure_gets_many_more_seeds_than_a_robust_one() -> None:
     def oracle(with_both: Callable[[int], bool], alone: Callable[[int], bool], calls: list[int]) -> Any:
         def evaluate(candidates: Sequence[Candidate]) -> list[dict[str, Any]]:
             calls.append(len(candidates))
-            return [FAILED if CULPRIT_WRITE in c.writes and (alone(c.seed) or (needed in c.writes and with_both(c.seed)))
-                    else PASSED for c in candidates]
+            return [FAILED if CULPRIT_WRITE in c.writes
+                    and (alone(c.seed) or (needed in c.writes and with_both(c.seed))) else PASSED for c in candidates]
         return evaluate
 
     # Fragile: the schedule fails under a quarter of the seeds, the culprit alone under one in 10
