@@ -159,3 +159,20 @@ def test_a_scenario_without_replicated_data_hunts_over_faults_alone(tmp_path: Pa
     scenario["hunt"]["writes"] = {"max": 2}
     with pytest.raises(SimError, match=r"hunt\.writes: expected a 'data' section"):
         hunt(scenario, budget=8, workers=0)
+
+
+def test_a_record_given_up_while_a_write_carries_it_is_found_and_only_the_variant_fails_its_minimal_run() -> None:
+    # op-accept-lost (refuse_lost: false): a writer crashes with volatile state just after its
+    # write, the record is given up as lost, and the write still in flight is then accepted.
+    import yaml
+
+    import crdtsim
+
+    result = hunt(TARGETS / "op-accept-lost.yaml", budget=BUDGET, workers=0, shrink_budget=SHRINK_BUDGET)
+    assert result.found and result.check == "convergence", result.render()
+    assert result.minimal is not None and any(f.kind == "crash" for f in result.minimal.faults)
+    assert result.minimal_yaml is not None
+    minimal = yaml.safe_load(result.minimal_yaml)
+    assert not crdtsim.run(minimal).ok
+    del minimal["data"]["variant"]  # the same schedule, the record refused on arrival
+    assert crdtsim.run(minimal).ok
