@@ -32,9 +32,8 @@ GRID = 0.1
 PROBES = 8
 #: other run seeds tried for a schedule one element smaller, once nothing smaller fails under its
 #: own: a few for a failure most seeds show, many for a fragile one (a race over lossy links that
-#: only some seeds lose the right messages of needs dozens of tries to lose one element), the
-#: first ``early`` of them before simpler numbers are tried
-RESEEDS = {"robust": 4, "fragile": 48, "early": 12}
+#: only some seeds lose the right messages of needs dozens of tries to lose one element)
+RESEEDS = {"robust": 4, "fragile": 48}
 
 Evaluate = Callable[[Sequence[Candidate]], list[dict[str, Any]]]
 
@@ -209,11 +208,9 @@ class _Shrinker:
                 changed = True
         return changed
 
-    def reseed(self, last: bool = False) -> bool:
+    def reseed(self) -> bool:
         """One element fewer under other run seeds (see :func:`_reseeded`), as many as the
-        failure needs: the schedule itself runs under :data:`PROBES` seeds first, and a
-        fragile failure gets a few seeds before simpler numbers are tried (``last=False``)
-        and the rest of its seeds after (``last=True``)."""
+        failure needs: the schedule itself runs under :data:`PROBES` seeds first."""
         if not self.current.size or self.budget - self.runs < PROBES:
             return False
         if self.robust is None or self.robust[0] != self.current:
@@ -221,9 +218,7 @@ class _Shrinker:
             results = self.evaluate(probes)
             self.runs += len(probes)
             self.robust = (self.current, sum(r["signature"] == self.wanted for r in results) * 2 >= len(probes))
-        seeds = RESEEDS["robust" if self.robust[1] else "fragile"]
-        stop = seeds if last else min(seeds, RESEEDS["early"])  # seeds tried before are seen: not run again
-        return self.first(list(_reseeded(self.current, stop))) is not None
+        return self.first(list(_reseeded(self.current, RESEEDS["robust" if self.robust[1] else "fragile"]))) is not None
 
     def done(self) -> Shrunk:
         return Shrunk(self.current, self.result, self.runs, self.steps, exhausted=self.spent)
@@ -252,6 +247,6 @@ def shrink(space: HuntSpace, failing: Candidate, result: dict[str, Any], evaluat
     # Fewer elements first, under other seeds too; simpler structure and numbers once no element
     # can go (each of those steps perturbs the run as much as a removal does, and costs as much).
     while not s.spent:
-        if not (s.remove() or s.reseed() or s.simplify() or s.reseed(last=True)):
+        if not (s.remove() or s.reseed() or s.simplify()):
             break
     return s.done()
