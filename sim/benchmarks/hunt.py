@@ -6,9 +6,10 @@ For every registered broken variant (:mod:`sim.replication.variants`), on its hu
 * **random**: the scenario under seeds 1…N (what ``crdtsim sweep`` runs: a random workload and
   a random fault schedule, ``--nemesis-rate`` faults per second); runs to the first failure
   from ten evenly spaced starting seeds, median;
-* **hunt**: ``crdtsim hunt`` with search seeds 0…9; runs to the first failure (the fault-free
-  run it starts with included), median; then faults and writes in ``minimal.yaml`` and the
-  seconds shrinking took, median;
+* **hunt**: ``crdtsim hunt`` with search seeds 0…9; runs to the first failure (every run counts,
+  the scenario as written included: it is the last run of the first batch), median; then
+  faults and writes in ``minimal.yaml`` (median and worst) and the seconds shrinking took,
+  median;
 * **smallest**: the smallest failing schedule (faults + writes, the same check failing) found by
   trying every schedule of one, two, then three elements on a grid (writes at 0.2 s, 0.3 s and
   1 s at each node; each kind of fault the hunt may use from 50 ms before 0.2 s and 1 s, on each
