@@ -227,7 +227,7 @@ def _first_failure(results: Sequence[dict[str, Any]]) -> int | None:
 
 def hunt(scenario: str | Path | Scenario | dict[str, Any], budget: int | float | str = 200, *, seed: int = 0,
          workers: int | None = None, dask: str | None = None, out: str | Path | None = None,
-         shrink_budget: int = 400, progress: bool = False,
+         shrink_budget: int = 800, progress: bool = False,
          on_run: Callable[[int, dict[str, Any]], None] | None = None) -> HuntResult:
     """Search ``scenario``'s space for a schedule that fails a check, and shrink it.
 
@@ -248,18 +248,7 @@ def hunt(scenario: str | Path | Scenario | dict[str, Any], budget: int | float |
                         found=False, runs=0, seconds=0.0, out=None if out is None else str(out),
                         fixed_faults=len(space.fixed))
     with Runner(workers=workers, dask=dask) as runner:
-        failing: tuple[Candidate, dict[str, Any]] | None = None
-        realized, outcome = _realized(space)
-        result.runs = 1
-        if outcome["signature"] is not None:
-            # It fails without any fault (but its own): no search; shrink the explicit form directly
-            # if it fails too.
-            explicit = evaluate(space.scenario(realized))
-            result.runs += 1
-            if explicit["signature"] is not None:
-                failing, result.without_faults, result.runs_to_failure = (realized, explicit), True, 1
-        if failing is None:
-            failing = _search(space, seed, runner, runs_budget, seconds_budget, started, progress, on_run, result)
+        failing = _search(space, seed, runner, runs_budget, seconds_budget, started, progress, on_run, result)
         result.seconds = time.perf_counter() - started
         if failing is None:
             return result
@@ -287,9 +276,17 @@ def hunt(scenario: str | Path | Scenario | dict[str, Any], budget: int | float |
 def _search(space: HuntSpace, seed: int, runner: Runner, runs_budget: int | None, seconds_budget: float | None,
             started: float, progress: bool, on_run: Callable[[int, dict[str, Any]], None] | None,
             result: HuntResult) -> tuple[Candidate, dict[str, Any]] | None:
+    """Batches of proposals until one fails or the budget is spent.
+
+    The scenario as written (its own faults only) is the last run of the first batch, not the
+    first run of the hunt: a bug that needs a fault is not held up by a run that cannot show
+    it, and a scenario that fails without any fault is still found in the first batch, and
+    then shrunk from its own schedule (``without_faults``).
+    """
     from tqdm import tqdm
 
     search = Search(space, seed)
+    first = True
     with tqdm(total=runs_budget, unit="run", disable=not progress, leave=False) as bar:
         while True:
             if runs_budget is not None and result.runs >= runs_budget:
@@ -299,21 +296,41 @@ def _search(space: HuntSpace, seed: int, runner: Runner, runs_budget: int | None
                 result.stopped_by = "budget of time"
                 return None
             size = BATCH if runs_budget is None else min(BATCH, runs_budget - result.runs)
-            batch = search.batch(size)
+            batch = search.batch(size - 1 if first else size)
             outcomes = runner.map([space.scenario(c) for c in batch])
-            first = _first_failure(outcomes)
             for index, (candidate, outcome) in enumerate(zip(batch, outcomes, strict=True)):
                 if on_run is not None:
                     on_run(result.runs + index + 1, outcome)
                 if outcome["status"] == "ok":
                     search.learn(candidate, outcome["signals"])
-            bar.update(len(batch))
-            if first is not None:
-                result.runs_to_failure = result.runs + first + 1
-                result.runs += len(batch)
-                return batch[first], outcomes[first]
-            result.runs += len(batch)
+            failed, extra = _first_failure(outcomes), 0
+            if first:  # the scenario as written runs last in the first batch
+                first = False
+                own, extra = _own_failure(space)
+                if on_run is not None:
+                    on_run(result.runs + len(batch) + 1, {"status": "ok" if own is None else "failed"})
+                if own is not None:
+                    result.without_faults = True
+                    result.runs_to_failure = result.runs + 1 + (len(batch) if failed is None else failed)
+                    result.runs += len(batch) + extra
+                    return own
+            bar.update(len(batch) + extra)
+            if failed is not None:
+                result.runs_to_failure = result.runs + failed + 1
+                result.runs += len(batch) + extra
+                return batch[failed], outcomes[failed]
+            result.runs += len(batch) + extra
             bar.set_postfix(closest=search.closest())
+
+
+def _own_failure(space: HuntSpace) -> tuple[tuple[Candidate, dict[str, Any]] | None, int]:
+    """The scenario as written, with only its own faults: its schedule and failure if it fails
+    (and so does its explicit form, the one shrinking starts from), and the runs this took."""
+    realized, outcome = _realized(space)
+    if outcome["signature"] is None:
+        return None, 1
+    explicit = evaluate(space.scenario(realized))
+    return (None if explicit["signature"] is None else (realized, explicit)), 2
 
 
 def _minimal_yaml(space: HuntSpace, c: Candidate, name: str, result: HuntResult) -> str:

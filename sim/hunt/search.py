@@ -8,8 +8,8 @@ each other, and faults that drop many messages make the latter rarer), so the se
 best schedules of *each* signal and picks a parent from one signal's best, most of the time
 mutating it: it adds a fault next to a write, moves a fault onto a write, stretches a fault,
 drops one, gathers writes into a burst, adds a write concurrent with another at another node,
-or draws a new run seed. Fresh schedules spread their writes over the run or gather them in
-bursts, and place faults (none, sometimes) around the writes, where a lost or delayed message
+or draws a new run seed. Fresh schedules gather their writes in bursts or spread them over the
+run, and place faults (none, sometimes) around the writes, where a lost or delayed message
 matters. Everything comes from one seeded ``random.Random``; batches are fixed in size, so the
 same hunt seed proposes the same schedules whatever the number of workers.
 """
@@ -27,11 +27,13 @@ __all__ = ["Search"]
 
 #: how many of the best schedules seen so far are kept as parents, for each signal
 ELITES = 4
-#: the kinds of fresh schedule, drawn in turn: writes spread over the run with faults, writes in
-#: bursts and no fault, bursts with faults
-STRATA = ("spread", "race", "bursts")
+#: the kinds of fresh schedule, drawn in turn: writes in bursts with faults around them, the
+#: same bursts and no fault, writes spread over the run with faults
+STRATA = ("bursts", "race", "spread")
 #: the share of each batch made of mutants once there are parents (the rest are fresh draws)
 MUTANTS = 0.8
+#: how soon after its own write a writer crashes, at most, when a crash covers it (seconds)
+CRASH_AFTER = 0.02
 
 
 def _rng(seed: int, name: str) -> random.Random:
@@ -99,13 +101,14 @@ class Search:
         if space.loss_range is not None:
             c = replace(c, loss=round(rng.uniform(*space.loss_range), 3))
         # Fresh draws take three kinds in turn (stratified, so that even the first few runs try
-        # each): writes spread over the run with faults around them, a burst of writes racing
-        # each other with no fault (some bugs need nothing else, and faults that drop messages
-        # slow the race down), and bursts with faults.
+        # each): bursts of writes with faults around them (the most telling single run: many
+        # updates in flight when a message is lost or a node goes down), the same with no fault
+        # and one node not writing (some bugs need nothing else, and faults that drop messages
+        # slow the race down), and writes spread over the run with faults.
         kind = STRATA[self.drawn % len(STRATA)] if space.writes[1] and space.max_faults else None
         self.drawn += 1
         if space.writes[1] and (kind in ("race", "bursts") or (kind is None and rng.random() < 0.5)):
-            c = replace(c, writes=self._bursts(c))
+            c = replace(c, writes=self._bursts(c, idle=kind == "race"))
         else:
             c = replace(c, writes=tuple(self._write(c) for _ in range(rng.randint(*space.writes))))
         if space.max_faults and kind != "race":
@@ -113,13 +116,17 @@ class Search:
             c = replace(c, faults=faults)
         return c
 
-    def _bursts(self, c: Candidate) -> tuple[Write, ...]:
+    def _bursts(self, c: Candidate, idle: bool = False) -> tuple[Write, ...]:
         """As many writes as allowed, in one or two bursts a few ticks wide, the writers of each
-        burst taken round the nodes in a shuffled order (so that they differ)."""
+        burst taken round the nodes in a shuffled order (so that they differ). With ``idle``,
+        one writer of several stays out: a replica that only hears of the others' writes is
+        where pull and anti-entropy bugs live."""
         rng, space = self.rng, self.space
         count, bursts = space.writes[1], rng.randint(1, 2)
         end = space.duration_of(c)
         writers = list(space.writers_of(c))
+        if idle and len(writers) > 1:
+            writers.remove(rng.choice(writers))
         writes: list[Write] = []
         for b in range(bursts):
             start, width = rng.uniform(0, end * 0.8), rng.uniform(1, 4) * space.tick
@@ -146,12 +153,17 @@ class Search:
         rng.shuffle(order)
         if c.writes and rng.random() < 0.8:
             # Cover a write: start just before it, so the messages it sends meet the fault,
-            # and put its writer first (the side cut off, the source of a cut or a burst).
+            # and put its writer first (the side cut off, the source of a cut or a burst). A
+            # crash takes another node down just before, or, half the time, the writer itself
+            # just after: what it sent is still in flight, and what it held may be gone.
             write = rng.choice(c.writes)
             at = write.at - rng.uniform(0.0, 0.1)
             if write.node in order:
                 order.remove(write.node)
-                order.insert(0 if kind != "crash" else len(order), write.node)
+                after = kind == "crash" and rng.random() < 0.5
+                order.insert(0 if kind != "crash" or after else len(order), write.node)
+                if after:
+                    at = write.at + rng.uniform(0.0, CRASH_AFTER)
         else:
             at = rng.uniform(0, end * 0.9)
         at = round(min(max(at, 0.0), end), 3)

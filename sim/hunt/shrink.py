@@ -1,16 +1,18 @@
 """Shrinking a failing schedule to a minimal one that fails the same check for the same reason.
 
-Delta debugging (Zeller's ddmin) over the schedule's faults and writes, then one element at a
-time, then simpler structure and numbers: fewer nodes, the scenario's own topology, less link
-loss or duplication, faults half as long, times on a 100 ms grid, the whole schedule earlier,
-a shorter workload phase; last, one element fewer under a few other run seeds (derived from the
-schedule's own).
-Each round proposes reductions in a fixed order, runs them in batches and keeps the first that
-still fails with the same signature, then starts over from it; it stops when no reduction
-keeps the failure or the budget of runs is spent. Every accepted step makes the schedule
-strictly smaller in (faults + writes, nodes, total fault time, off-grid times, start, duration),
-so the loop ends, and it proposes the same reductions in the same order every time: the same failing
-schedule always shrinks to the same minimal one.
+First fewer elements: delta debugging (Zeller's ddmin) over the schedule's faults, then its
+writes, dropping halves, quarters, … down to single elements, going on at the same granularity
+after each removal; once no element can go under the run's own seed, one element fewer under
+other run seeds derived from it (a lost message's luck is the seed's, the bug is the
+schedule's). Only then simpler structure and numbers: fewer nodes, the scenario's own topology,
+less link loss or duplication, a partition or one-way cut over fewer nodes, faults half as
+long, times on a 100 ms grid, the whole schedule earlier, a shorter workload phase; and fewer
+elements again. Proposals run in batches (wide while nothing is kept, narrow after a keep) and
+the first that still fails with the same signature is kept; it stops when nothing is kept or
+the budget of runs is spent. Every kept step makes the schedule strictly smaller in
+(faults + writes, nodes, fault nodes, total fault time, off-grid times, start, duration), so the
+loop ends, and it proposes the same reductions in the same order every time: the same failing
+schedule always shrinks to the same minimal one, on any pool.
 """
 
 from __future__ import annotations
@@ -26,8 +28,12 @@ from sim.hunt.space import Candidate, FaultGene, HuntSpace, Write
 __all__ = ["Shrunk", "shrink"]
 
 GRID = 0.1
-#: other run seeds tried for a schedule one element smaller, once nothing smaller fails under its own
-RESEEDS = 8
+#: run seeds on which the schedule itself is tried, to tell a robust failure from a fragile one
+PROBES = 8
+#: other run seeds tried for a schedule one element smaller, once nothing smaller fails under its
+#: own: a few for a failure most seeds show, many for a fragile one (a race over lossy links that
+#: only some seeds lose the right messages of needs dozens of tries to lose one element)
+RESEEDS = {"robust": 4, "fragile": 48}
 
 Evaluate = Callable[[Sequence[Candidate]], list[dict[str, Any]]]
 
@@ -43,19 +49,6 @@ class Shrunk:
 
 def _without(items: Sequence[Any], start: int, stop: int) -> tuple[Any, ...]:
     return tuple(items[:start]) + tuple(items[stop:])
-
-
-def _chunks(c: Candidate) -> Iterator[Candidate]:
-    """ddmin's reductions: drop halves, quarters, … of the faults, then of the writes."""
-    for field_ in ("faults", "writes"):
-        items = getattr(c, field_)
-        n = len(items)
-        size = n // 2
-        while size >= 1:
-            for start in range(0, n, size):
-                kept = _without(items, start, start + size)
-                yield replace(c, faults=kept) if field_ == "faults" else replace(c, writes=kept)
-            size //= 2
 
 
 def _rename(gene: FaultGene | Write, mapping: dict[str, str]) -> FaultGene | Write | None:
@@ -83,6 +76,18 @@ def _fewer_nodes(space: HuntSpace, c: Candidate) -> Iterator[Candidate]:
         writes = [_rename(w, mapping) for w in c.writes]
         yield replace(c, nodes=len(kept), faults=tuple(f for f in faults if isinstance(f, FaultGene)),
                       writes=tuple(w for w in writes if isinstance(w, Write)))
+
+
+def _narrower_faults(c: Candidate) -> Iterator[Candidate]:
+    """A partition's side, a one-way cut's sources or destinations, one node fewer."""
+    for i, f in enumerate(c.faults):
+        options = []
+        if f.kind in ("partition", "one_way") and len(f.nodes) > 1:
+            options += [replace(f, nodes=_without(f.nodes, j, j + 1)) for j in range(len(f.nodes))]
+        if f.kind == "one_way" and len(f.peers) > 1:
+            options += [replace(f, peers=_without(f.peers, j, j + 1)) for j in range(len(f.peers))]
+        for narrower in options:
+            yield replace(c, faults=(*c.faults[:i], narrower, *c.faults[i + 1:]))
 
 
 def _simpler_numbers(space: HuntSpace, c: Candidate) -> Iterator[Candidate]:
@@ -117,58 +122,131 @@ def _derived_seed(seed: int, j: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{j}".encode()).digest()[:4], "big") >> 1
 
 
-def _reseeded(c: Candidate) -> Iterator[Candidate]:
-    """Each single fault or write removed, under each of :data:`RESEEDS` other run seeds.
+def _reseeded(c: Candidate, seeds: int) -> Iterator[Candidate]:
+    """Each single fault or write removed, under each of ``seeds`` other run seeds.
 
     Removing one element shifts every later draw of the links' random streams, so a schedule
     can be 1-minimal under its own seed while a smaller one fails under another: the bug needs
     the schedule, the seed only decides which lost message is lost. The seeds come from the
     schedule's own, so shrinking stays deterministic.
     """
-    for j in range(RESEEDS):
-        seed = _derived_seed(c.seed, j)
+    for j in range(seeds):
+        seed = _derived_seed(c.seed, PROBES + j)
         for i in range(len(c.faults)):
             yield replace(c, seed=seed, faults=_without(c.faults, i, i + 1))
         for i in range(len(c.writes)):
             yield replace(c, seed=seed, writes=_without(c.writes, i, i + 1))
 
 
-def _reductions(space: HuntSpace, c: Candidate) -> Iterator[Candidate]:
-    yield from _chunks(c)
-    yield from _fewer_nodes(space, c)
-    if c.topology is not None:
-        yield replace(c, topology=None)
-    yield from space.simplify_links(c)
-    yield from _simpler_numbers(space, c)
-    yield from _reseeded(c)  # the last resort: each round tries it only once nothing else shrinks
+class _Shrinker:
+    """The shrinking loop's state: the smallest failing schedule so far and the runs spent."""
+
+    def __init__(self, space: HuntSpace, failing: Candidate, result: dict[str, Any], evaluate: Evaluate,
+                 budget: int, batch: int) -> None:
+        self.space, self.evaluate, self.budget, self.batch = space, evaluate, budget, batch
+        self.current, self.result = failing, result
+        self.wanted = result["signature"]
+        self.runs = self.steps = 0
+        self.width = batch  # runs per batch, between 2 and ``batch``
+        self.seen: set[Candidate] = {failing}
+        #: whether most seeds fail the schedule as ``current`` was when last probed
+        self.robust: tuple[Candidate, bool] | None = None
+
+    @property
+    def spent(self) -> bool:
+        return self.runs >= self.budget
+
+    def first(self, proposals: Sequence[Candidate]) -> int | None:
+        """Run ``proposals`` in order, a batch at a time, until one fails the same way: keep it
+        and return its index (None: none did, or the budget ran out).
+
+        The batch grows while nothing is kept and shrinks to just past the one kept: a failure
+        that survives most reductions then costs a run or two per step, not a batch. Its size
+        follows the outcomes alone, so any pool shrinks the same way.
+        """
+        fresh = [i for i, p in enumerate(proposals) if p not in self.seen and self.space.valid(p)]
+        start = 0
+        while start < len(fresh) and not self.spent:
+            chunk = fresh[start:start + min(self.width, self.budget - self.runs)]
+            start += len(chunk)
+            candidates = [proposals[i] for i in chunk]
+            self.seen.update(candidates)
+            results = self.evaluate(candidates)
+            self.runs += len(candidates)
+            for k, (index, candidate, outcome) in enumerate(zip(chunk, candidates, results, strict=True)):
+                if outcome["signature"] == self.wanted:
+                    self.current, self.result = candidate, outcome
+                    self.steps += 1
+                    self.width = max(2, min(self.batch, 2 * (k + 1)))
+                    return index
+            self.width = min(self.batch, 2 * self.width)
+        return None
+
+    def remove(self) -> bool:
+        """ddmin over the faults, then the writes: drop halves, quarters, … down to single
+        elements; after a removal, go on at the same granularity from where it was (not from
+        the top again, which costs a whole round per element on a fragile failure)."""
+        changed = False
+        for field_ in ("faults", "writes"):
+            size, at = len(getattr(self.current, field_)) // 2, 0
+            while size >= 1 and not self.spent:
+                starts = _rotated(range(0, len(getattr(self.current, field_)), size), at)
+                index = self.first([_dropped(self.current, field_, s, size) for s in starts])
+                if index is None:
+                    size, at = size // 2, 0
+                    continue
+                changed, at = True, starts[index]
+                size = min(size, max(1, len(getattr(self.current, field_)) // 2))
+        return changed
+
+    def simplify(self) -> bool:
+        """Simpler structure and numbers, each kind of step repeated while it keeps the failure."""
+        changed = False
+        for steps in (lambda c: list(_fewer_nodes(self.space, c)), _plainer_topology, self.space.simplify_links,
+                      lambda c: list(_narrower_faults(c)), lambda c: list(_simpler_numbers(self.space, c))):
+            while not self.spent and self.first(steps(self.current)) is not None:
+                changed = True
+        return changed
+
+    def reseed(self) -> bool:
+        """One element fewer under other run seeds (see :func:`_reseeded`), as many as the
+        failure needs: the schedule itself runs under :data:`PROBES` seeds first."""
+        if not self.current.size or self.budget - self.runs < PROBES:
+            return False
+        if self.robust is None or self.robust[0] != self.current:
+            probes = [replace(self.current, seed=_derived_seed(self.current.seed, j)) for j in range(PROBES)]
+            results = self.evaluate(probes)
+            self.runs += len(probes)
+            self.robust = (self.current, sum(r["signature"] == self.wanted for r in results) * 2 >= len(probes))
+        return self.first(list(_reseeded(self.current, RESEEDS["robust" if self.robust[1] else "fragile"]))) is not None
+
+    def done(self) -> Shrunk:
+        return Shrunk(self.current, self.result, self.runs, self.steps, exhausted=self.spent)
 
 
-def shrink(space: HuntSpace, failing: Candidate, result: dict[str, Any], evaluate: Evaluate, budget: int = 400,
+def _rotated(starts: range, at: int) -> list[int]:
+    """``starts`` beginning with the first at or after ``at``."""
+    items = list(starts)
+    k = next((i for i, s in enumerate(items) if s >= at), 0)
+    return items[k:] + items[:k]
+
+
+def _dropped(c: Candidate, field_: str, start: int, size: int) -> Candidate:
+    kept = _without(getattr(c, field_), start, start + size)
+    return replace(c, faults=kept) if field_ == "faults" else replace(c, writes=kept)
+
+
+def _plainer_topology(c: Candidate) -> list[Candidate]:
+    return [] if c.topology is None else [replace(c, topology=None)]
+
+
+def shrink(space: HuntSpace, failing: Candidate, result: dict[str, Any], evaluate: Evaluate, budget: int = 800,
            batch: int = 8) -> Shrunk:
     """Shrink ``failing`` (whose run gave ``result``) within ``budget`` runs."""
-    wanted = result["signature"]
-    current, current_result, runs, steps = failing, result, 0, 0
-    seen: set[Candidate] = {failing}
-    while runs < budget:
-        proposals = [r for r in _reductions(space, current) if r not in seen and space.valid(r)]
-        if not proposals:
+    s = _Shrinker(space, failing, result, evaluate, budget, batch)
+    # Fewer elements first, under other seeds too; simpler structure and numbers once no element
+    # can go (each of those steps perturbs the run as much as a removal does, and costs as much).
+    while not s.spent:
+        if not (s.remove() or s.reseed() or s.simplify()):
             break
-        accepted = None
-        for start in range(0, len(proposals), batch):
-            chunk = proposals[start:start + min(batch, budget - runs)]
-            if not chunk:
-                break
-            seen.update(chunk)
-            results = evaluate(chunk)
-            runs += len(chunk)
-            for candidate, outcome in zip(chunk, results, strict=True):
-                if outcome["signature"] == wanted:
-                    accepted = (candidate, outcome)
-                    break
-            if accepted or runs >= budget:
-                break
-        if accepted is None:
-            return Shrunk(current, current_result, runs, steps, exhausted=runs >= budget)
-        current, current_result = accepted
-        steps += 1
-    return Shrunk(current, current_result, runs, steps, exhausted=runs >= budget)
+    return s.done()

@@ -128,6 +128,17 @@ register_variant(Variant("op-wait-for-lost", "op broadcast waiting for records a
                          scenario={"data": {"durable": False}, "links": {"default": {"loss": 0.5}},
                                    "workload": {"rate": "10/s"}, "checks": {"invariants": False},
                                    "hunt": {"writes": {"max": 30}, "faults": {"kinds": ["crash"]}}}))
+register_variant(Variant("op-accept-lost",
+                         "op broadcast accepting a write of a record already given up as lost",
+                         options={"op": {"refuse_lost": False}}, target={"type": "ORSet", "protocol": "op"},
+                         # The write must still be in flight when its writer's crash makes the
+                         # record lost: slow lossy links and writes sent to every replica. The
+                         # replica that accepts it then holds what every other one gave up.
+                         scenario={"data": {"durable": False},
+                                   "links": {"default": {"loss": 0.3,
+                                                         "latency": {"exponential": {"mean": "80ms", "min": "1ms"}}}},
+                                   "workload": {"rate": "10/s", "write": "all"}, "checks": {"invariants": False},
+                                   "hunt": {"writes": {"max": 30}, "faults": {"kinds": ["crash"]}}}))
 
 # Off the complete graph, majority writes take more than one hop.
 _RING = {"zones": {"dc": 8}, "topology": [{"zone": "dc", "kind": "ring"}], "links": {"default": {"loss": 0.1}},

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sim.hunt import Candidate, FaultGene, HuntSpace, Write, signature
 from sim.hunt.search import Search
-from sim.hunt.shrink import shrink
+from sim.hunt.shrink import RESEEDS, shrink
 from sim.hunt.targets import target_scenario
 from sim.scenario import Scenario
 
@@ -97,13 +97,17 @@ def test_the_search_mutates_the_closest_schedules() -> None:
     assert len(related) >= 20
 
 
-def test_fresh_draws_take_spread_racing_and_bursty_schedules_in_turn() -> None:
+def test_fresh_draws_take_bursty_racing_and_spread_schedules_in_turn() -> None:
     from sim.hunt.runner import concurrency
 
     search = Search(SPACE, 2)
-    spread, race, bursts = (search.fresh() for _ in range(3))
+    bursts, race, spread = (search.fresh() for _ in range(3))
     assert spread.faults and race.faults == () and bursts.faults
     assert len(race.writes) == len(bursts.writes) == SPACE.writes[1]  # as many writes as allowed
+    # one node stays out of the race; the bursts with faults take every node in turn
+    assert len({w.node for w in race.writes}) == len(SPACE.node_ids) - 1
+    assert len({w.node for w in bursts.writes}) == len(SPACE.node_ids)
+
     def pairs(c: Candidate) -> int:
         return concurrency([(w.at, w.node) for w in c.writes], SPACE.tick)
 
@@ -121,3 +125,26 @@ def test_a_shrunk_schedule_drops_an_element_under_another_seed_when_its_own_need
 
     shrunk = shrink(SPACE, Candidate(seed=7, writes=(needed, CULPRIT_WRITE)), FAILED, evaluate)
     assert shrunk.candidate.writes == (CULPRIT_WRITE,) and shrunk.candidate.seed != 7
+
+
+def test_a_fragile_failure_gets_many_more_seeds_than_a_robust_one() -> None:
+    needed = Write(1.0, "dc-1", "k")
+    start = Candidate(seed=7, writes=(needed, CULPRIT_WRITE))
+
+    def oracle(with_both: Callable[[int], bool], alone: Callable[[int], bool], calls: list[int]) -> Any:
+        def evaluate(candidates: Sequence[Candidate]) -> list[dict[str, Any]]:
+            calls.append(len(candidates))
+            return [FAILED if CULPRIT_WRITE in c.writes
+                    and (alone(c.seed) or (needed in c.writes and with_both(c.seed))) else PASSED for c in candidates]
+        return evaluate
+
+    # Fragile: the schedule fails under a quarter of the seeds, the culprit alone under one in 10
+    # (the right messages lost by luck): only a long search over seeds drops the second write.
+    fragile = shrink(SPACE, start, FAILED, oracle(lambda seed: seed == 7 or seed % 4 == 0,
+                                                  lambda seed: seed % 10 == 0, []))
+    assert fragile.candidate.writes == (CULPRIT_WRITE,) and fragile.candidate.seed % 10 == 0
+    # Robust: every seed fails the schedule, none the culprit alone; a few seeds are all it spends.
+    calls: list[int] = []
+    robust = shrink(SPACE, start, FAILED, oracle(lambda seed: True, lambda seed: False, calls))
+    assert len(robust.candidate.writes) == 2
+    assert sum(calls) < RESEEDS["fragile"]  # every run, the simplifications included
