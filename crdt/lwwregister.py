@@ -119,12 +119,15 @@ class LWWRegister(Crdt[Any]):
     kind = "lww register"
     operations = ("set",)
     op_types = (LWWWrite,)
-    __slots__ = ("stored", "timestamp", "replica", "_rank")
+    __slots__ = ("stored", "timestamp", "replica", "_rank", "_pair")
 
     stored: Any
     timestamp: Timestamp | None
     replica: str | None
     _rank: Rank | None
+    # (map key, (bytes, hash)) of the [key, register] pair an LWWMap last measured it in: a
+    # register travels between replicas under one key, so the pair is measured once, not per map
+    _pair: tuple[Any, tuple[int, int]]
 
     def __init__(
         self, value: Any = None, timestamp: Timestamp | None = None, replica: str | None = None
