@@ -138,6 +138,19 @@ def _stats_after(stats: Stats, before: PersistentMap, after: PersistentMap, keys
     return size, total & _MASK
 
 
+class _Overlay:
+    """``changes`` over ``entries``: what a batch of writes sees of the map so far."""
+
+    __slots__ = ("changes", "entries")
+
+    def __init__(self, changes: dict[Any, LWWRegister], entries: PersistentMap) -> None:
+        self.changes, self.entries = changes, entries
+
+    def get(self, key: Any) -> LWWRegister | None:
+        entry = self.changes.get(key)
+        return self.entries.get(key) if entry is None else entry
+
+
 @register
 class LWWMap(Crdt[dict[Any, Any]]):
     """A map of element keys to last-writer-wins entries, deleted ones kept as tombstones."""
@@ -211,7 +224,7 @@ class LWWMap(Crdt[dict[Any, Any]]):
         changed: dict[Any, LWWRegister] = {}
         buckets, theirs_buckets = mine.buckets(), theirs.buckets()
         if len(buckets) == len(theirs_buckets):
-            pairs = zip(buckets, theirs_buckets)  # same layout: a key is in the same bucket
+            pairs = zip(buckets, theirs_buckets, strict=True)  # same layout: a key is in the same bucket
         else:
             mask = len(buckets) - 1
             pairs = ((buckets[hash(k) & mask], {k: e}) for k, e in theirs.items())
@@ -288,14 +301,16 @@ class LWWMap(Crdt[dict[Any, Any]]):
     # -- writes shared by set and delete ----------------------------------------------------
 
     def _entry(
-        self, operation: str, key: Any, replica: str, value: Any, timestamp: Timestamp
+        self, operation: str, key: Any, replica: str, value: Any, timestamp: Timestamp,
+        entries: Mapping[Any, LWWRegister] | None = None,
     ) -> LWWRegister | None:
-        """The new entry for ``key`` if this write would win there, else ``None``."""
+        """The new entry for ``key`` if this write would win there (in ``entries``, by default
+        ours), else ``None``."""
         check_element(self.type_name, operation, key)
         check_replica(self.type_name, operation, replica)
         check_timestamp(self.type_name, operation, timestamp)
         candidate = LWWRegister._of(value, timestamp, replica)
-        current = self.entries.get(key)
+        current = (self.entries if entries is None else entries).get(key)
         if current is not None and not candidate.wins_over(current):
             return None
         return candidate
@@ -347,13 +362,27 @@ class LWWMap(Crdt[dict[Any, Any]]):
         return LWWMapDelete(key, replica, timestamp)
 
     def effect(self, op: Op) -> LWWMap:
-        if isinstance(op, LWWMapSet):
-            return self.set(op.replica, op.key, op.value, op.timestamp)
-        if isinstance(op, LWWMapDelete):
-            return self.delete(op.replica, op.key, op.timestamp)
-        raise InvalidOperationError(
-            self.type_name, "effect", "expected an LWWMapSet or LWWMapDelete op", op
-        )
+        return self.effect_all((op,))
+
+    def effect_all(self, ops: Iterable[Op]) -> LWWMap:
+        """``effect`` of each op in turn, with one copy of the touched buckets for them all."""
+        changes: dict[Any, LWWRegister] = {}
+        view = _Overlay(changes, self.entries)
+        for op in ops:
+            if isinstance(op, LWWMapSet):
+                check_element(self.type_name, "set", op.value)
+                entry = self._entry("set", op.key, op.replica, op.value, op.timestamp, view)
+            elif isinstance(op, LWWMapDelete):
+                entry = self._entry("delete", op.key, op.replica, TOMBSTONE, op.timestamp, view)
+            else:
+                raise InvalidOperationError(
+                    self.type_name, "effect", "expected an LWWMapSet or LWWMapDelete op", op
+                )
+            if entry is not None:
+                changes[op.key] = entry
+        if not changes:
+            return self
+        return self._derived(self.entries.updated(changes), changes.items())
 
     # -- encoding --------------------------------------------------------------------------
 
