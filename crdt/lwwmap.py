@@ -138,6 +138,32 @@ def _stats_after(stats: Stats, before: PersistentMap, after: PersistentMap, keys
     return size, total & _MASK
 
 
+def _winners(mine: PersistentMap, theirs: PersistentMap) -> dict[Any, LWWRegister]:
+    """The entries of ``theirs`` that win over ``mine`` (or that ``mine`` lacks)."""
+    changed: dict[Any, LWWRegister] = {}
+    buckets, theirs_buckets = mine.buckets(), theirs.buckets()
+    if len(buckets) == len(theirs_buckets):
+        pairs: Iterable[tuple[dict[Any, LWWRegister], dict[Any, LWWRegister]]] = zip(
+            buckets, theirs_buckets, strict=True)  # same layout: a key is in the same bucket
+    else:
+        mask = len(buckets) - 1
+        pairs = ((buckets[hash(k) & mask], {k: e}) for k, e in theirs.items())
+    for bucket, other_bucket in pairs:
+        if bucket is other_bucket:
+            continue  # shared by both maps: nothing in it differs
+        get = bucket.get
+        for key, entry in other_bucket.items():
+            current = get(key)
+            # ``is``: replicas share the register objects they exchanged, so most keys of two
+            # states are the same object and need no comparison. Entries of a map are never
+            # empty, so timestamps compare directly; only a tie needs the full rank.
+            if current is None or (entry is not current and (
+                    entry.timestamp > current.timestamp
+                    or (entry.timestamp == current.timestamp and entry.wins_over(current)))):
+                changed[key] = entry
+    return changed
+
+
 class _Overlay:
     """``changes`` over ``entries``: what a batch of writes sees of the map so far."""
 
@@ -221,26 +247,7 @@ class LWWMap(Crdt[dict[Any, Any]]):
         if len(theirs) > len(mine):
             mine, theirs = theirs, mine
         base = self if mine is self.entries else other
-        changed: dict[Any, LWWRegister] = {}
-        buckets, theirs_buckets = mine.buckets(), theirs.buckets()
-        if len(buckets) == len(theirs_buckets):
-            pairs = zip(buckets, theirs_buckets, strict=True)  # same layout: a key is in the same bucket
-        else:
-            mask = len(buckets) - 1
-            pairs = ((buckets[hash(k) & mask], {k: e}) for k, e in theirs.items())
-        for bucket, other_bucket in pairs:
-            if bucket is other_bucket:
-                continue  # shared by both maps: nothing in it differs
-            get = bucket.get
-            for key, entry in other_bucket.items():
-                current = get(key)
-                # ``is``: replicas share the register objects they exchanged, so most keys of
-                # two states are the same object and need no comparison. Entries of a map are
-                # never empty, so timestamps compare directly; only a tie needs the full rank.
-                if current is None or (entry is not current and (
-                        entry.timestamp > current.timestamp
-                        or (entry.timestamp == current.timestamp and entry.wins_over(current)))):
-                    changed[key] = entry
+        changed = _winners(mine, theirs)
         if not changed:
             return base
         return base._derived(mine.updated(changed), changed.items())
@@ -291,11 +298,7 @@ class LWWMap(Crdt[dict[Any, Any]]):
 
     def difference(self, delta: LWWMap) -> LWWMap | None:
         self._check_same_type(delta, "difference")
-        newer = {
-            key: entry
-            for key, entry in delta.entries.items()
-            if (current := self.entries.get(key)) is None or entry.wins_over(current)
-        }
+        newer = _winners(self.entries, delta.entries)
         return self._of(PersistentMap.from_dict(newer)) if newer else None
 
     # -- writes shared by set and delete ----------------------------------------------------
