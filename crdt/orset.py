@@ -107,6 +107,22 @@ def _unseen(dots: frozenset[Dot], seen: Any) -> frozenset[Dot]:
     return dots
 
 
+def _single_add(delta: ORSet) -> tuple[Any, Dot, frozenset[Dot]] | None:
+    """(element, dot, its dots) when ``delta`` holds one element with one dot and its context
+    holds that dot and nothing else (what ``add_delta`` of a new element gives), else None."""
+    context = delta.context
+    cloud, counts = context.cloud, context.vv.entries
+    if len(cloud) + len(counts) != 1:
+        return None
+    ((element, dots),) = delta.store.items()
+    if len(dots) != 1:
+        return None
+    (dot,) = dots
+    if cloud:
+        return (element, dot, dots) if dot in cloud else None
+    return (element, dot, dots) if dot[1] == 1 and counts.get(dot[0]) == 1 else None
+
+
 def _join_bucket(
     x: dict[Any, frozenset[Dot]], y: dict[Any, frozenset[Dot]], seen_x: Any, seen_y: Any
 ) -> dict[Any, frozenset[Dot]]:
@@ -159,6 +175,10 @@ class ORSet(CausalCrdt[frozenset[Any]]):
         if other is self:
             return self
         big, small = (self, other) if self.store._len >= other.store._len else (other, self)
+        if small.store._len == 1 and big.store._len > 1:
+            added = _single_add(small)
+            if added is not None:
+                return big._add_seen(*added)
         if walk_cost(small.store._len, small.context) * dotstore.WALK_FACTOR <= big.store._len:
             return big._absorb(small)
         store = ORSet._join_stores(big.store, big.context, small.store, small.context)
@@ -166,6 +186,17 @@ class ORSet(CausalCrdt[frozenset[Any]]):
         if store is big.store and context is big.context:
             return big
         return ORSet._of(store, context)
+
+    def _add_seen(self, element: Any, dot: Dot, dots: frozenset[Dot]) -> ORSet:
+        """``self.merge(delta)`` for a delta that adds ``element`` with ``dot`` alone (its
+        ``dots``) and whose context names nothing else: it removes nothing here, so this costs
+        one lookup, not a walk."""
+        context = self.context
+        if dot[1] <= context.vv.entries.get(dot[0], 0) or dot in context.cloud:
+            return self  # seen: held here already, or removed here since
+        held = self.store.get(element)
+        kept = dots if held is None else held | dots
+        return self._derived(self.store.set(element, kept), context.add(dot), {element: kept})
 
     def _absorb(self, delta: ORSet) -> ORSet:
         """``self.merge(delta)`` by walking ``delta`` alone: the elements it holds, and the

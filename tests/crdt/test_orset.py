@@ -230,3 +230,31 @@ def test_walking_a_fresh_add_needs_no_index() -> None:
     merged = big.merge(ORSet().add_delta("b", "y"))
     assert "y" in merged and not hasattr(big, "_index") and not hasattr(merged, "_index")
     assert isinstance(merged.store, PersistentMap)
+
+
+NO_SINGLE_ADD = mock.patch("crdt.orset._single_add", lambda delta: None)
+
+
+@given(states(SPEC), st.lists(st.tuples(st.sampled_from(["x", "y"]), elements), min_size=1, max_size=6))
+def test_a_single_add_delta_joins_like_the_bucket_join(xs: list[ORSet], adds: list[tuple[str, object]]) -> None:
+    # replicas the drawn states never use, so every delta's dot is new to them
+    for x in xs:
+        for source in xs:
+            for replica, element in adds:
+                delta = source.add_delta(replica, element)
+                source = source.merge(delta)
+                for a, b in ((x, delta), (delta, x), (x.merge(delta), delta)):
+                    with NEVER_WALK, NO_SINGLE_ADD:
+                        expected = a.merge(b)
+                    assert a.merge(b) == expected
+                    if hasattr(a.merge(b), "_index"):
+                        assert dict(a.merge(b)._index.items()) == _fresh_index(expected)
+
+
+def test_a_single_add_delta_seen_already_returns_the_set_itself() -> None:
+    big = _big(100)
+    delta = ORSet().add_delta("b", "x")
+    merged = big.merge(delta)
+    assert merged.merge(delta) is merged and delta.merge(merged) is merged
+    removed = merged.remove("b", "x")
+    assert removed.merge(delta) is removed  # removed since: the stale add stays removed
