@@ -178,10 +178,12 @@ def test_laws_when_every_merge_walks_the_smaller_side() -> None:
         check_laws(MIXED, max_examples=EXAMPLES)
 
 
-@given(states(MIXED), states(MIXED))
-def test_walking_the_smaller_side_equals_the_key_by_key_join(xs: list[ORMap], ys: list[ORMap]) -> None:
-    for x in xs:
-        for y in ys:
+# One history: states drawn from two independent histories can reuse a dot for different
+# events, a pair no execution produces and on which no join is defined.
+@given(states(MIXED))
+def test_walking_the_smaller_side_equals_the_key_by_key_join(replicas: list[ORMap]) -> None:
+    for x in replicas:
+        for y in replicas:
             with NEVER_WALK:
                 expected = x.merge(y)
             with ALWAYS_WALK:

@@ -162,10 +162,12 @@ def test_laws_when_every_merge_walks_the_smaller_side() -> None:
         check_laws(SPEC, max_examples=min(settings.default.max_examples, 100))
 
 
-@given(states(SPEC), states(SPEC))
-def test_walking_the_smaller_side_equals_the_bucket_join(xs: list[ORSet], ys: list[ORSet]) -> None:
-    for x in xs:
-        for y in ys:
+# One history: states drawn from two independent histories can reuse a dot for different
+# events, a pair no execution produces and on which no join is defined.
+@given(states(SPEC))
+def test_walking_the_smaller_side_equals_the_bucket_join(replicas: list[ORSet]) -> None:
+    for x in replicas:
+        for y in replicas:
             with NEVER_WALK:
                 expected = x.merge(y)
             with ALWAYS_WALK:
