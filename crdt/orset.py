@@ -43,6 +43,7 @@ from crdt.clocks import CausalContext, Dot
 from crdt.codec import decode_element, element_sort_key, encode_element, register
 from crdt.dotstore import (
     CausalCrdt,
+    context_dots,
     context_of,
     context_repr,
     decode_dot,
@@ -224,6 +225,48 @@ class ORSet(CausalCrdt[frozenset[Any]]):
         if not changes:
             return self if merged_context is context else self._derived(store, merged_context, changes)
         return self._derived(store.updated(changes), merged_context, changes)
+
+    def difference(self, delta: ORSet) -> ORSet | None:
+        """The part of ``delta`` this set lacks, exactly (``None`` when it has all of it).
+
+        A causal state is the join of its parts: each dot it holds (with its element), and
+        each dot its context saw but does not hold (a removal). A held dot we have seen is
+        ours already, or removed here; a removal of a dot we have seen adds something only
+        if we still hold that dot. So what is left costs what the delta names, and the delta
+        itself is returned when all of it is new.
+        """
+        if type(delta) is not ORSet:
+            self._check_same_type(delta, "difference")
+        seen = seen_by(self.context)
+        kept: dict[Any, frozenset[Dot]] = {}
+        held: set[Dot] = set()  # the dots the delta's store holds
+        dropped = False
+        for e, dots in delta.store.items():
+            held.update(dots)
+            new = _unseen(dots, seen)
+            if new:
+                kept[e] = new
+            if new is not dots:
+                dropped = True
+        index: PersistentMap | None = None
+        removals: list[tuple[str, int]] = []
+        for d in context_dots(delta.context):
+            if d in held:
+                continue
+            if seen(d):
+                if index is None:
+                    index = self._dot_index()
+                if d not in index:
+                    dropped = True  # removed here already
+                    continue
+            removals.append(d)
+        if not kept and not removals:
+            return None
+        if not dropped:
+            return delta
+        dots = [d for ds in kept.values() for d in ds]
+        context = context_of([*dots, *(Dot(*d) for d in removals)])
+        return ORSet._of(PersistentMap.from_dict(kept), context)
 
     def _derived(
         self, store: PersistentMap, context: CausalContext, changes: dict[Any, frozenset[Dot] | None]

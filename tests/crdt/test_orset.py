@@ -260,3 +260,42 @@ def test_a_single_add_delta_seen_already_returns_the_set_itself() -> None:
     assert merged.merge(delta) is merged and delta.merge(merged) is merged
     removed = merged.remove("b", "x")
     assert removed.merge(delta) is removed  # removed since: the stale add stays removed
+
+
+# -- the exact difference (what RR forwards) ------------------------------------------------
+
+
+def _parts(s: ORSet) -> list[ORSet]:
+    """The join decomposition of ``s``: one state per held dot, one per removal it saw."""
+    held = {d: e for e, dots in s.store.items() for d in dots}
+    parts = [ORSet._of(PersistentMap.from_dict({e: frozenset({d})}), crdt.dotstore.context_of([d]))
+             for d, e in held.items()]
+    parts += [ORSet._of(PersistentMap(), crdt.dotstore.context_of([d]))
+              for d in s.context.dots() if d not in held]
+    return parts
+
+
+@given(states(SPEC))
+def test_difference_is_the_exact_part_of_the_delta_that_is_new(replicas: list[ORSet]) -> None:
+    for x in replicas:
+        for d in replicas:
+            part = x.difference(d)
+            assert x.merge(d) == (x if part is None else x.merge(part))
+            assert (part is None) == (x.merge(d) == x)
+            if part is None:
+                continue
+            # exact: every part of what is left inflates x, and nothing of it is outside d
+            assert all(x.merge(p) != x for p in _parts(part))
+            assert d.merge(part) == d
+            if all(x.merge(p) != x for p in _parts(d)):
+                assert part is d  # all of it is new: the delta itself, no new value
+
+
+def test_difference_of_a_removal_already_applied_is_none_and_of_a_fresh_one_is_kept() -> None:
+    s = _big(50)
+    removal = s.remove_delta("b", 7)
+    assert removal is not None
+    assert s.difference(removal) is removal  # we still hold the dot it removes
+    removed = s.merge(removal)
+    assert removed.difference(removal) is None
+    assert ORSet().difference(removal) is removal  # never saw the dot: the context is news
