@@ -158,7 +158,7 @@ def _winners(mine: PersistentMap, theirs: PersistentMap) -> dict[Any, LWWRegiste
             # states are the same object and need no comparison. Entries of a map are never
             # empty, so timestamps compare directly; only a tie needs the full rank.
             if current is None or (entry is not current and (
-                    entry.timestamp > current.timestamp
+                    entry.timestamp > current.timestamp  # type: ignore[operator]
                     or (entry.timestamp == current.timestamp and entry.wins_over(current)))):
                 changed[key] = entry
     return changed
@@ -308,7 +308,7 @@ class LWWMap(Crdt[dict[Any, Any]]):
 
     def _entry(
         self, operation: str, key: Any, replica: str, value: Any, timestamp: Timestamp,
-        entries: Mapping[Any, LWWRegister] | None = None,
+        entries: _Overlay | PersistentMap | None = None,
     ) -> LWWRegister | None:
         """The new entry for ``key`` if this write would win there (in ``entries``, by default
         ours), else ``None``."""

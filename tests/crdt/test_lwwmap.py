@@ -1,7 +1,7 @@
 """LWWMap: laws, delete semantics, errors and decoding."""
 
-import pytest
 import hypothesis
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 
