@@ -76,8 +76,7 @@ _SALT = int.from_bytes(hashlib.blake2b(b"LWWMap", digest_size=8).digest(), "litt
 #: without encoding it. Each [key, entry] pair's own figures are kept on its register.
 Stats = tuple[int, int]
 #: How many derivations a map remembers back to one whose statistics are kept (a bound on the
-#: ancestors it keeps alive); the map that would pass it works its statistics out then, over the
-#: keys the chain changed, and a new chain starts from it.
+#: ancestors it keeps alive); past it they are computed from scratch when asked.
 _MAX_CHAIN = 64
 
 
@@ -98,11 +97,12 @@ def _pair_stats(key: Any, entry: LWWRegister) -> tuple[int, int]:
     # The pair encodes as [key,entry]. Replicas share register objects, and a register stays
     # under one key, so the pair's figures are kept on the register: most pairs cost a lookup.
     # (Equal keys of one exact type only: 1 and True are equal keys that encode differently.)
-    kept = getattr(entry, "_pair", None)
-    if kept is not None:
-        kept_key, stats = kept
+    try:
+        kept_key, stats = entry._pair
         if kept_key is key or (kept_key == key and type(key) in _SIMPLE_KEYS and type(kept_key) is type(key)):
             return stats
+    except AttributeError:
+        pass
     raw_key = _key_json(key)
     length = 3 + len(raw_key) + size(entry) - _REGISTER_FRAME
     digest = hashlib.blake2b(raw_key + fingerprint(entry).encode(), digest_size=8).digest()
@@ -261,12 +261,9 @@ class LWWMap(Crdt[dict[Any, Any]]):
             depth = 1
         else:
             basis = getattr(self, "_basis", None)
-            if basis is None:
+            if basis is None or basis[2] >= _MAX_CHAIN:
                 return value
             depth = basis[2] + 1
-            if depth > _MAX_CHAIN:
-                self._stats_now()  # over the chain's changed keys: the next chain starts here
-                depth = 1
         _set_basis(value, (self, [key for key, _ in changed], depth))
         return value
 
