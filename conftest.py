@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Generator
+import sys
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import pytest
@@ -64,6 +65,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if MISSING_TOOL.search(reason):
             report.outcome = "failed"
             report.longrepr = f"{reason}: CI must provide it (add it to .ci/install-tools)"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _dask_scratch_space_in_pytest_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Dask's local clusters keep lock files in ``dask-scratch-space`` under the system's
+    temporary directory, and nothing ever removes them: in the suite they go into pytest's
+    temporary directory instead, removed with it when the suite passes."""
+    where = str(tmp_path_factory.mktemp("dask"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DASK_TEMPORARY_DIRECTORY", where)  # dask reads it when first imported, here or in a child
+        dask = sys.modules.get("dask")
+        if dask is not None:  # imported already (by a module under test): set its configuration too
+            patch.setitem(dask.config.config, "temporary-directory", where)
+        yield
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -19,6 +19,7 @@ crdt.errors.InvalidOperationError: GCounter.increment: amount must be an integer
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -113,22 +114,124 @@ def _stats_after(stats: tuple[int, int], counts: Mapping[str, int],
     return size, total & _MASK
 
 
+# -- entries as bits, for merges that cost what differs --------------------------------------
+# A large counter also keeps its set of (replica, count) entries, and its set of replicas, as
+# the bits of two ints, each distinct entry and replica numbered once per process. Two
+# counters' entries then compare and subtract with a few machine-word operations per 64
+# entries, and a merge visits only the entries one side holds and the other lacks (in gossip,
+# few), each with its share of the size and fingerprint looked up, not recomputed. The numbers
+# never reach anything observable: the encoding sorts, and size, fingerprint and value are sums
+# over entries. Small counters merge as dicts (as cheap, and no ints to keep); once the table
+# is full, new entries get no number and the counters holding them merge as dicts too.
+
+Bits = tuple[int, int]  # (entries, replicas) as bits
+
+_BITS_FROM = 32  # entries on both sides before a merge uses bits
+_MAX_ENTRIES = 1 << 16  # numbered entries at most: bounds the table and every counter's ints
+# An entry packed as (bytes of ',"r":c') << _SHIFT | its fingerprint term mod 2**64: a sum
+# of packed entries gives both sums at once (_MAX_ENTRIES terms stay below 2**_SHIFT).
+_SHIFT = 96
+_NUMBER: dict[tuple[str, int], int] = {}  # (replica, count) -> its bit
+_PAIRS: list[tuple[str, int]] = []  # bit -> (replica, count)
+_PACKED: list[int] = []  # bit -> the entry packed
+_REPLICA_BIT: dict[str, int] = {}
+_ONE = re.compile("1")
+_START = re.Match.start
+
+
+def _entry_bit(replica: str, count: int) -> int | None:
+    """The bit of the entry ``replica: count`` (numbered on first use); None when full."""
+    bit = _NUMBER.get((replica, count))
+    if bit is None:
+        if len(_PAIRS) >= _MAX_ENTRIES:
+            return None
+        nbytes, h = _REPLICAS.get(replica) or _replica(replica)
+        bit = _NUMBER[(replica, count)] = len(_PAIRS)
+        _PAIRS.append((replica, count))
+        _PACKED.append((nbytes + len(str(count)) + 1) << _SHIFT | (h * (2 * count + 1)) & _MASK)
+        _REPLICA_BIT.setdefault(replica, len(_REPLICA_BIT))
+    return bit
+
+
+def _bits_of(counts: Mapping[str, int]) -> Bits | None:
+    """The entries and replicas of ``counts`` as bits, from scratch (None: not all numbered)."""
+    entries = replicas = 0
+    number, replica_bit = _NUMBER.get, _REPLICA_BIT
+    for replica, count in counts.items():
+        bit = number((replica, count))
+        if bit is None and (bit := _entry_bit(replica, count)) is None:
+            return None
+        entries |= 1 << bit
+        replicas |= 1 << replica_bit[replica]
+    return entries, replicas
+
+
+def _bits_after(bits: Bits | None, counts: Mapping[str, int], changes: list[tuple[str, int]]) -> Bits | None:
+    """The bits of ``counts`` (which are ``bits``) updated by ``changes``."""
+    if bits is None:
+        return None
+    entries, replicas = bits
+    get = counts.get
+    for replica, count in changes:
+        bit = _entry_bit(replica, count)
+        if bit is None:
+            return None
+        old = get(replica)
+        if old is None:
+            replicas |= 1 << _REPLICA_BIT[replica]
+        else:
+            entries &= ~(1 << _NUMBER[(replica, old)])
+        entries |= 1 << bit
+    return entries, replicas
+
+
+def _walk_into(counts: Mapping[str, int], bits: Bits, stats: tuple[int, int],
+               walk: list[int]) -> tuple[Bits, tuple[int, int], list[tuple[str, int]]]:
+    """Bits and stats of ``counts`` (which are ``bits`` and ``stats``) joined with the entries
+    numbered ``walk`` (entries it lacks, some of its replicas'); and the entries that change."""
+    entries, replicas = bits
+    size, total = stats
+    get = counts.get
+    changes = []
+    for bit in walk:
+        replica, count = entry = _PAIRS[bit]
+        packed = _PACKED[bit]
+        old = get(replica)
+        if old is None:
+            replicas |= 1 << _REPLICA_BIT[replica]
+            size += packed >> _SHIFT
+            total += packed & _MASK
+        elif count > old:
+            was = _NUMBER[(replica, old)]
+            gone = _PACKED[was]
+            size += (packed >> _SHIFT) - (gone >> _SHIFT)
+            total += (packed & _MASK) - (gone & _MASK)
+            entries &= ~(1 << was)
+        else:
+            continue
+        entries |= 1 << bit
+        changes.append(entry)
+    return (entries, replicas), (size, total & _MASK), changes
+
+
 @register
 class GCounter(Crdt[int]):
     """A grow-only counter. ``counts`` maps replica id to that replica's increments.
 
-    ``merge`` costs what the smaller side holds, returns the dominating side itself when one
-    dominates, and never sorts; size and fingerprint are kept through merges and increments.
+    ``merge`` costs what the smaller side holds (for large counters, what one side holds and
+    the other lacks), returns the dominating side itself when one dominates, and never sorts;
+    size and fingerprint are kept through merges and increments.
     """
 
     type_name = "GCounter"
     kind = "counter"
     operations = ("increment",)
     op_types = (Increment,)
-    __slots__ = ("counts", "_stats")
+    __slots__ = ("counts", "_stats", "_bits")
 
     counts: Mapping[str, int]
     _stats: tuple[int, int]  # (canonical byte length, fingerprint sum), set when first asked
+    _bits: Bits | None  # entries and replicas as bits (None: not all numbered), set when first asked
 
     def __init__(self, counts: Mapping[str, int] | None = None) -> None:
         clean = {r: check_amount("GCounter", "create", c) for r, c in (counts or {}).items()}
@@ -141,7 +244,13 @@ class GCounter(Crdt[int]):
         return counter
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and self.counts == other.counts
+        if type(other) is not type(self):
+            return False
+        # Counters that both keep their entries as bits compare them in C, a word per 64.
+        mine, theirs = getattr(self, "_bits", None), getattr(other, "_bits", None)
+        if mine is not None and theirs is not None:
+            return mine[0] == theirs[0]
+        return self.counts == other.counts
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -159,32 +268,89 @@ class GCounter(Crdt[int]):
         self._check_same_type(other, "merge")
         if other is self:
             return self
+        if len(self.counts) >= _BITS_FROM and len(other.counts) >= _BITS_FROM:
+            mine, theirs = self._bits_now(), other._bits_now()
+            if mine is not None and theirs is not None:
+                return self._merge_bits(other, mine, theirs)
         big, small = (self, other) if len(self.counts) >= len(other.counts) else (other, self)
-        mine, theirs = big.counts, small.counts
+        mine_counts, theirs_counts = big.counts, small.counts
         # In gossip one side often holds all of the other: checked in C, stopping at the
         # first entry that differs.
-        if theirs.items() <= mine.items():
+        if theirs_counts.items() <= mine_counts.items():
             return big
-        get = mine.get
-        ahead = [(r, c) for r, c in theirs.items() if c > get(r, 0)]
+        get = mine_counts.get
+        ahead = [(r, c) for r, c in theirs_counts.items() if c > get(r, 0)]
         if not ahead:
             return big
-        merged = dict(mine)
+        merged = dict(mine_counts)
         merged.update(ahead)
-        if len(merged) == len(theirs) and merged == theirs:
+        if len(merged) == len(theirs_counts) and merged == theirs_counts:
             return small  # the smaller side dominates: keep it, with what it knows of itself
         return self._derived(big, merged, ahead)
 
+    def _merge_bits(self, other: GCounter, mine: Bits, theirs: Bits) -> GCounter:
+        """The merge of two counters whose entries and replicas are ``mine`` and ``theirs``."""
+        (entries_m, replicas_m), (entries_t, replicas_t) = mine, theirs
+        only_t = entries_t & ~entries_m
+        if not only_t:
+            return self  # every entry of other is one of ours
+        only_m = entries_m & ~entries_t
+        if not only_m:
+            return other
+        # Add to one side the entries only the other holds, walking the fewer.
+        base, bits, walk, extra, extra_entries = self, mine, only_t, other, entries_t
+        if only_t.bit_count() > only_m.bit_count():
+            base, bits, walk, extra, extra_entries = other, theirs, only_m, self, entries_m
+        counts = base.counts
+        # The set bits of walk (bin, finditer and the maps below run in C).
+        walked = list(map(_START, _ONE.finditer(bin(walk)[:1:-1])))
+        # A replica of both sides has one count on both unless they share fewer entries
+        # than replicas; when they differ nowhere, the walked entries are all new to base.
+        if (replicas_m & replicas_t).bit_count() == (entries_m & entries_t).bit_count():
+            size, total = base._stats_now()
+            packed = sum(map(_PACKED.__getitem__, walked))
+            stats = (size + (packed >> _SHIFT), (total + packed) & _MASK)
+            merged = dict(counts)
+            merged.update(map(_PAIRS.__getitem__, walked))
+            bits = (entries_m | entries_t, replicas_m | replicas_t)
+        else:
+            bits, stats, changes = _walk_into(counts, bits, base._stats_now(), walked)
+            if not changes:
+                return base  # what only extra holds are lower counts of base's replicas
+            if bits[0] == extra_entries:
+                return extra  # extra dominates: keep it, with what it knows of itself
+            merged = dict(counts)
+            merged.update(changes)
+        counter = self._of(merged)
+        object.__setattr__(counter, "_stats", stats)
+        object.__setattr__(counter, "_bits", bits)
+        return counter
+
     @classmethod
     def _derived(cls, base: GCounter, counts: dict[str, int], changes: list[tuple[str, int]]) -> GCounter:
-        """A counter of ``counts`` (``base`` with ``changes``), inheriting base's stats."""
+        """A counter of ``counts`` (``base`` with ``changes``), inheriting what base knows of itself."""
         counter = cls._of(counts)
         try:
             stats = base._stats
         except AttributeError:
-            return counter  # computed when first asked
-        object.__setattr__(counter, "_stats", _stats_after(stats, base.counts, changes))
+            pass  # computed when first asked
+        else:
+            object.__setattr__(counter, "_stats", _stats_after(stats, base.counts, changes))
+        try:
+            bits = base._bits
+        except AttributeError:
+            pass
+        else:
+            object.__setattr__(counter, "_bits", _bits_after(bits, base.counts, changes))
         return counter
+
+    def _bits_now(self) -> Bits | None:
+        try:
+            return self._bits
+        except AttributeError:
+            bits = _bits_of(self.counts)
+            object.__setattr__(self, "_bits", bits)
+            return bits
 
     def _stats_now(self) -> tuple[int, int]:
         try:

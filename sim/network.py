@@ -166,24 +166,30 @@ class _Delivery:
     """The smallest object SimPy's ``Environment.step`` accepts as an event.
 
     ``step`` only reads ``callbacks`` (then sets it to None), iterates it, and reads ``_ok``
-    (and ``_value`` on failure). ``callbacks`` is the link's shared one-element tuple, so the
-    event is the only object allocated per message besides the message and SimPy's heap entry;
-    ``kc`` carries the kind's counters so delivery needs no dict lookup.
+    (and ``_value`` on failure). ``callbacks`` is the link's shared one-element tuple; ``kc``
+    carries the kind's counters so delivery needs no dict lookup.
+
+    Once its callback has run, nothing refers to the event any more (SimPy has popped its heap
+    entry and only reads ``_ok``, a class attribute, afterwards), so the network keeps it for a
+    later send instead of allocating one per message: allocating and freeing it cost a third
+    of the message's own work. A kept event still refers to its last message until reused.
     """
 
-    __slots__ = ("callbacks", "_value", "kc", "lc")
+    __slots__ = ("callbacks", "_value", "kc", "dest")
     _ok = True  # a class attribute: one store less per message
     callbacks: tuple[Callable[[Any], None], ...] | None
     _value: Message
     kc: KindCounters
-    lc: NodeCounters  # the receiver's, set by zone senders only (a link's callback has its own)
+    #: the receiver's counters and node, set by zone senders only (a link's callback has its own)
+    dest: tuple[NodeCounters, Node]
 
 
 class _Link:
     """Lazily created state of one directed link.
 
     ``send`` and ``callbacks`` are closures built by :meth:`Network._bind` whenever the model
-    changes: everything the hot path reads is a closure variable, not an attribute.
+    changes: everything the hot path reads is a closure variable, not an attribute. ``send``
+    takes the destination like a zone sender does, so a node's ``_out`` holds either as is.
     """
 
     __slots__ = ("src", "dst", "model", "rng", "stats", "last_delivery", "free_at", "bursts",
@@ -203,7 +209,8 @@ class _Link:
         self.bursts: list[tuple[float, float, float]] = []
         self.model = model
         self.sample = _sampler(model.latency, rng)
-        self.send: Callable[[str, Any, int], bool]
+        #: ``send(dst, kind, payload, size)``, the signature of a zone sender (``dst`` is this link's)
+        self.send: Callable[[str, str, Any, int], bool]
         self.callbacks: tuple[Callable[[Any], None], ...]
 
     def loss_at(self, now: float) -> float:
@@ -255,6 +262,8 @@ class Network:
         # Mutated in place, never rebound: the send closures test this list's truthiness.
         self._cuts: list[Cut] = []
         self._ids = itertools.count(1)
+        # Delivered events, reused by later sends (see _Delivery); mutated, never rebound.
+        self._free: list[_Delivery] = []
         self._zone_senders = ZONE_SENDERS
         self._binder, self._bind_zone = _binder(self)
 
@@ -291,15 +300,16 @@ class Network:
     def _forget_zone_pairs(self, node: Node) -> None:
         """Drop ``node``'s zone senders and the pairs bound to them (the models changed)."""
         node._zone_out.clear()
-        for dst in [d for d, send in node._out.items() if isinstance(send, partial)]:
+        links = self._links
+        for dst in [d for d in node._out if (node.id, d) not in links]:
             del node._out[dst]
 
     def set_link_model(self, src: str, dst: str, model: LinkModel) -> None:
         """Override the model of the directed link ``src -> dst``."""
         self._link_models[(src, dst)] = model
         node = self._nodes.get(src)
-        if node is not None and isinstance(node._out.get(dst), partial):
-            del node._out[dst]  # the pair now needs a link of its own
+        if node is not None and (src, dst) not in self._links:
+            node._out.pop(dst, None)  # a zone pair: it now needs a link of its own
         link = self._links.get((src, dst))
         if link is not None:
             self._set_model(link, model)
@@ -381,17 +391,21 @@ class Network:
         """Send a message; True if at least one copy was scheduled for delivery."""
         node = self._nodes.get(src)
         if node is None:
-            return self._open(src, dst).send(kind, payload, size)
+            return self._open(src, dst).send(dst, kind, payload, size)
         sender = node._out.get(dst)
         if sender is not None:
-            return sender(kind, payload, size)
+            return sender(dst, kind, payload, size)
+        return self._send_new(node, dst, kind, payload, size)
+
+    def _send_new(self, node: Node, dst: str, kind: str, payload: Any, size: int) -> bool:
+        """:meth:`send` from ``node`` to a destination its ``_out`` does not hold (yet)."""
         zone_sender = self._zone_sender(node, dst) if self._zone_senders else None
         if zone_sender is None:
-            return self._open(src, dst).send(kind, payload, size)
+            return self._open(node.id, dst).send(dst, kind, payload, size)
         if len(node._out) < ZONE_PAIRS_CACHED:
-            # A node's first few pairs skip the lookups above from now on (a partial is 72
-            # bytes; a large world's many pairs per node are not worth it).
-            node._out[dst] = partial(zone_sender, dst)
+            # A node's first few pairs skip the lookups above from now on (a dict entry each;
+            # a large world's many pairs per node are not worth it).
+            node._out[dst] = zone_sender
         return zone_sender(dst, kind, payload, size)
 
     def _zone_sender(self, node: Node, dst: str) -> Callable[[str, str, Any, int], bool] | None:
@@ -399,7 +413,7 @@ class Network:
         of its own (a graph edge, an override, a FIFO or bandwidth model, no zone channel)."""
         topo = self._topology
         dst_zone = topo._zone_of.get(dst)
-        if dst_zone is None or (node.id, dst) in self._link_models:
+        if dst_zone is None or (self._link_models and (node.id, dst) in self._link_models):
             return None
         adjacent = topo._adj.get(node.id)
         if adjacent is not None and dst in adjacent:
@@ -446,7 +460,8 @@ class Network:
             link.last_delivery = at
         if not math.isfinite(at):
             raise SimError(f"latency draw on {link.src}->{link.dst} is not finite: {delay}")
-        event = _Delivery()
+        free = self._free
+        event = free.pop() if free else _Delivery()
         event.callbacks = link.callbacks
         event._value = msg
         event.kc = kc
@@ -503,6 +518,9 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
     drop = net._drop
     schedule = net._schedule
     new_event = _Delivery
+    free = net._free
+    reuse = free.pop
+    recycle = free.append
     new_message = _new_message
     normal = NORMAL
     fast = HEAP_FAST_PATH
@@ -545,6 +563,7 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
                     trace_deliver: Any = trace_deliver) -> None:
             msg: Message = event._value
             if not dst_node.up:
+                recycle(event)
                 drop(msg.kind, msg.id, msg.copy, link, "node_down")
                 return
             size = msg.size
@@ -557,18 +576,19 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
                 if not direct:
                     trace_deliver(env._now, msg.kind, msg.id, msg.copy, msg.sent_at)
                 else:
+                    # No batch test here: a delivery follows its send, whose test bounds the
+                    # list to a batch plus the messages in flight.
                     sink_append(pack_deliver(deliver_tag, env._now, msg.id, msg.copy))
-                    if len(sink) >= sink_batch:
-                        sink_flush()
             handler = dst_node._handlers.get(msg.kind)
             if handler is None:
                 dst_node.receive(msg)  # raises the "no handler" error
             else:
                 handler(msg)
+            recycle(event)
 
         callbacks = (deliver,)
 
-        def send(kind: str, payload: Any = None, size: int = 0, src: str = src, dst: str = dst,
+        def send(to: str, kind: str, payload: Any = None, size: int = 0, src: str = src, dst: str = dst,
                  src_node: Node = src_node, stats: LinkCounters = stats,
                  bursts: list[tuple[float, float, float]] = bursts, loss: float = loss,
                  duplicate: float = duplicate, rnd: Callable[[], float] = rnd,
@@ -598,7 +618,7 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
                 return False
             msg = new_message(Message, (src, dst, kind, payload, size, msg_id, now, 0))
             if plain:
-                event = new_event()
+                event = reuse() if free else new_event()
                 event.callbacks = callbacks
                 event._value = msg
                 event.kc = kc
@@ -621,20 +641,25 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
         src_node._out[dst] = send
 
     nodes = net._nodes
-    node_counters = metrics.nodes
     new_node_counters = metrics.node
+    # receiver -> (its counters, its node): the delivery needs both, and finds them on the event
+    dests: dict[str, tuple[NodeCounters, Node]] = {}
+
+    def new_dest(dst: str) -> tuple[NodeCounters, Node]:
+        dest = dests[dst] = (new_node_counters(dst), nodes[dst])
+        return dest
     drop_pair = net._drop_pair
     pair_events = net._trace.pair_events
 
     def deliver_zone(event: _Delivery) -> None:
         """The delivery callback of every zone sender: the pair comes from the message."""
         msg: Message = event._value
-        dst_node = nodes[msg.dst]
+        stats, dst_node = event.dest
         if not dst_node.up:
+            recycle(event)
             drop_pair(msg.src, msg.dst, None, msg.kind, msg.id, msg.copy, "node_down")
             return
         size = msg.size
-        stats = event.lc
         stats.received += 1
         stats.bytes_received += size
         kc = event.kc
@@ -644,25 +669,24 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
             if not direct:
                 trace_deliver_zone(env._now, msg)
             else:
-                sink_append(pack_deliver(deliver_tag, env._now, msg.id, msg.copy))
-                if len(sink) >= sink_batch:
-                    sink_flush()
+                sink_append(pack_deliver(deliver_tag, env._now, msg.id, msg.copy))  # (see deliver)
         handler = dst_node._handlers.get(msg.kind)
         if handler is None:
             dst_node.receive(msg)  # raises the "no handler" error
         else:
             handler(msg)
+        recycle(event)
 
     zone_callbacks = (deliver_zone,)
     trace_deliver_zone: Any = net._trace.message_events() if tracing else None
 
-    def push(at: float, msg: Message, kc: KindCounters, stats: NodeCounters) -> None:
+    def push(at: float, msg: Message, kc: KindCounters, dest: tuple[NodeCounters, Node]) -> None:
         """Schedule a duplicate as a link's general path does (``_schedule``)."""
-        event = new_event()
+        event = reuse() if free else new_event()
         event.callbacks = zone_callbacks
         event._value = msg
         event.kc = kc
-        event.lc = stats
+        event.dest = dest
         if fast:
             heappush(queue, (at, normal, next(eid), event))
         else:
@@ -716,15 +740,15 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
             if loss and rnd() < loss:
                 drop_pair(src, dst, None, kind, msg_id, 0, "loss")
                 return False
-            stats = node_counters.get(dst) or new_node_counters(dst)
+            dest = dests.get(dst) or new_dest(dst)
             msg = new_message(Message, (src, dst, kind, payload, size, msg_id, now, 0))
             # Same float expression as the sampler (the digest depends on it).
             delay = (minimum - mean * _log(1.0 - rnd())) if exponential else sample()
-            event = new_event()
+            event = reuse() if free else new_event()
             event.callbacks = zone_callbacks
             event._value = msg
             event.kc = kc
-            event.lc = stats
+            event.dest = dest
             if fast:
                 heappush(queue, (now + delay, normal, next(eid), event))
             else:
@@ -734,7 +758,7 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
                 delay = sample()
                 if not math.isfinite(delay):
                     raise SimError(f"latency draw on {src}->{dst} is not finite: {delay}")
-                push(now + delay, msg._replace(copy=1), kc, stats)
+                push(now + delay, msg._replace(copy=1), kc, dest)
             return True
 
         return send

@@ -79,8 +79,9 @@ class Node:
         self._start_hooks: list[Callable[[], None]] = []
         self._crash_hooks: list[Callable[[], None]] = []
         self._components: dict[str, Any] = {}
-        #: dst -> send function of the link, filled in by the network when the link opens
-        self._out: dict[str, Callable[[str, Any, int], bool]] = {}
+        #: dst -> ``send(dst, kind, payload, size)`` of the link (filled in by the network when
+        #: the link opens) or of the zone sender that serves the pair
+        self._out: dict[str, Callable[[str, str, Any, int], bool]] = {}
         #: destination zone -> the network's zone sender ``send(dst, kind, payload, size)``, or
         #: None when pairs into that zone need links of their own (filled in on first use)
         self._zone_out: dict[str, Callable[[str, str, Any, int], bool] | None] = {}
@@ -134,8 +135,8 @@ class Node:
         """Send a message to ``dst``; True if it was scheduled for delivery (not dropped)."""
         send = self._out.get(dst)
         if send is None:
-            return self.world.network.send(self.id, dst, kind, payload, size)
-        return send(kind, payload, size)
+            return self.world.network._send_new(self, dst, kind, payload, size)
+        return send(dst, kind, payload, size)
 
     def send_routed(self, dst: str, kind: str, payload: Any = None, size: int = 0) -> bool:
         """Send to ``dst`` over a shortest path of the topology when it is not a neighbour.

@@ -13,7 +13,8 @@ proven inside the directory), ``rundir.write(name, writer)`` calls ``writer(path
 :class:`OutputError` (a one-line message naming the file).
 
 >>> import tempfile, pathlib
->>> parent = pathlib.Path(tempfile.mkdtemp())
+>>> scratch = tempfile.TemporaryDirectory()
+>>> parent = pathlib.Path(scratch.name)
 >>> with RunDirectory(parent / "out") as rundir:
 ...     rundir.write_json("summary.json", {"ok": True})
 ...     _ = rundir.commit()
@@ -27,6 +28,7 @@ sim.output.OutputError: .../out exists; give --force to replace it
 Traceback (most recent call last):
 ...
 sim.output.OutputError: ../x: a run's files must lie inside its directory ...
+>>> scratch.cleanup()
 """
 
 from __future__ import annotations

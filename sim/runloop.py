@@ -12,6 +12,7 @@ nodes costs one loop, not 100k processes.
 
 from __future__ import annotations
 
+import atexit
 import gc
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -70,9 +71,15 @@ def _tick_loop(world: World) -> Generator[simpy.Event, None, None]:
     while True:
         world.tick_count = tick
         world.metrics.roll_tick(tick)
-        for _, _, every, node, task in world.tasks():
-            if node.up and tick % every == 0:
-                task()
+        every_tick = world.every_tick()
+        if every_tick is not None:
+            for node, task in every_tick:  # the same order, without the modulo per task
+                if node.up:
+                    task()
+        else:
+            for _, _, every, node, task in world.tasks():
+                if node.up and tick % every == 0:
+                    task()
         tick += 1
         yield timeout(world.tick)
 
@@ -82,6 +89,20 @@ def _advance(world: World, until: float) -> None:
         world.env.run(until=until)
 
 
+_frozen_at_exit = False
+
+
+def _freeze_at_exit() -> None:
+    """At exit, leave every object to the operating system (``gc.freeze()``) instead of
+    letting the interpreter's final collection traverse and free a large world one object at a
+    time (at 20,000 nodes that took 2 of 15 CPU seconds). Only the exit is affected: in the
+    process, a world that nothing refers to is collected as before."""
+    global _frozen_at_exit
+    if not _frozen_at_exit:
+        atexit.register(gc.freeze)
+        _frozen_at_exit = True
+
+
 def run(world: World, duration: Any = "10s", warmup: Any = 0.0, quiet_max: int = 1000,
         require_connected: bool = True) -> RunResult:
     """Run ``world`` through its phases once and return the result.
@@ -89,12 +110,14 @@ def run(world: World, duration: Any = "10s", warmup: Any = 0.0, quiet_max: int =
     When ``world.gc_disabled_during_run()``, Python's cyclic GC is disabled for the run and
     re-enabled afterwards (even if the run raises): the engine's per-message objects form no
     cycles, but their allocations trigger collections that rescan every node, link and graph
-    object of a large world. Cyclic garbage made by components is collected after the run.
+    object of a large world. Cyclic garbage made by components is collected after the run; at
+    the process's exit such a world is left to the operating system (:func:`_freeze_at_exit`).
     """
     if not (world.gc_disabled_during_run() and gc.isenabled()):
         return _run(world, duration, warmup, quiet_max, require_connected)
     gc.collect()
     gc.disable()
+    _freeze_at_exit()
     try:
         return _run(world, duration, warmup, quiet_max, require_connected)
     finally:

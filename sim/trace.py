@@ -296,8 +296,9 @@ class Trace:
 
         The network's zone senders and delivery paths append their records to the list
         themselves (:func:`pair_heads`, :func:`pack_deliver`), a call per message fewer than a
-        recorder, and call the function once the list holds :data:`SINK_BATCH` records. Each
-        event must add exactly one record."""
+        recorder, and call the function once the list holds :data:`SINK_BATCH` records (a
+        delivery may skip that test: its send made it, so the list stays within a batch plus
+        the messages in flight). Each event must add exactly one record."""
         if self.mode != "digest":
             return None
         return self._records, self._flush

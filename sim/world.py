@@ -80,6 +80,8 @@ class World:
         # (node id, registration number, every, node, task): sorted so ticks run in node order
         self._tasks: list[tuple[str, int, int, Node, Callable[[], None]]] = []
         self._tasks_sorted = True
+        #: (every task runs each tick, their (node, task) pairs), derived from _tasks when asked
+        self._every_tick: tuple[bool, list[tuple[Node, Callable[[], None]]]] | None = None
         self.tick_count = 0
         self.started = False
 
@@ -200,7 +202,17 @@ class World:
         if not self._tasks_sorted:
             self._tasks.sort(key=lambda t: (t[0], t[1]))
             self._tasks_sorted = True
+            self._every_tick = None
         return self._tasks
+
+    def every_tick(self) -> list[tuple[Node, Callable[[], None]]] | None:
+        """``(node, task)`` of :meth:`tasks` in run order when every task runs at every tick
+        (the common case: the tick loop then tests only ``node.up``), else None."""
+        tasks = self.tasks()
+        if self._every_tick is None:
+            self._every_tick = (all(t[2] == 1 for t in tasks), [(t[3], t[4]) for t in tasks])
+        every_one, pairs = self._every_tick
+        return pairs if every_one else None
 
     def add_pending(self, fn: Callable[[], bool]) -> None:
         """Register a quiescence hook: returns True while its component still has work."""

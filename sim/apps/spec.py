@@ -28,14 +28,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from crdt import Crdt
 from crdt.codec import registered_types
 from sim.deprecation import renamed
 from sim.errors import ConfigError, SimError
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = [
     "VALUE_TYPES",
@@ -296,6 +297,8 @@ class AppSpec:
 
     def graph(self) -> nx.DiGraph:
         """Paths as vertices; edges dependency -> computation -> state it produces or writes."""
+        import networkx as nx  # on first use: a run without an app never needs it
+
         g = nx.DiGraph()
         for zone, entries in self.zones.items():
             for name in entries:
@@ -320,6 +323,8 @@ class AppSpec:
 
     def order(self) -> list[str]:
         """Every path in dependency order (ties broken by name)."""
+        import networkx as nx
+
         return list(nx.lexicographical_topological_sort(self.graph()))
 
     def outputs(self, computation: str) -> list[str]:

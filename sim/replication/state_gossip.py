@@ -153,7 +153,11 @@ class StateGossip(Protocol):
         peers = self.peers()
         if not peers:
             return
-        chosen = self.rng.sample(peers, min(self.fanout, len(peers)))
+        if self.fanout == 1:
+            # The draw of sample(peers, 1), without its set or copy of a large peer view.
+            chosen = [peers[self.rng.randrange(len(peers))]]
+        else:
+            chosen = self.rng.sample(peers, min(self.fanout, len(peers)))
         for peer in sorted(chosen) if len(chosen) > 1 else chosen:
             if self.mode == "push":
                 self._send_states(peer, list(digest), summary, want=[], reply=True)
@@ -161,15 +165,15 @@ class StateGossip(Protocol):
                 size = sum(len(k) + len(v) + 6 for k, v in digest.items()) + len(summary)
                 self.send(peer, "state.digest", {"digest": digest, "summary": summary}, size)
 
-    def _heard(self, their_summary: str) -> None:
-        """Count an exchange towards confirming our summary (or reset on disagreement)."""
-        mine = self._summary(self._digest())
+    def _heard(self, their_summary: str, mine: str) -> None:
+        """Count an exchange towards confirming our summary ``mine`` (or reset on disagreement)."""
         if mine != self._summary_now:
             self._summary_now, self.agreed = mine, 0
         self.agreed = self.agreed + 1 if their_summary == mine else 0
 
     def _send_states(self, peer: str, keys: list[str], summary: str, want: list[str], reply: bool = False) -> None:
-        states = {k: self.replicator.states[k] for k in keys if k in self.replicator.states}
+        held = self.replicator.states
+        states = {k: held[k] for k in keys if k in held}
         size = sum(len(k) + value_size(v) for k, v in states.items()) + sum(len(k) for k in want) + len(summary)
         self.send(peer, "state.gossip", {"states": states, "want": want, "summary": summary, "reply": reply}, size)
 
@@ -182,14 +186,16 @@ class StateGossip(Protocol):
         give = [k for k in differ if k in mine]
         want = [k for k in differ if k in theirs] if self.mode == "push-pull" else []
         # Always answer, even when nothing differs: the answer tells the peer we agree.
-        self._send_states(msg.src, give, self._summary(mine), want)
-        self._heard(msg.payload["summary"])
+        summary = self._summary(mine)
+        self._send_states(msg.src, give, summary, want)
+        self._heard(msg.payload["summary"], summary)
 
     def _on_gossip(self, msg: Message) -> None:
-        for key in sorted(msg.payload["states"]):
-            self.store(key, msg.payload["states"][key], msg.src)
+        states = msg.payload["states"]
+        for key in sorted(states) if len(states) > 1 else states:
+            self.store(key, states[key], msg.src)
         summary = self._summary(self._digest())
-        self._heard(msg.payload["summary"])
+        self._heard(msg.payload["summary"], summary)
         if msg.payload["want"] or msg.payload["reply"]:
             # Send what was asked for. A push is answered with our summary, so the pusher
             # learns when we agree and stops pushing (without it, push would never go quiet).

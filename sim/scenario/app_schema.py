@@ -95,9 +95,12 @@ def _fits(value_type: str, value: Any) -> bool:
 
 def app_problems(app: Mapping[str, Any]) -> Iterator[tuple[tuple[str | int, ...], str, Any]]:
     """What the schema cannot say: that ``init`` fits its state's CRDT type and value type."""
-    from sim.apps.effects import INIT_SHAPES  # the app model, only when a scenario has one
+    zones = app.get("zones") or {}
+    if not zones:
+        return  # no app: the app model (and networkx under it) is not imported
+    from sim.apps.effects import INIT_SHAPES
 
-    for zone, entries in (app.get("zones") or {}).items():
+    for zone, entries in zones.items():
         for name, entry in entries.items():
             if "init" not in entry or entry["init"] is None:
                 continue

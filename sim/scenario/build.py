@@ -13,13 +13,12 @@ from __future__ import annotations
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crdt.codec import type_named
 from sim.errors import SimError
-from sim.eventsourcing import Behavior, ReplicatedEntity, in_memory_journals, sqlite_journals
 from sim.faults import Fault, FaultSchedule, fault_from_spec, random_schedule
 from sim.history import History
 from sim.output import fresh_directory
@@ -37,16 +36,29 @@ from sim.world import World
 if TYPE_CHECKING:
     import random
 
+    from sim.eventsourcing import Behavior, ReplicatedEntity
     from sim.node import Node
 
-__all__ = ["ScenarioRun", "build", "run_scenario", "COUNTER"]
+__all__ = ["ScenarioRun", "build", "run_scenario", "COUNTER"]  # noqa: F822 (COUNTER: made on first use, see __getattr__)
 
-#: the replicated event-sourced counter: commands are amounts, events are increments
-COUNTER = Behavior(
-    initial=0,
-    command_handler=lambda state, amount: [{"inc": amount}],
-    event_handler=lambda state, event, ctx: state + event["inc"],
-)
+
+@cache
+def _counter_behavior() -> Behavior:
+    """The replicated event-sourced counter: commands are amounts, events are increments."""
+    from sim.eventsourcing import Behavior  # event sourcing, only for scenarios with entities
+
+    return Behavior(
+        initial=0,
+        command_handler=lambda state, amount: [{"inc": amount}],
+        event_handler=lambda state, event, ctx: state + event["inc"],
+    )
+
+
+def __getattr__(name: str) -> Any:
+    # COUNTER (the behaviour of a scenario's entities) is made on first use.
+    if name == "COUNTER":
+        return _counter_behavior()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -262,8 +274,9 @@ def _workload(scenario: Scenario, world: World, dd: DistributedData | None) -> N
         if key not in dd.keys:
             raise scenario.error(("workload", "keys", index), f"a key among {sorted(dd.keys)}", key)
     nodes = spec.get("nodes", dd.node_ids)
+    hosting = frozenset(dd.node_ids)  # membership only (a list would make this quadratic)
     for index, node in enumerate(nodes):
-        if node not in dd.node_ids:
+        if node not in hosting:
             raise scenario.error(("workload", "nodes", index), "a node hosting the data", node)
     with scenario.at("workload"):
         if "writes" in spec:
@@ -305,7 +318,11 @@ def _increment(entity: ReplicatedEntity, node: Node, op: str, rng: random.Random
 
 
 def _entities(scenario: Scenario, world: World, workdir: Path | None) -> list[ReplicatedEntity]:
-    entities = []
+    entities: list[ReplicatedEntity] = []
+    if not scenario.get("entities"):
+        return entities
+    from sim.eventsourcing import ReplicatedEntity, in_memory_journals, sqlite_journals
+
     for index, spec in enumerate(scenario.get("entities", [])):
         with scenario.at("entities", index):
             replicas = spec.get("replicas", world.node_ids)
@@ -318,7 +335,7 @@ def _entities(scenario: Scenario, world: World, workdir: Path | None) -> list[Re
                 journals = sqlite_journals(fresh_directory(workdir, spec["id"]))
             else:
                 journals = in_memory_journals()
-            entity = ReplicatedEntity(world, replicas, spec["id"], COUNTER, journals=journals)
+            entity = ReplicatedEntity(world, replicas, spec["id"], _counter_behavior(), journals=journals)
             world.add_workload(Workload(
                 partial(_increment, entity),
                 rate=spec.get("rate", "10/s"), nodes=replicas, stream=f"commands:{spec['id']}",

@@ -18,18 +18,20 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from sim.deprecation import renamed
 from sim.errors import ConfigError
 from sim.scenario.app_schema import app_problems
+from sim.scenario.conforms import conforms
 from sim.scenario.errors import ScenarioError
 from sim.scenario.feasibility import problems
 from sim.scenario.limits import DEFAULT_LIMITS, Limits
 from sim.scenario.read import load_yaml, read_text
 from sim.scenario.schema import scenario_schema
+
+if TYPE_CHECKING:
+    import jsonschema
 
 __all__ = ["Scenario"]
 
@@ -145,7 +147,21 @@ class Scenario:
         bad_number = _not_finite(data)
         if bad_number is not None:
             raise scenario.error(bad_number, "a finite number", scenario._at_path_in(data, bad_number))
-        validator = jsonschema.Draft202012Validator(scenario_schema())
+        schema = scenario_schema()
+        if not conforms(schema, data):
+            scenario._raise_schema_error(schema, data)
+        for where, expected, found in (*app_problems(data.get("app") or {}), *problems(data, limits)):
+            raise scenario.error(where, expected, found)
+        scenario.data = copy.deepcopy(data)
+        return scenario
+
+    def _raise_schema_error(self, schema: dict[str, Any], data: dict[str, Any]) -> None:
+        """Raise the error for the first line of ``data`` that ``schema`` rejects, if any (asked
+        when the quick check did not say yes: jsonschema finds and explains the error)."""
+        import jsonschema
+
+        scenario = self
+        validator = jsonschema.Draft202012Validator(schema)
         errors = sorted(validator.iter_errors(data), key=lambda e: (scenario.line(tuple(e.absolute_path)) or 0))
         if errors:
             error = _best(errors[0])
@@ -157,10 +173,6 @@ class Scenario:
             if "propertyNames" in error.absolute_schema_path:  # the instance is the bad key itself
                 raise scenario.error((*path, error.instance), _expected(error), error.instance)
             raise scenario.error(path, _expected(error), error.instance)
-        for where, expected, found in (*app_problems(data.get("app") or {}), *problems(data, limits)):
-            raise scenario.error(where, expected, found)
-        scenario.data = copy.deepcopy(data)
-        return scenario
 
     # -- access -------------------------------------------------------------------------
 

@@ -57,3 +57,59 @@ def test_errors_name_type_operation_and_value() -> None:
         GCounter.from_data({"a": -1})
     with pytest.raises(DecodeError, match="GCounter"):
         GCounter.op_from_data({"increment": ["a", -1]})
+
+
+# -- large counters merge through their entries as bits --------------------------------------
+
+from hypothesis import given  # noqa: E402
+
+import crdt.gcounter as gcounter_module  # noqa: E402
+from crdt import decode, encode, fingerprint, size, to_bytes  # noqa: E402
+
+_REPLICAS = [f"n-{i}" for i in range(80)]
+_large_counts = st.dictionaries(st.sampled_from(_REPLICAS), st.integers(1, 4), min_size=32)
+
+
+def _pointwise_max(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    return {r: max(a.get(r, 0), b.get(r, 0)) for r in sorted(a.keys() | b.keys())}
+
+
+def _assert_knows_itself(value: GCounter) -> None:
+    fresh = to_bytes(decode(encode(value)))
+    assert size(value) == len(fresh) == len(to_bytes(value))
+    assert fingerprint(value) == fingerprint(decode(encode(value)))
+    if getattr(value, "_bits", None) is not None:
+        assert value._bits == gcounter_module._bits_of(value.counts)
+
+
+@given(_large_counts, _large_counts, st.lists(st.tuples(st.sampled_from(_REPLICAS), st.integers(0, 3)), max_size=4))
+def test_large_merges_are_the_pointwise_maximum_and_keep_size_and_fingerprint(
+        a: dict[str, int], b: dict[str, int], increments: list[tuple[str, int]]) -> None:
+    left, right = GCounter(a), GCounter(b)
+    for replica, amount in increments:  # a history: stats and bits kept through increments too
+        size(left)
+        left = left.merge(right).increment(replica, amount)
+    merged = left.merge(right)
+    assert dict(merged.counts) == _pointwise_max(dict(left.counts), b)
+    assert merged == right.merge(left)
+    assert right == GCounter(b)  # the inputs are unchanged
+    for value in (left, right, merged, merged.merge(left), right.merge(merged)):
+        _assert_knows_itself(value)
+
+
+def test_a_large_side_that_dominates_is_returned_itself() -> None:
+    small = GCounter({r: 1 for r in _REPLICAS[:40]})
+    big = small.merge(GCounter({r: 2 for r in _REPLICAS[30:70]}))
+    assert big.merge(small) is big and small.merge(big) is big
+    assert big.merge(GCounter({r: 1 for r in _REPLICAS[35:45]})) is big  # lower counts, other entries
+    higher = GCounter({**big.counts, "n-0": 9})
+    assert big.merge(higher) is higher
+
+
+def test_when_no_entry_can_be_numbered_large_counters_merge_as_dicts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gcounter_module, "_MAX_ENTRIES", len(gcounter_module._PAIRS))
+    a = GCounter({f"unnumbered-{i}": 1 for i in range(40)})
+    b = GCounter({f"unnumbered-{i}": 2 for i in range(20, 60)})
+    merged = a.merge(b)
+    assert a._bits_now() is None and merged.counts == _pointwise_max(dict(a.counts), dict(b.counts))
+    _assert_knows_itself(merged)

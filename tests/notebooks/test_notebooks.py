@@ -32,12 +32,15 @@ def test_notebook_is_stored_without_outputs(name: str) -> None:
 
 @pytest.fixture(scope="module")
 def kernel_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A ``python3`` kernelspec running this interpreter, whatever kernels the machine has."""
-    from ipykernel.kernelspec import install
+    """A ``python3`` kernelspec running this interpreter, whatever kernels the machine has.
 
-    prefix = tmp_path_factory.mktemp("kernels")
-    install(kernel_name="python3", prefix=str(prefix))
-    return prefix / "share" / "jupyter"
+    Written in place: ``ipykernel.kernelspec.install`` stages it in a ``/tmp/tmp*_kernels``
+    directory that it never removes."""
+    from ipykernel.kernelspec import write_kernel_spec
+
+    prefix = tmp_path_factory.mktemp("kernels") / "share" / "jupyter"
+    write_kernel_spec(prefix / "kernels" / "python3")
+    return prefix
 
 
 @pytest.mark.slow
@@ -54,7 +57,12 @@ def test_notebook_runs(name: str, kernel_dir: Path, monkeypatch: pytest.MonkeyPa
     km = KernelManager(kernel_name="python3", kernel_spec_manager=specs)
     client = NotebookClient(book, km=km, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(NOTEBOOKS)}})
-    client.execute()  # raises CellExecutionError, with the cell and its traceback, on any error
+    # Raises CellExecutionError, with the cell and its traceback, on any error. A client given
+    # its kernel manager leaves the kernel running unless told to clean up: the kernel process
+    # and its connection file in /tmp would stay until the test session ends.
+    client.execute(cleanup_kc=True)
+    assert not km.is_alive(), "the kernel was left running"
+    assert km.connection_file.endswith(".json") and not Path(km.connection_file).exists()
     errors = [o for c in book.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert errors == []
     images = [o for c in book.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]

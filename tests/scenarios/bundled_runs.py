@@ -23,7 +23,8 @@ from sim.scenario import Scenario, ScenarioRun, run_scenario
 #: scenarios that take over ~20 s on a busy two-core machine
 SLOW = frozenset({"gossip-1000", "delta-vs-state"})
 #: scenarios run here at fewer nodes (their ``zones`` replaced), the same otherwise: at full
-#: size gossip-100k takes minutes; tests/scenarios/test_gossip_100k.py runs it at full size
+#: size gossip-100k takes minutes (``crdtsim bench goals --only 100k`` runs it so);
+#: tests/scenarios/test_gossip_100k.py validates the full file and runs it at 10,000 nodes
 REDUCED: dict[str, dict[str, int]] = {"gossip-100k": {"n": 2000}}
 
 _SUMMARIES: dict[str, dict[str, Any]] = {}
@@ -46,13 +47,20 @@ def plain_summary(run: ScenarioRun) -> dict[str, Any]:
     return json.loads(json.dumps(run.summary(), sort_keys=True))
 
 
+def bundled_scenario(name: str, zones: dict[str, int] | None = None) -> Scenario:
+    """Bundled scenario ``name`` as its file says, but with ``zones`` (by default the sizes
+    :data:`REDUCED` gives it, if any) in place of its own, and validated again at that size."""
+    scenario = Scenario.from_yaml(bundled_paths()[name])
+    zones = zones if zones is not None else REDUCED.get(name)
+    if zones is None:
+        return scenario
+    return Scenario.from_data({**scenario.data, "zones": zones}, source=scenario.source)
+
+
 def run_bundled(name: str, out: Path | None = None) -> tuple[ScenarioRun, dict[str, Any]]:
     """Run bundled scenario ``name`` at its seed (its files, such as SQLite journals, in ``out``;
     at the size :data:`REDUCED` gives, if any); its summary is kept for :func:`summary_of`."""
-    scenario = Scenario.from_yaml(bundled_paths()[name])
-    if name in REDUCED:
-        scenario = Scenario.from_data({**scenario.data, "zones": REDUCED[name]}, source=scenario.source)
-    run = run_scenario(scenario, out=out)
+    run = run_scenario(bundled_scenario(name), out=out)
     _SUMMARIES[name] = plain_summary(run)
     return run, _SUMMARIES[name]
 

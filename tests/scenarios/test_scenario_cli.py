@@ -75,6 +75,7 @@ def test_plots_and_trace_need_an_out_dir(capsys: pytest.CaptureFixture[str]) -> 
 
 
 @pytest.mark.slow
+@pytest.mark.slow  # it builds every bundled scenario, gossip-100k at its 100,000 nodes
 def test_validate_list_and_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", *[str(p) for p in bundled().values()]]) == 0
     assert capsys.readouterr().out.count(": ok") == len(bundled())
@@ -124,3 +125,16 @@ def test_validating_leaves_no_temporary_files(tmp_path: Path, monkeypatch: pytes
     # es-counter and todo-storage keep SQLite files in a temporary directory while they run.
     assert main(["validate", str(bundled()["es-counter"]), str(bundled()["todo-storage"])]) == 0
     assert list(scratch.iterdir()) == []
+
+
+def test_the_console_command_leaves_the_finished_run_to_the_exit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    import sim.cli
+
+    monkeypatch.setattr(sim.cli, "main", lambda: 3)
+    try:
+        assert sim.cli.console() == 3  # main's exit code
+        assert gc.get_freeze_count() > 0  # the exit's collection will not free them one by one
+    finally:
+        gc.unfreeze()

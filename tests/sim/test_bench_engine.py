@@ -58,3 +58,31 @@ def test_gc_is_restored_when_the_run_raises() -> None:
 def test_gc_mode_is_validated() -> None:
     with pytest.raises(ConfigError, match="gc must be one of"):
         World(gc="sometimes")
+
+
+_EXIT_PROBE = """
+import sys
+from sim.world import World
+
+class Probe:
+    def __del__(self):
+        print("collected", flush=True)
+
+world = World(seed=1, gc=sys.argv[1])
+world.add_nodes("z", 3)
+world.connect("z", "ring")
+world.run(duration="200ms")
+probe = Probe()
+probe.cycle = probe  # cyclic garbage: only a collection frees it
+del probe
+"""
+
+
+@pytest.mark.parametrize(("mode", "collected"), [("on", True), ("off", False)])
+def test_a_world_run_with_gc_off_is_left_to_the_os_at_exit(mode: str, collected: bool) -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _EXIT_PROBE, mode], capture_output=True, text=True,
+                         check=True).stdout
+    assert ("collected" in out) is collected

@@ -71,6 +71,33 @@ def test_periodic_tasks_and_sorted_neighbours() -> None:
     assert [n for n, t in calls if t == 0] == sorted(w.node_ids)
 
 
+@pytest.mark.parametrize("mixed", [False, True], ids=["every-tick", "mixed-periods"])
+def test_tasks_run_by_node_then_registration_and_skip_down_nodes(mixed: bool) -> None:
+    from sim.world import World
+
+    w = World(seed=1, tick="100ms")
+    w.add_nodes("z", 3)
+    w.connect("z", "ring")
+    calls: list[tuple[int, str, str]] = []
+    for n in reversed(w.node_ids):
+        for name in ("first", "second"):
+            w.node(n).every(1, lambda n=n, name=name: calls.append((w.tick_count, n, name)))
+    if mixed:
+        w.node("z-2").every(2, lambda: calls.append((w.tick_count, "z-2", "even")))
+    assert (w.every_tick() is None) is mixed
+    w.schedule(0.15, lambda: w.node("z-3").crash())
+    w.run(duration="0.3s")
+    expected = []
+    for tick in range(3):
+        for n in ("z-1", "z-2", "z-3"):
+            if n == "z-3" and tick >= 2:
+                continue  # down: its tasks are skipped
+            expected += [(tick, n, "first"), (tick, n, "second")]
+            if mixed and n == "z-2" and tick % 2 == 0:
+                expected.append((tick, n, "even"))
+    assert calls[:len(expected)] == expected
+
+
 def test_one_handler_per_kind() -> None:
     from sim.errors import ConfigError
 

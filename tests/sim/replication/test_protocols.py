@@ -3,8 +3,12 @@ that heals and a crash with restart, and holds its workload invariants."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from cluster import failed, faulty_cluster, run_faulty
+from hypothesis import given
+from hypothesis import strategies as st
 
 from crdt import GCounter
 from crdt.causalcounter import CausalCounter
@@ -61,3 +65,13 @@ def test_convergence_time_is_the_last_change() -> None:
     quiet_start, quiet_end = result.phases["quiet"]
     assert report["converged"] and 0 < report["time"] <= quiet_end
     assert report["time"] == dd.last_change["k"]
+
+
+@given(st.integers(0, 2**32), st.integers(1, 3000))
+def test_one_peer_is_drawn_as_sample_would_draw_it(seed: int, n: int) -> None:
+    # State gossip with fanout 1 draws randrange(n) instead of sample(peers, 1): the same peer,
+    # and the stream is left in the same state.
+    peers = list(range(n))
+    by_sample, by_index = random.Random(seed), random.Random(seed)
+    assert by_sample.sample(peers, 1) == [peers[by_index.randrange(n)]]
+    assert by_sample.random() == by_index.random()
