@@ -20,6 +20,7 @@ mutation by name, which is how the simulator's workloads drive every type the sa
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from crdt.errors import InvalidOperationError, TypeMismatchError
@@ -95,6 +96,13 @@ class Crdt(ABC, Generic[V]):
     @abstractmethod
     def effect(self, op: Op) -> Self:
         """Apply an operation prepared at some replica (op-based propagation)."""
+
+    def effect_all(self, ops: Iterable[Op]) -> Self:
+        """:meth:`effect` of each of ``ops`` in turn (a type may apply them in one step)."""
+        state = self
+        for op in ops:
+            state = state.effect(op)
+        return state
 
     @abstractmethod
     def to_data(self) -> Any:

@@ -229,10 +229,15 @@ class CausalContext:
 
     def add(self, dot: Dot) -> CausalContext:
         """A context that has also seen ``dot`` (``self`` when it had)."""
-        if self.contains(dot):
+        entries, cloud = self.vv.entries, self.cloud
+        seen = entries.get(dot[0], 0)
+        if dot[1] <= seen or dot in cloud:
             return self
-        entries = dict(self.vv.entries)
-        return CausalContext._folded(entries, self.cloud, [dot], {})
+        if dot[1] == seen + 1 and not cloud:  # the next dot of its replica: only the vector grows
+            counts = dict(entries)
+            counts[dot[0]] = dot[1]
+            return _context(VersionVector._trusted(counts), cloud)
+        return CausalContext._folded(dict(entries), cloud, [dot], {})
 
     def add_all(self, dots: Iterable[Dot]) -> CausalContext:
         """A context that has also seen every one of ``dots`` (``self`` when it had)."""

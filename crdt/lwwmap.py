@@ -30,6 +30,7 @@ from crdt.codec import canonical_json, element_sort_key, encode_element, fingerp
 from crdt.errors import DecodeError, InvalidOperationError
 from crdt.gset import check_element, decode_element_checked
 from crdt.lwwregister import TOMBSTONE, LWWRegister, Timestamp, check_timestamp, decode_write
+from crdt.pmap import PersistentMap
 
 __all__ = ["LWWMap", "LWWMapSet", "LWWMapDelete"]
 
@@ -71,9 +72,9 @@ _MASK = (1 << 64) - 1
 _FRAME = len(b'{"state":[],"type":"LWWMap"}')
 _SALT = int.from_bytes(hashlib.blake2b(b"LWWMap", digest_size=8).digest(), "little")
 
-#: Per key (bytes of its encoded [key, entry] pair, that pair's 64-bit hash), the pairs' total
-#: bytes and the sum of their hashes: the map's size and fingerprint without encoding it.
-Stats = tuple[dict[Any, tuple[int, int]], int, int]
+#: The pairs' total bytes and the sum of their 64-bit hashes: the map's size and fingerprint
+#: without encoding it. Each [key, entry] pair's own figures are kept on its register.
+Stats = tuple[int, int]
 #: How many derivations a map remembers back to one whose statistics are kept (a bound on the
 #: ancestors it keeps alive); past it they are computed from scratch when asked.
 _MAX_CHAIN = 64
@@ -93,25 +94,87 @@ def _key_json(key: Any) -> bytes:
 
 
 def _pair_stats(key: Any, entry: LWWRegister) -> tuple[int, int]:
-    # The pair encodes as [key,entry]; the register's own size and fingerprint are kept on the
-    # register, which replicas share, so most pairs cost a lookup rather than an encoding.
+    # The pair encodes as [key,entry]. Replicas share register objects, and a register stays
+    # under one key, so the pair's figures are kept on the register: most pairs cost a lookup.
+    # (Equal keys of one exact type only: 1 and True are equal keys that encode differently.)
+    try:
+        kept_key, stats = entry._pair
+        if kept_key is key or (kept_key == key and type(key) in _SIMPLE_KEYS and type(kept_key) is type(key)):
+            return stats
+    except AttributeError:
+        pass
     raw_key = _key_json(key)
     length = 3 + len(raw_key) + size(entry) - _REGISTER_FRAME
     digest = hashlib.blake2b(raw_key + fingerprint(entry).encode(), digest_size=8).digest()
-    return length, int.from_bytes(digest, "little")
+    stats = length, int.from_bytes(digest, "little")
+    _set_pair(entry, (key, stats))
+    return stats
 
 
-def _stats_after(stats: Stats, changes: Iterable[tuple[Any, LWWRegister]]) -> Stats:
-    """``stats`` with the pairs of ``changes`` (new entries under their keys) replaced."""
-    per, size, total = stats
-    per = dict(per)
-    for key, entry in changes:
-        old = per.get(key)
-        new = per[key] = _pair_stats(key, entry)
+_SIMPLE_KEYS = (str, int)
+
+
+def _stats_of(entries: PersistentMap) -> Stats:
+    """The statistics of a map holding ``entries``, from its pairs."""
+    size = total = 0
+    for key, entry in entries.items():
+        length, digest = _pair_stats(key, entry)
+        size += length
+        total += digest
+    return size, total & _MASK
+
+
+def _stats_after(stats: Stats, before: PersistentMap, after: PersistentMap, keys: Iterable[Any]) -> Stats:
+    """``stats`` of a map with entries ``before``, for ``after``, which differs under ``keys``
+    only (a map never loses a key: a delete is a tombstone)."""
+    size, total = stats
+    for key in keys:
+        old = before.get(key)
         if old is not None:
-            size, total = size - old[0], total - old[1]
-        size, total = size + new[0], total + new[1]
-    return per, size, total & _MASK
+            length, digest = _pair_stats(key, old)
+            size, total = size - length, total - digest
+        length, digest = _pair_stats(key, after[key])
+        size, total = size + length, total + digest
+    return size, total & _MASK
+
+
+def _winners(mine: PersistentMap, theirs: PersistentMap) -> dict[Any, LWWRegister]:
+    """The entries of ``theirs`` that win over ``mine`` (or that ``mine`` lacks)."""
+    changed: dict[Any, LWWRegister] = {}
+    buckets, theirs_buckets = mine.buckets(), theirs.buckets()
+    if len(buckets) == len(theirs_buckets):
+        pairs: Iterable[tuple[dict[Any, LWWRegister], dict[Any, LWWRegister]]] = zip(
+            buckets, theirs_buckets, strict=True)  # same layout: a key is in the same bucket
+    else:
+        mask = len(buckets) - 1
+        pairs = ((buckets[hash(k) & mask], {k: e}) for k, e in theirs.items())
+    for bucket, other_bucket in pairs:
+        if bucket is other_bucket:
+            continue  # shared by both maps: nothing in it differs
+        get = bucket.get
+        for key, entry in other_bucket.items():
+            current = get(key)
+            # ``is``: replicas share the register objects they exchanged, so most keys of two
+            # states are the same object and need no comparison. Entries of a map are never
+            # empty, so timestamps compare directly; only a tie needs the full rank.
+            if current is None or (entry is not current and (
+                    entry.timestamp > current.timestamp  # type: ignore[operator]
+                    or (entry.timestamp == current.timestamp and entry.wins_over(current)))):
+                changed[key] = entry
+    return changed
+
+
+class _Overlay:
+    """``changes`` over ``entries``: what a batch of writes sees of the map so far."""
+
+    __slots__ = ("changes", "entries")
+
+    def __init__(self, changes: dict[Any, LWWRegister], entries: PersistentMap) -> None:
+        self.changes, self.entries = changes, entries
+
+    def get(self, key: Any) -> LWWRegister | None:
+        entry = self.changes.get(key)
+        return self.entries.get(key) if entry is None else entry
 
 
 @register
@@ -124,7 +187,9 @@ class LWWMap(Crdt[dict[Any, Any]]):
     op_types = (LWWMapSet, LWWMapDelete)
     __slots__ = ("entries", "_stats", "_basis")
 
-    entries: Mapping[Any, LWWRegister]
+    # key -> register; persistent, so a write or a small merge into a large map copies
+    # O(sqrt n) references rather than the whole map
+    entries: PersistentMap
     _stats: Stats  # kept once asked (see _stats_now)
     # (the map this one was derived from, the keys that differ, chain length): how to get our
     # stats from an ancestor's without encoding every pair, worked out only when asked
@@ -139,13 +204,17 @@ class LWWMap(Crdt[dict[Any, Any]]):
                     self.type_name, "create", "entries must be non-empty LWWRegisters", entry
                 )
             clean[key] = entry
-        object.__setattr__(self, "entries", clean)
+        object.__setattr__(self, "entries", PersistentMap.from_dict(clean))
 
     @classmethod
-    def _of(cls, entries: dict[Any, LWWRegister]) -> LWWMap:
+    def _of(cls, entries: PersistentMap) -> LWWMap:
         lwwmap = object.__new__(cls)
-        object.__setattr__(lwwmap, "entries", entries)
+        _set_entries(lwwmap, entries)
         return lwwmap
+
+    @classmethod
+    def _single(cls, key: Any, entry: LWWRegister) -> LWWMap:
+        return cls._of(PersistentMap.from_items(((key, entry),), 1))
 
     def __eq__(self, other: object) -> bool:
         return type(other) is LWWMap and self.entries == other.entries
@@ -178,22 +247,12 @@ class LWWMap(Crdt[dict[Any, Any]]):
         if len(theirs) > len(mine):
             mine, theirs = theirs, mine
         base = self if mine is self.entries else other
-        merged: dict[Any, LWWRegister] | None = None
-        changed: list[tuple[Any, LWWRegister]] = []
-        for key, entry in theirs.items():
-            current = mine.get(key)
-            # ``is``: replicas share the register objects they exchanged, so most keys of two
-            # states are the same object and need no comparison.
-            if current is None or (entry is not current and entry.wins_over(current)):
-                if merged is None:
-                    merged = dict(mine)
-                merged[key] = entry
-                changed.append((key, entry))
-        if merged is None:
+        changed = _winners(mine, theirs)
+        if not changed:
             return base
-        return base._derived(merged, changed)
+        return base._derived(mine.updated(changed), changed.items())
 
-    def _derived(self, entries: dict[Any, LWWRegister], changed: list[tuple[Any, LWWRegister]]) -> LWWMap:
+    def _derived(self, entries: PersistentMap, changed: Iterable[tuple[Any, LWWRegister]]) -> LWWMap:
         """A map with ``entries``, differing from ours by ``changed``. If our size and
         fingerprint statistics are kept (or derivable), the new map remembers how to derive
         its own from them; a write loop of many steps pays for one update, when asked."""
@@ -221,42 +280,40 @@ class LWWMap(Crdt[dict[Any, Any]]):
                 break
             ancestor, changed, _ = basis
             keys.update(dict.fromkeys(changed))
-        if ancestor is None:
-            stats = _stats_after(({}, 0, 0), self.entries.items())
+        if ancestor is None or len(keys) >= len(self.entries):
+            stats = _stats_of(self.entries)
         else:
-            stats = _stats_after(ancestor._stats, ((key, self.entries[key]) for key in keys))
+            stats = _stats_after(ancestor._stats, ancestor.entries, self.entries, keys)
         _set_stats(self, stats)
         if getattr(self, "_basis", None) is not None:
             _del_basis(self)  # let the ancestors go
         return stats
 
     def _quick_size(self) -> int:
-        per, size, _ = self._stats_now()
-        return _FRAME + size + max(len(per) - 1, 0)
+        size, _ = self._stats_now()
+        return _FRAME + size + max(len(self.entries) - 1, 0)
 
     def _quick_fingerprint(self) -> str:
-        return f"{(self._stats_now()[2] + _SALT) & _MASK:016x}"
+        return f"{(self._stats_now()[1] + _SALT) & _MASK:016x}"
 
     def difference(self, delta: LWWMap) -> LWWMap | None:
         self._check_same_type(delta, "difference")
-        newer = {
-            key: entry
-            for key, entry in delta.entries.items()
-            if (current := self.entries.get(key)) is None or entry.wins_over(current)
-        }
-        return self._of(newer) if newer else None
+        newer = _winners(self.entries, delta.entries)
+        return self._of(PersistentMap.from_dict(newer)) if newer else None
 
     # -- writes shared by set and delete ----------------------------------------------------
 
     def _entry(
-        self, operation: str, key: Any, replica: str, value: Any, timestamp: Timestamp
+        self, operation: str, key: Any, replica: str, value: Any, timestamp: Timestamp,
+        entries: _Overlay | PersistentMap | None = None,
     ) -> LWWRegister | None:
-        """The new entry for ``key`` if this write would win there, else ``None``."""
+        """The new entry for ``key`` if this write would win there (in ``entries``, by default
+        ours), else ``None``."""
         check_element(self.type_name, operation, key)
         check_replica(self.type_name, operation, replica)
         check_timestamp(self.type_name, operation, timestamp)
         candidate = LWWRegister._of(value, timestamp, replica)
-        current = self.entries.get(key)
+        current = (self.entries if entries is None else entries).get(key)
         if current is not None and not candidate.wins_over(current):
             return None
         return candidate
@@ -264,9 +321,7 @@ class LWWMap(Crdt[dict[Any, Any]]):
     def _with(self, key: Any, entry: LWWRegister | None) -> LWWMap:
         if entry is None:
             return self
-        entries = dict(self.entries)
-        entries[key] = entry
-        return self._derived(entries, [(key, entry)])
+        return self._derived(self.entries.set(key, entry), ((key, entry),))
 
     # -- set: state, delta and op forms --------------------------------------------------------
 
@@ -281,7 +336,7 @@ class LWWMap(Crdt[dict[Any, Any]]):
 
     def set_delta(self, replica: str, key: Any, value: Any, timestamp: Timestamp) -> LWWMap | None:
         entry = self._set_entry(replica, key, value, timestamp)
-        return None if entry is None else LWWMap._of({key: entry})
+        return None if entry is None else LWWMap._single(key, entry)
 
     def prepare_set(
         self, replica: str, key: Any, value: Any, timestamp: Timestamp
@@ -301,7 +356,7 @@ class LWWMap(Crdt[dict[Any, Any]]):
     def delete_delta(self, replica: str, key: Any, timestamp: Timestamp) -> LWWMap | None:
         """The delta of :meth:`delete` (merged in, it gives the same result); ``None`` when nothing changes."""
         entry = self._entry("delete", key, replica, TOMBSTONE, timestamp)
-        return None if entry is None else LWWMap._of({key: entry})
+        return None if entry is None else LWWMap._single(key, entry)
 
     def prepare_delete(self, replica: str, key: Any, timestamp: Timestamp) -> LWWMapDelete | None:
         """The op of :meth:`delete`, applied by :meth:`effect`; ``None`` when nothing changes."""
@@ -310,13 +365,27 @@ class LWWMap(Crdt[dict[Any, Any]]):
         return LWWMapDelete(key, replica, timestamp)
 
     def effect(self, op: Op) -> LWWMap:
-        if isinstance(op, LWWMapSet):
-            return self.set(op.replica, op.key, op.value, op.timestamp)
-        if isinstance(op, LWWMapDelete):
-            return self.delete(op.replica, op.key, op.timestamp)
-        raise InvalidOperationError(
-            self.type_name, "effect", "expected an LWWMapSet or LWWMapDelete op", op
-        )
+        return self.effect_all((op,))
+
+    def effect_all(self, ops: Iterable[Op]) -> LWWMap:
+        """``effect`` of each op in turn, with one copy of the touched buckets for them all."""
+        changes: dict[Any, LWWRegister] = {}
+        view = _Overlay(changes, self.entries)
+        for op in ops:
+            if isinstance(op, LWWMapSet):
+                check_element(self.type_name, "set", op.value)
+                entry = self._entry("set", op.key, op.replica, op.value, op.timestamp, view)
+            elif isinstance(op, LWWMapDelete):
+                entry = self._entry("delete", op.key, op.replica, TOMBSTONE, op.timestamp, view)
+            else:
+                raise InvalidOperationError(
+                    self.type_name, "effect", "expected an LWWMapSet or LWWMapDelete op", op
+                )
+            if entry is not None:
+                changes[op.key] = entry
+        if not changes:
+            return self
+        return self._derived(self.entries.updated(changes), changes.items())
 
     # -- encoding --------------------------------------------------------------------------
 
@@ -338,7 +407,7 @@ class LWWMap(Crdt[dict[Any, Any]]):
         }
         if len(entries) != len(data):
             raise DecodeError(cls.type_name, "duplicate keys", data)
-        return cls._of(entries)
+        return cls._of(PersistentMap.from_dict(entries))
 
     @classmethod
     def op_from_data(cls, data: Any) -> LWWMapSet | LWWMapDelete:
@@ -363,6 +432,8 @@ class LWWMap(Crdt[dict[Any, Any]]):
         )
 
 
+_set_pair = LWWRegister.__dict__["_pair"].__set__
 _set_stats = LWWMap.__dict__["_stats"].__set__
+_set_entries = LWWMap.__dict__["entries"].__set__
 _set_basis = LWWMap.__dict__["_basis"].__set__
 _del_basis = LWWMap.__dict__["_basis"].__delete__

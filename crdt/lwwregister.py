@@ -73,6 +73,8 @@ TOMBSTONE: Any = _Tombstone()
 
 def check_timestamp(type_name: str, operation: str, timestamp: object) -> Timestamp:
     """``timestamp`` if it is a finite int or float (not bool), else ``InvalidOperationError``."""
+    if type(timestamp) is int or (type(timestamp) is float and math.isfinite(timestamp)):
+        return timestamp  # the common cases, ahead of the general checks
     if (
         not isinstance(timestamp, int | float)
         or isinstance(timestamp, bool)
@@ -119,12 +121,15 @@ class LWWRegister(Crdt[Any]):
     kind = "lww register"
     operations = ("set",)
     op_types = (LWWWrite,)
-    __slots__ = ("stored", "timestamp", "replica", "_rank")
+    __slots__ = ("stored", "timestamp", "replica", "_rank", "_pair")
 
     stored: Any
     timestamp: Timestamp | None
     replica: str | None
     _rank: Rank | None
+    # (map key, (bytes, hash)) of the [key, register] pair an LWWMap last measured it in: a
+    # register travels between replicas under one key, so the pair is measured once, not per map
+    _pair: tuple[Any, tuple[int, int]]
 
     def __init__(
         self, value: Any = None, timestamp: Timestamp | None = None, replica: str | None = None
@@ -147,7 +152,10 @@ class LWWRegister(Crdt[Any]):
     def _of(cls, value: Any, timestamp: Timestamp, replica: str) -> LWWRegister:
         """A register of one write whose arguments are known to be valid (TOMBSTONE allowed)."""
         reg = object.__new__(cls)
-        reg._set_fields(value, timestamp, replica)
+        _set_stored(reg, value)
+        _set_timestamp(reg, timestamp)
+        _set_replica(reg, replica)
+        _set_rank(reg, None)
         return reg
 
     def _full_rank(self) -> Rank:
@@ -285,3 +293,10 @@ def decode_write(type_name: str, data: Any, tombstone: bool) -> LWWRegister:
     else:
         raise DecodeError(type_name, expected, data)
     return LWWRegister._of(value, timestamp, data["replica"])
+
+
+# Slot setters called directly: registers are made on every write of a map.
+_set_stored = LWWRegister.__dict__["stored"].__set__
+_set_timestamp = LWWRegister.__dict__["timestamp"].__set__
+_set_replica = LWWRegister.__dict__["replica"].__set__
+_set_rank = LWWRegister.__dict__["_rank"].__set__

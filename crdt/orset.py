@@ -43,6 +43,7 @@ from crdt.clocks import CausalContext, Dot
 from crdt.codec import decode_element, element_sort_key, encode_element, register
 from crdt.dotstore import (
     CausalCrdt,
+    context_dots,
     context_of,
     context_repr,
     decode_dot,
@@ -107,6 +108,22 @@ def _unseen(dots: frozenset[Dot], seen: Any) -> frozenset[Dot]:
     return dots
 
 
+def _single_add(delta: ORSet) -> tuple[Any, Dot, frozenset[Dot]] | None:
+    """(element, dot, its dots) when ``delta`` holds one element with one dot and its context
+    holds that dot and nothing else (what ``add_delta`` of a new element gives), else None."""
+    context = delta.context
+    cloud, counts = context.cloud, context.vv.entries
+    if len(cloud) + len(counts) != 1:
+        return None
+    ((element, dots),) = delta.store.items()
+    if len(dots) != 1:
+        return None
+    (dot,) = dots
+    if cloud:
+        return (element, dot, dots) if dot in cloud else None
+    return (element, dot, dots) if dot[1] == 1 and counts.get(dot[0]) == 1 else None
+
+
 def _join_bucket(
     x: dict[Any, frozenset[Dot]], y: dict[Any, frozenset[Dot]], seen_x: Any, seen_y: Any
 ) -> dict[Any, frozenset[Dot]]:
@@ -159,6 +176,10 @@ class ORSet(CausalCrdt[frozenset[Any]]):
         if other is self:
             return self
         big, small = (self, other) if self.store._len >= other.store._len else (other, self)
+        if small.store._len == 1 and big.store._len > 1:
+            added = _single_add(small)
+            if added is not None:
+                return big._add_seen(*added)
         if walk_cost(small.store._len, small.context) * dotstore.WALK_FACTOR <= big.store._len:
             return big._absorb(small)
         store = ORSet._join_stores(big.store, big.context, small.store, small.context)
@@ -166,6 +187,17 @@ class ORSet(CausalCrdt[frozenset[Any]]):
         if store is big.store and context is big.context:
             return big
         return ORSet._of(store, context)
+
+    def _add_seen(self, element: Any, dot: Dot, dots: frozenset[Dot]) -> ORSet:
+        """``self.merge(delta)`` for a delta that adds ``element`` with ``dot`` alone (its
+        ``dots``) and whose context names nothing else: it removes nothing here, so this costs
+        one lookup, not a walk."""
+        context = self.context
+        if dot[1] <= context.vv.entries.get(dot[0], 0) or dot in context.cloud:
+            return self  # seen: held here already, or removed here since
+        held = self.store.get(element)
+        kept = dots if held is None else held | dots
+        return self._derived(self.store.set(element, kept), context.add(dot), {element: kept})
 
     def _absorb(self, delta: ORSet) -> ORSet:
         """``self.merge(delta)`` by walking ``delta`` alone: the elements it holds, and the
@@ -193,6 +225,48 @@ class ORSet(CausalCrdt[frozenset[Any]]):
         if not changes:
             return self if merged_context is context else self._derived(store, merged_context, changes)
         return self._derived(store.updated(changes), merged_context, changes)
+
+    def difference(self, delta: ORSet) -> ORSet | None:
+        """The part of ``delta`` this set lacks, exactly (``None`` when it has all of it).
+
+        A causal state is the join of its parts: each dot it holds (with its element), and
+        each dot its context saw but does not hold (a removal). A held dot we have seen is
+        ours already, or removed here; a removal of a dot we have seen adds something only
+        if we still hold that dot. So what is left costs what the delta names, and the delta
+        itself is returned when all of it is new.
+        """
+        if type(delta) is not ORSet:
+            self._check_same_type(delta, "difference")
+        seen = seen_by(self.context)
+        kept: dict[Any, frozenset[Dot]] = {}
+        held: set[Dot] = set()  # the dots the delta's store holds
+        dropped = False
+        for e, dots in delta.store.items():
+            held.update(dots)
+            new = _unseen(dots, seen)
+            if new:
+                kept[e] = new
+            if new is not dots:
+                dropped = True
+        index: PersistentMap | None = None
+        removals: list[tuple[str, int]] = []
+        for d in context_dots(delta.context):
+            if d in held:
+                continue
+            if seen(d):
+                if index is None:
+                    index = self._dot_index()
+                if d not in index:
+                    dropped = True  # removed here already
+                    continue
+            removals.append(d)
+        if not kept and not removals:
+            return None
+        if not dropped:
+            return delta
+        dots = [d for ds in kept.values() for d in ds]
+        context = context_of([*dots, *(Dot(*d) for d in removals)])
+        return ORSet._of(PersistentMap.from_dict(kept), context)
 
     def _derived(
         self, store: PersistentMap, context: CausalContext, changes: dict[Any, frozenset[Dot] | None]

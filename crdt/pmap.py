@@ -115,6 +115,9 @@ class PersistentMap:
         buckets = self._buckets
         return buckets[hash(key) & (len(buckets) - 1)][key]
 
+    def keys(self) -> Iterator[K]:
+        return iter(self)
+
     def items(self) -> Iterator[tuple[K, V]]:
         for bucket in self._buckets:
             yield from bucket.items()

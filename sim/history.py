@@ -34,8 +34,13 @@ OUTCOMES: tuple[str, ...] = ("ok", "fail", "info")
 PERCENTILES: tuple[tuple[str, float], ...] = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99), ("max", 1.0))
 
 
+_PLAIN = frozenset({int, float, str, bool, type(None)})  # exact types that are their own data
+
+
 def plain(value: Any) -> Any:
     """``value`` as JSON-ready data: sets sorted, tuples as lists, mapping keys as text."""
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, frozenset | set):
         return sorted((plain(v) for v in value), key=repr)
     if isinstance(value, dict):

@@ -85,6 +85,10 @@ class DeltaGossip(Protocol):
         # neighbour -> (its epoch, highest sequence number of ours it acknowledged)
         self.acks: dict[str, tuple[int, int] | None] = {}
         self.sent_upto: dict[str, int] = {}
+        # (start, neighbour left out by BP or None) -> interval, for the buffer as of counter
+        # ``_intervals_at`` (a buffer entry is only added at the counter or dropped before an ack)
+        self._intervals_at = -1
+        self._intervals: dict[tuple[int, str | None], dict[str, StoredValue]] = {}
         self.node.on_message("delta.sync", self._on_sync)
         self.node.on_message("delta.ack", self._on_ack)
         self.node.on_message("delta.hello", self._on_hello)
@@ -170,14 +174,26 @@ class DeltaGossip(Protocol):
         return [k for k in self.replicator.group.keys_for(self.name) if k in states]
 
     def _interval(self, peer: str, start: int) -> dict[str, StoredValue]:
-        """The join, per key, of buffered deltas from ``start`` on (without ``peer``'s own, if BP)."""
+        """The join, per key, of buffered deltas from ``start`` on (without ``peer``'s own, if BP).
+
+        Neighbours that acknowledged the same sequence number get the same interval (unless BP
+        leaves out deltas of their own), so it is joined once per round for all of them, and
+        the joined values, shared, are sized once."""
+        buffer, counter = self.buffer, self.counter
+        excluded = peer if self.bp and any(buffer[seq][2] == peer for seq in range(start, counter)) else None
+        if self._intervals_at != counter:
+            self._intervals_at, self._intervals = counter, {}
+        cached = self._intervals.get((start, excluded))
+        if cached is not None:
+            return dict(cached)
         group: dict[str, StoredValue] = {}
-        for seq in range(start, self.counter):
-            key, delta, origin = self.buffer[seq]
-            if self.bp and origin == peer:
+        for seq in range(start, counter):
+            key, delta, origin = buffer[seq]
+            if origin == excluded:
                 continue
             group[key] = delta if key not in group else join(group[key], delta)
-        return group
+        self._intervals[(start, excluded)] = group
+        return dict(group)
 
     # -- receiving ----------------------------------------------------------------------------
 
@@ -266,6 +282,7 @@ class DeltaGossip(Protocol):
         self.epoch = durable["delta.epoch"] = durable.get("delta.epoch", -1) + 1
         self.counter = 0
         self.buffer = {}
+        self._intervals_at = -1
         self.acks = {}
         self.sent_upto = {}
         self.ungreeted = set(self.peers()) if self.node.incarnation > 0 else None

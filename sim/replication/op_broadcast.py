@@ -165,8 +165,7 @@ class OpBroadcast(Protocol):
         else:
             state = self.replicator.current(record.key)
             if state is not DELETED:
-                for op in record.ops:
-                    state = state.effect(op)  # type: ignore[union-attr]
+                state = state.effect_all(record.ops)  # type: ignore[union-attr]
                 self.replicator.replace(record.key, state, record.origin)
         durable["vc"] = durable["vc"].merge(VersionVector({record.origin: record.seq}))
         durable["log"][record.id] = record

@@ -1,5 +1,6 @@
 """LWWMap: laws, delete semantics, errors and decoding."""
 
+import hypothesis
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -179,3 +180,47 @@ def test_kept_size_and_fingerprint_after_many_unasked_writes_and_merges(writes: 
     assert size(m) == len(canonical_json(encode(m)).encode())
     assert fingerprint(m) == fingerprint(fresh)
     assert fingerprint(m) != fingerprint(m.set("a", "k0", "changed", 10**6))
+
+
+def test_a_register_shared_under_equal_keys_of_two_types_is_measured_under_each() -> None:
+    # 1 and True are one key in Python but encode differently: a register's kept pair figures
+    # must not carry from one map's key to the other's.
+    from crdt.codec import canonical_json, encode, fingerprint, size
+
+    register = LWWRegister._of("v", 1, "a")
+    as_int, as_bool = LWWMap._single(1, register), LWWMap._single(True, register)
+    for m in (as_int, as_bool, as_int):
+        assert size(m) == len(canonical_json(encode(m)).encode())
+    assert fingerprint(as_int) != fingerprint(as_bool)
+    wider = as_int.merge(LWWMap().set("b", 10**6, "w", 2))  # an int key that is not interned
+    assert size(wider) == len(canonical_json(encode(wider)).encode())
+    assert fingerprint(wider) == fingerprint(LWWMap.from_data(wider.to_data()))
+
+
+ops = st.one_of(
+    st.builds(LWWMapSet, keys, st.sampled_from(["a", "b"]), elements, timestamps),
+    st.builds(LWWMapDelete, keys, st.sampled_from(["a", "b"]), timestamps),
+)
+
+
+@settings(max_examples=LAW_EXAMPLES)
+@hypothesis.given(st.lists(st.tuples(keys, elements, timestamps), max_size=6), st.lists(ops, max_size=8))
+def test_effect_all_is_effect_one_by_one(writes: list[tuple[object, object, int]], batch: list[object]) -> None:
+    from crdt.codec import canonical_json, encode, fingerprint, size
+
+    start = LWWMap()
+    for key, value, stamp in writes:
+        start = start.set("c", key, value, stamp)
+    one_by_one = start
+    for op in batch:
+        one_by_one = one_by_one.effect(op)
+    together = start.effect_all(batch)
+    assert together == one_by_one and to_bytes(together) == to_bytes(one_by_one)
+    assert size(together) == len(canonical_json(encode(together)).encode())
+    assert fingerprint(together) == fingerprint(LWWMap.from_data(together.to_data()))
+    assert (together is start) == (not batch or one_by_one == start)
+
+
+def test_effect_all_refuses_a_foreign_op_anywhere_in_the_batch() -> None:
+    with pytest.raises(InvalidOperationError):
+        LWWMap().effect_all([LWWMapSet("k", "a", 1, 1), object()])  # type: ignore[list-item]

@@ -232,3 +232,70 @@ def test_walking_a_fresh_add_needs_no_index() -> None:
     merged = big.merge(ORSet().add_delta("b", "y"))
     assert "y" in merged and not hasattr(big, "_index") and not hasattr(merged, "_index")
     assert isinstance(merged.store, PersistentMap)
+
+
+NO_SINGLE_ADD = mock.patch("crdt.orset._single_add", lambda delta: None)
+
+
+@given(states(SPEC), st.lists(st.tuples(st.sampled_from(["x", "y"]), elements), min_size=1, max_size=6))
+def test_a_single_add_delta_joins_like_the_bucket_join(xs: list[ORSet], adds: list[tuple[str, object]]) -> None:
+    # replicas the drawn states never use, so every delta's dot is new to them
+    for x in xs:
+        for source in xs:
+            for replica, element in adds:
+                delta = source.add_delta(replica, element)
+                source = source.merge(delta)
+                for a, b in ((x, delta), (delta, x), (x.merge(delta), delta)):
+                    with NEVER_WALK, NO_SINGLE_ADD:
+                        expected = a.merge(b)
+                    assert a.merge(b) == expected
+                    if hasattr(a.merge(b), "_index"):
+                        assert dict(a.merge(b)._index.items()) == _fresh_index(expected)
+
+
+def test_a_single_add_delta_seen_already_returns_the_set_itself() -> None:
+    big = _big(100)
+    delta = ORSet().add_delta("b", "x")
+    merged = big.merge(delta)
+    assert merged.merge(delta) is merged and delta.merge(merged) is merged
+    removed = merged.remove("b", "x")
+    assert removed.merge(delta) is removed  # removed since: the stale add stays removed
+
+
+# -- the exact difference (what RR forwards) ------------------------------------------------
+
+
+def _parts(s: ORSet) -> list[ORSet]:
+    """The join decomposition of ``s``: one state per held dot, one per removal it saw."""
+    held = {d: e for e, dots in s.store.items() for d in dots}
+    parts = [ORSet._of(PersistentMap.from_dict({e: frozenset({d})}), crdt.dotstore.context_of([d]))
+             for d, e in held.items()]
+    parts += [ORSet._of(PersistentMap(), crdt.dotstore.context_of([d]))
+              for d in s.context.dots() if d not in held]
+    return parts
+
+
+@given(states(SPEC))
+def test_difference_is_the_exact_part_of_the_delta_that_is_new(replicas: list[ORSet]) -> None:
+    for x in replicas:
+        for d in replicas:
+            part = x.difference(d)
+            assert x.merge(d) == (x if part is None else x.merge(part))
+            assert (part is None) == (x.merge(d) == x)
+            if part is None:
+                continue
+            # exact: every part of what is left inflates x, and nothing of it is outside d
+            assert all(x.merge(p) != x for p in _parts(part))
+            assert d.merge(part) == d
+            if all(x.merge(p) != x for p in _parts(d)):
+                assert part is d  # all of it is new: the delta itself, no new value
+
+
+def test_difference_of_a_removal_already_applied_is_none_and_of_a_fresh_one_is_kept() -> None:
+    s = _big(50)
+    removal = s.remove_delta("b", 7)
+    assert removal is not None
+    assert s.difference(removal) is removal  # we still hold the dot it removes
+    removed = s.merge(removal)
+    assert removed.difference(removal) is None
+    assert ORSet().difference(removal) is removal  # never saw the dot: the context is news
