@@ -267,7 +267,9 @@ class DistributedData:
         self.updates.append(record)
         if isinstance(ref, tuple):  # an op record's id, by which the protocol may report it lost
             self._by_ref[ref] = record
-        self.world.trace.record("update", node=node, key=key, ops=[[n, list(a)] for n, a in calls])
+        trace = self.world.trace
+        if trace.enabled:  # the ops list is built only for a trace that keeps it
+            trace.record("update", node=node, key=key, ops=[[n, list(a)] for n, a in calls])
         return record
 
     def count(self, kind: str, ok: bool) -> None:
