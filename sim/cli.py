@@ -8,7 +8,6 @@ Each subcommand returns the process exit code: 0 when every check holds, 1 when 
 from __future__ import annotations
 
 import argparse
-import gc
 import importlib
 import json
 import os
@@ -542,17 +541,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
-def console() -> int:
-    """The ``crdtsim`` command: :func:`main`, then exit without freeing the finished run.
-
-    The process ends here, so the objects of the run are left to the operating system: a
-    large world's cyclic garbage (nodes, links, values) takes the interpreter's last
-    collection a tenth of a CPU second to free one by one, for memory that is returned anyway.
-    """
-    code = main()
-    gc.freeze()  # the exit's collection skips everything allocated so far
-    return code
-
-
 if __name__ == "__main__":
-    sys.exit(console())
+    sys.exit(main())

@@ -125,16 +125,3 @@ def test_validating_leaves_no_temporary_files(tmp_path: Path, monkeypatch: pytes
     # es-counter and todo-storage keep SQLite files in a temporary directory while they run.
     assert main(["validate", str(bundled()["es-counter"]), str(bundled()["todo-storage"])]) == 0
     assert list(scratch.iterdir()) == []
-
-
-def test_the_console_command_leaves_the_finished_run_to_the_exit(monkeypatch: pytest.MonkeyPatch) -> None:
-    import gc
-
-    import sim.cli
-
-    monkeypatch.setattr(sim.cli, "main", lambda: 3)
-    try:
-        assert sim.cli.console() == 3  # main's exit code
-        assert gc.get_freeze_count() > 0  # the exit's collection will not free them one by one
-    finally:
-        gc.unfreeze()
