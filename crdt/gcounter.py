@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -135,6 +136,7 @@ _NUMBER: dict[tuple[str, int], int] = {}  # (replica, count) -> its bit
 _PAIRS: list[tuple[str, int]] = []  # bit -> (replica, count)
 _PACKED: list[int] = []  # bit -> the entry packed
 _REPLICA_BIT: dict[str, int] = {}
+_NUMBERING = threading.Lock()
 _ONE = re.compile("1")
 _START = re.Match.start
 
@@ -142,14 +144,22 @@ _START = re.Match.start
 def _entry_bit(replica: str, count: int) -> int | None:
     """The bit of the entry ``replica: count`` (numbered on first use); None when full."""
     bit = _NUMBER.get((replica, count))
-    if bit is None:
-        if len(_PAIRS) >= _MAX_ENTRIES:
-            return None
-        nbytes, h = _REPLICAS.get(replica) or _replica(replica)
-        bit = _NUMBER[(replica, count)] = len(_PAIRS)
-        _PAIRS.append((replica, count))
-        _PACKED.append((nbytes + len(str(count)) + 1) << _SHIFT | (h * (2 * count + 1)) & _MASK)
-        _REPLICA_BIT.setdefault(replica, len(_REPLICA_BIT))
+    if bit is not None:
+        return bit
+    # Numbering under a lock: simulations may run in threads of one process (a Dask worker's),
+    # and two entries must never get the same bit. The entry is published in _NUMBER last, so
+    # a reader that finds its bit also finds its pair, packed figures and replica bit.
+    with _NUMBERING:
+        bit = _NUMBER.get((replica, count))
+        if bit is None:
+            if len(_PAIRS) >= _MAX_ENTRIES:
+                return None
+            nbytes, h = _REPLICAS.get(replica) or _replica(replica)
+            bit = len(_PAIRS)
+            _PAIRS.append((replica, count))
+            _PACKED.append((nbytes + len(str(count)) + 1) << _SHIFT | (h * (2 * count + 1)) & _MASK)
+            _REPLICA_BIT.setdefault(replica, len(_REPLICA_BIT))
+            _NUMBER[(replica, count)] = bit
     return bit
 
 

@@ -113,3 +113,41 @@ def test_when_no_entry_can_be_numbered_large_counters_merge_as_dicts(monkeypatch
     merged = a.merge(b)
     assert a._bits_now() is None and merged.counts == _pointwise_max(dict(a.counts), dict(b.counts))
     _assert_knows_itself(merged)
+
+
+
+def test_counters_merged_in_threads_at_once_number_their_entries_apart() -> None:
+    """Simulations may share a process (a Dask worker's threads): entries numbered at the same
+    moment in two threads must get different bits, or merges would mix them up. The table's
+    length is made to yield to other threads, so numberings in threads do interleave."""
+    import threading
+    import time
+
+    import crdt.gcounter as gcounter
+
+    class YieldingList(list):
+        def __len__(self) -> int:
+            n = super().__len__()
+            time.sleep(0.0002)  # hand the interpreter to another thread mid-numbering
+            return n
+
+    def work(prefix: str, results: dict[str, bool]) -> None:
+        a = GCounter({f"{prefix}-a{i}": i + 1 for i in range(40)})
+        b = GCounter({f"{prefix}-b{i}": i + 1 for i in range(40)} | {f"{prefix}-a{i}": 50 for i in range(20)})
+        merged = a.merge(b)
+        expected = {**dict(a.counts), **{r: max(c, a.counts.get(r, 0)) for r, c in b.counts.items()}}
+        results[prefix] = dict(merged.counts) == expected and merged.value() == sum(expected.values())
+
+    original = gcounter._PAIRS
+    gcounter._PAIRS = YieldingList(original)
+    try:
+        results: dict[str, bool] = {}
+        threads = [threading.Thread(target=work, args=(f"t{n}", results)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        original[:] = gcounter._PAIRS  # keep what the threads numbered
+        gcounter._PAIRS = original
+    assert len(results) == 8 and all(results.values()), results
