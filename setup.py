@@ -9,6 +9,6 @@ Namespace discovery, as pyproject.toml's own would do, also finds the data-only 
 from setuptools import find_namespace_packages, setup
 
 setup(
-    packages=[*find_namespace_packages(include=["crdt*", "sim*"]), "sim.bundled"],
-    package_dir={"sim.bundled": "scenarios"},
+    packages=[*find_namespace_packages(include=["crdt*", "sim*"]), "sim.bundled", "sim.bundled.hunt"],
+    package_dir={"sim.bundled": "scenarios", "sim.bundled.hunt": "scenarios/hunt"},
 )
