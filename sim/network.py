@@ -567,7 +567,7 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
                 recycle(event)
                 drop(msg.kind, msg.id, msg.copy, link, "node_down")
                 return
-            size = msg.size
+            size = msg[4]  # fields by index: see deliver_zone
             stats.delivered += 1
             stats.bytes_delivered += size
             kc = event.kc
@@ -579,8 +579,8 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
                 else:
                     # No batch test here: a delivery follows its send, whose test bounds the
                     # list to a batch plus the messages in flight.
-                    sink_append(pack_deliver(deliver_tag, env._now, msg.id, msg.copy))
-            handler = dst_node._handlers.get(msg.kind)
+                    sink_append(pack_deliver(deliver_tag, env._now, msg[5], msg[7]))
+            handler = dst_node._handlers.get(msg[2])
             if handler is None:
                 dst_node.receive(msg)  # raises the "no handler" error
             else:
@@ -662,8 +662,10 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
             recycle(event)
             drop_pair(msg.src, msg.dst, None, msg.kind, msg.id, msg.copy, "node_down")
             return
-        size = msg.size
-        kind = msg.kind
+        # Fields by index: a NamedTuple's named field is a descriptor call each (3.11 does not
+        # specialize it), an index is a plain subscript. 2 kind, 4 size, 5 id, 7 copy.
+        size = msg[4]
+        kind = msg[2]
         # The receiver's cell is its per-node and (summed when read) per-kind count.
         kc = cells.get(kind) or node_kind(msg.dst, kind)
         kc.delivered += 1
@@ -672,7 +674,7 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
             if not direct:
                 trace_deliver_zone(env._now, msg)
             else:
-                sink_append(pack_deliver(deliver_tag, env._now, msg.id, msg.copy))  # (see deliver)
+                sink_append(pack_deliver(deliver_tag, env._now, msg[5], msg[7]))  # (see deliver)
         handler = dst_node._handlers.get(kind)
         if handler is None:
             dst_node.receive(msg)  # raises the "no handler" error
