@@ -1,9 +1,11 @@
 """Message counters: totals, per link, per node, per message kind and per tick.
 
 The hot path only does attribute and dict increments on objects the network keeps references
-to. Links with a state of their own (see :mod:`sim.network`) count per link; pairs served by a
-zone sender count at their two nodes only (a counter per pair would cost more than the rest of
-a 100,000-node world). Per-node figures are both summed when a snapshot is taken.
+to. Links with a state of their own (see :mod:`sim.network`) count per link and per kind; pairs
+served by a zone sender count once, in a :class:`NodeKindCounters` of the sender (sent) and of
+the receiver (delivered) for the message's kind (a counter per pair would cost more than the
+rest of a 100,000-node world). Totals, per-kind and per-node figures are sums taken when read:
+a zone message costs two increments at each end instead of four.
 
 >>> m = Metrics()
 >>> c = m.link("a", "b")
@@ -14,9 +16,10 @@ a 100,000-node world). Per-node figures are both summed when a snapshot is taken
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
-__all__ = ["DROP_CAUSES", "KindCounters", "LinkCounters", "Metrics", "NodeCounters"]
+__all__ = ["DROP_CAUSES", "KindCounters", "LinkCounters", "Metrics", "NodeKindCounters"]
 
 DROP_CAUSES = ("loss", "partition", "node_down")
 
@@ -46,18 +49,6 @@ class LinkCounters:
         }
 
 
-class NodeCounters:
-    """What one node sent and received over pairs that have no link counters of their own."""
-
-    __slots__ = ("sent", "bytes_sent", "received", "bytes_received")
-
-    def __init__(self) -> None:
-        self.sent = 0
-        self.bytes_sent = 0
-        self.received = 0
-        self.bytes_received = 0
-
-
 class KindCounters:
     """Counters of one message kind, so protocols can be compared by bytes on the wire."""
 
@@ -71,7 +62,24 @@ class KindCounters:
 
     def to_data(self) -> dict[str, int]:
         """The kind's counters as plain data."""
-        return {k: getattr(self, k) for k in self.__slots__}
+        return {k: getattr(self, k) for k in KindCounters.__slots__}
+
+    def add(self, other: KindCounters) -> None:
+        """Add ``other``'s counts to these."""
+        self.sent += other.sent
+        self.bytes_sent += other.bytes_sent
+        self.delivered += other.delivered
+        self.bytes_delivered += other.bytes_delivered
+
+
+class NodeKindCounters(KindCounters):
+    """One node's messages of one kind over pairs that have no link counters of their own:
+    ``sent`` as their sender, ``delivered`` as their receiver."""
+
+    __slots__ = ()
+
+
+_COUNTS = {key: attrgetter(key) for key in KindCounters.__slots__}
 
 
 class Metrics:
@@ -79,8 +87,14 @@ class Metrics:
 
     def __init__(self) -> None:
         self.links: dict[tuple[str, str], LinkCounters] = {}
-        self.nodes: dict[str, NodeCounters] = {}
-        self.kinds: dict[str, KindCounters] = {}
+        #: node -> kind -> counters of the node's zone-sender pairs
+        self.nodes: dict[str, dict[str, NodeKindCounters]] = {}
+        #: kind -> counters of the messages sent over links
+        self.link_kinds: dict[str, KindCounters] = {}
+        # every NodeKindCounters, for totals summed in C (once per tick by roll_tick)
+        self._cells: list[NodeKindCounters] = []
+        # kinds in the order first counted, so that kinds with no link counters are listed too
+        self._kind_names: dict[str, None] = {}
         self.dropped: dict[str, int] = dict.fromkeys(DROP_CAUSES, 0)
         self.duplicated = 0
         self.ops_issued = 0
@@ -88,22 +102,37 @@ class Metrics:
         # Per-tick series: totals at each tick boundary; differences give per-tick rates.
         self.ticks: list[dict[str, int]] = []
 
-    # Totals are sums over message kinds (few), so the hot path counts each message once.
+    # Totals are sums over link kinds (few) and node cells, so the hot path counts once.
+    def _total(self, key: str) -> int:
+        get = _COUNTS[key]
+        return sum(map(get, self.link_kinds.values())) + sum(map(get, self._cells))
+
     @property
     def sent(self) -> int:
-        return sum(c.sent for c in self.kinds.values())
+        return self._total("sent")
 
     @property
     def delivered(self) -> int:
-        return sum(c.delivered for c in self.kinds.values())
+        return self._total("delivered")
 
     @property
     def bytes_sent(self) -> int:
-        return sum(c.bytes_sent for c in self.kinds.values())
+        return self._total("bytes_sent")
 
     @property
     def bytes_delivered(self) -> int:
-        return sum(c.bytes_delivered for c in self.kinds.values())
+        return self._total("bytes_delivered")
+
+    @property
+    def kinds(self) -> dict[str, KindCounters]:
+        """Kind -> its counters summed over links and nodes (a fresh snapshot per read)."""
+        out = {kind: KindCounters() for kind in self._kind_names}
+        for kind, counters in self.link_kinds.items():
+            out[kind].add(counters)
+        for cells in self.nodes.values():
+            for kind, counters in cells.items():
+                out[kind].add(counters)
+        return out
 
     def link(self, src: str, dst: str) -> LinkCounters:
         counters = self.links.get((src, dst))
@@ -111,16 +140,30 @@ class Metrics:
             counters = self.links[(src, dst)] = LinkCounters()
         return counters
 
-    def node(self, node: str) -> NodeCounters:
-        counters = self.nodes.get(node)
+    def node(self, node: str) -> dict[str, NodeKindCounters]:
+        """The node's counters by kind (the dict the network adds new kinds to with
+        :meth:`node_kind`)."""
+        cells = self.nodes.get(node)
+        if cells is None:
+            cells = self.nodes[node] = {}
+        return cells
+
+    def node_kind(self, node: str, kind: str) -> NodeKindCounters:
+        """The counters of ``node``'s zone-sender messages of ``kind``."""
+        cells = self.node(node)
+        counters = cells.get(kind)
         if counters is None:
-            counters = self.nodes[node] = NodeCounters()
+            counters = cells[kind] = NodeKindCounters()
+            self._cells.append(counters)
+            self._kind_names.setdefault(kind)
         return counters
 
     def kind(self, kind: str) -> KindCounters:
-        counters = self.kinds.get(kind)
+        """The counters of ``kind``'s messages sent over links."""
+        counters = self.link_kinds.get(kind)
         if counters is None:
-            counters = self.kinds[kind] = KindCounters()
+            counters = self.link_kinds[kind] = KindCounters()
+            self._kind_names.setdefault(kind)
         return counters
 
     def roll_tick(self, tick: int) -> None:
@@ -153,12 +196,13 @@ class Metrics:
             s["bytes_sent"] += c.bytes_sent
             d["received"] += c.delivered
             d["bytes_received"] += c.bytes_delivered
-        for node, n in self.nodes.items():
+        for node, cells in self.nodes.items():
             row = nodes.setdefault(node, dict.fromkeys(_NODE_KEYS, 0))
-            row["sent"] += n.sent
-            row["bytes_sent"] += n.bytes_sent
-            row["received"] += n.received
-            row["bytes_received"] += n.bytes_received
+            for n in cells.values():
+                row["sent"] += n.sent
+                row["bytes_sent"] += n.bytes_sent
+                row["received"] += n.delivered
+                row["bytes_received"] += n.bytes_delivered
         return dict(sorted(nodes.items()))
 
     def to_data(self) -> dict[str, Any]:

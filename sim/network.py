@@ -39,7 +39,7 @@ from simpy.events import NORMAL
 from sim.deprecation import renamed
 from sim.distributions import Constant, Distribution, Exponential, distribution_from_spec
 from sim.errors import ConfigError, SimError
-from sim.metrics import KindCounters, LinkCounters, Metrics, NodeCounters
+from sim.metrics import KindCounters, LinkCounters, Metrics, NodeKindCounters
 from sim.trace import (
     DELIVER,
     RECORD_NAMES,
@@ -167,7 +167,7 @@ class _Delivery:
 
     ``step`` only reads ``callbacks`` (then sets it to None), iterates it, and reads ``_ok``
     (and ``_value`` on failure). ``callbacks`` is the link's shared one-element tuple; ``kc``
-    carries the kind's counters so delivery needs no dict lookup.
+    carries a link's kind counters so delivery needs no dict lookup.
 
     Once its callback has run, nothing refers to the event any more (SimPy has popped its heap
     entry and only reads ``_ok``, a class attribute, afterwards), so the network keeps it for a
@@ -180,8 +180,9 @@ class _Delivery:
     callbacks: tuple[Callable[[Any], None], ...] | None
     _value: Message
     kc: KindCounters
-    #: the receiver's counters and node, set by zone senders only (a link's callback has its own)
-    dest: tuple[NodeCounters, Node]
+    #: the receiver's counters by kind and node, set by zone senders only (a link's callback
+    #: has its own)
+    dest: tuple[dict[str, NodeKindCounters], Node]
 
 
 class _Link:
@@ -509,7 +510,7 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
     eid = net._eid
     ids = net._ids
     metrics = net._metrics
-    kinds = metrics.kinds
+    kinds = metrics.link_kinds
     kind_counters = metrics.kind
     cuts = net._cuts
     partitioned = net.partitioned
@@ -566,7 +567,7 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
                 recycle(event)
                 drop(msg.kind, msg.id, msg.copy, link, "node_down")
                 return
-            size = msg.size
+            size = msg[4]  # fields by index: see deliver_zone
             stats.delivered += 1
             stats.bytes_delivered += size
             kc = event.kc
@@ -578,8 +579,8 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
                 else:
                     # No batch test here: a delivery follows its send, whose test bounds the
                     # list to a batch plus the messages in flight.
-                    sink_append(pack_deliver(deliver_tag, env._now, msg.id, msg.copy))
-            handler = dst_node._handlers.get(msg.kind)
+                    sink_append(pack_deliver(deliver_tag, env._now, msg[5], msg[7]))
+            handler = dst_node._handlers.get(msg[2])
             if handler is None:
                 dst_node.receive(msg)  # raises the "no handler" error
             else:
@@ -642,10 +643,12 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
 
     nodes = net._nodes
     new_node_counters = metrics.node
-    # receiver -> (its counters, its node): the delivery needs both, and finds them on the event
-    dests: dict[str, tuple[NodeCounters, Node]] = {}
+    node_kind = metrics.node_kind
+    # receiver -> (its counters by kind, its node): the delivery needs both, and finds them on
+    # the event
+    dests: dict[str, tuple[dict[str, NodeKindCounters], Node]] = {}
 
-    def new_dest(dst: str) -> tuple[NodeCounters, Node]:
+    def new_dest(dst: str) -> tuple[dict[str, NodeKindCounters], Node]:
         dest = dests[dst] = (new_node_counters(dst), nodes[dst])
         return dest
     drop_pair = net._drop_pair
@@ -654,23 +657,25 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
     def deliver_zone(event: _Delivery) -> None:
         """The delivery callback of every zone sender: the pair comes from the message."""
         msg: Message = event._value
-        stats, dst_node = event.dest
+        cells, dst_node = event.dest
         if not dst_node.up:
             recycle(event)
             drop_pair(msg.src, msg.dst, None, msg.kind, msg.id, msg.copy, "node_down")
             return
-        size = msg.size
-        stats.received += 1
-        stats.bytes_received += size
-        kc = event.kc
+        # Fields by index: a NamedTuple's named field is a descriptor call each (3.11 does not
+        # specialize it), an index is a plain subscript. 2 kind, 4 size, 5 id, 7 copy.
+        size = msg[4]
+        kind = msg[2]
+        # The receiver's cell is its per-node and (summed when read) per-kind count.
+        kc = cells.get(kind) or node_kind(msg.dst, kind)
         kc.delivered += 1
         kc.bytes_delivered += size
         if tracing:
             if not direct:
                 trace_deliver_zone(env._now, msg)
             else:
-                sink_append(pack_deliver(deliver_tag, env._now, msg.id, msg.copy))  # (see deliver)
-        handler = dst_node._handlers.get(msg.kind)
+                sink_append(pack_deliver(deliver_tag, env._now, msg[5], msg[7]))  # (see deliver)
+        handler = dst_node._handlers.get(kind)
         if handler is None:
             dst_node.receive(msg)  # raises the "no handler" error
         else:
@@ -680,12 +685,11 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
     zone_callbacks = (deliver_zone,)
     trace_deliver_zone: Any = net._trace.message_events() if tracing else None
 
-    def push(at: float, msg: Message, kc: KindCounters, dest: tuple[NodeCounters, Node]) -> None:
+    def push(at: float, msg: Message, dest: tuple[dict[str, NodeKindCounters], Node]) -> None:
         """Schedule a duplicate as a link's general path does (``_schedule``)."""
         event = reuse() if free else new_event()
         event.callbacks = zone_callbacks
         event._value = msg
-        event.kc = kc
         event.dest = dest
         if fast:
             heappush(queue, (at, normal, next(eid), event))
@@ -708,19 +712,18 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
         trace_send = pair_events(src) if tracing else None
         # (never read unless the digest sink is used: then no dict per sender)
         heads, head = pair_heads(src) if direct else no_heads
-        sent = new_node_counters(src)
+        # the sender's cells by kind: its per-node and (summed when read) per-kind counts
+        cells = new_node_counters(src)
 
         def send(dst: str, kind: str, payload: Any = None, size: int = 0, src: str = src,
                  src_node: Node = src_node, loss: float = loss, duplicate: float = duplicate,
                  rnd: Callable[[], float] = rnd, sample: Callable[[], float] = sample,
                  exponential: bool = exponential, mean: float = mean, minimum: float = minimum,
-                 trace_send: Any = trace_send, sent: NodeCounters = sent,
+                 trace_send: Any = trace_send, cells: dict[str, NodeKindCounters] = cells,
                  heads: dict[str, bytes] = heads, head: Callable[[str], bytes] = head) -> bool:
             now = env._now
             msg_id = next(ids)
-            sent.sent += 1
-            sent.bytes_sent += size
-            kc = kinds.get(kind) or kind_counters(kind)
+            kc = cells.get(kind) or node_kind(src, kind)
             kc.sent += 1
             kc.bytes_sent += size
             if tracing:
@@ -747,7 +750,6 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
             event = reuse() if free else new_event()
             event.callbacks = zone_callbacks
             event._value = msg
-            event.kc = kc
             event.dest = dest
             if fast:
                 heappush(queue, (now + delay, normal, next(eid), event))
@@ -758,7 +760,7 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
                 delay = sample()
                 if not math.isfinite(delay):
                     raise SimError(f"latency draw on {src}->{dst} is not finite: {delay}")
-                push(now + delay, msg._replace(copy=1), kc, dest)
+                push(now + delay, msg._replace(copy=1), dest)
             return True
 
         return send

@@ -174,3 +174,9 @@ def test_model_change_after_the_link_opened_takes_effect() -> None:
     world.node("a").send("b", "m")
     world.env.run(until=3.0)
     assert arrivals == pytest.approx([0.01, 1.1, 1.1, 2.1])
+
+
+def test_message_fields_sit_where_the_delivery_reads_them_by_index() -> None:
+    from sim.network import Message
+    fields = Message._fields
+    assert [fields.index(f) for f in ("kind", "size", "id", "copy")] == [2, 4, 5, 7]
