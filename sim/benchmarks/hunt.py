@@ -197,7 +197,8 @@ def main(argv: Sequence[str] = ()) -> int:
           f"hunt: {args.hunts} search seeds, budget {args.budget} runs")
     print(f"{'variant':<20} {'random':>8} {'hunt':>6} {'ratio':>7} {'found':>7} {'size':>5} {'max':>5} "
           f"{'smallest':>8} {'shrink':>9}  check")
-    print("(runs to the first failure: medians; size = faults + writes after shrinking; smallest = exhaustive)")
+    print("(runs to the first failure: medians; size = faults + writes after shrinking; "
+          "smallest = exhaustive grid or the hunts' least)")
     for name in args.variants:
         row = bench_variant(name, args.seeds, args.hunts, args.budget, args.workers, not args.no_exhaustive,
                             args.nemesis_rate)
