@@ -27,12 +27,11 @@ false`` puts back the bug where it did not, for the tests.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sim.errors import ConfigError
-from sim.replication.protocol import Calls, Protocol, register_protocol
+from sim.replication.protocol import HEADER_BYTES, Calls, Protocol, register_protocol
 from sim.replication.values import DELETED, StoredValue, fingerprint, join, value_size
 
 if TYPE_CHECKING:
@@ -42,6 +41,10 @@ if TYPE_CHECKING:
 __all__ = ["StateGossip"]
 
 MODES = ("push", "pull", "push-pull")
+#: bytes of a summary in a message: 16 hex digits of a hash over the digest
+SUMMARY_BYTES = 16
+#: a summary as the simulation compares it: the sorted (key, fingerprint) pairs of a digest
+Summary = tuple[tuple[str, str], ...]
 #: each option's JSON Schema (the scenario schema's data.options.state)
 _OPTIONS: dict[str, Any] = {
     "every": {"type": "integer", "minimum": 1, "maximum": 10_000},
@@ -76,10 +79,10 @@ class StateGossip(Protocol):
         # exchanges in a row whose peer held our summary; below ``confirm``, we have news
         self.agreed = 0
         self.rounds = 0
-        self._summary_now = ""
+        self._summary_now: Summary | None = None
         self._memo: tuple[list[str] | None, dict[str, StoredValue] | None, int, dict[str, str]] = (
             None, None, -1, {})
-        self._last_summary: tuple[dict[str, str] | None, str] = (None, "")
+        self._last_summary: tuple[dict[str, str] | None, Summary] = (None, ())
         self._round_version = -1
         self.node.on_message("state.digest", self._on_digest)
         self.node.on_message("state.gossip", self._on_gossip)
@@ -115,22 +118,24 @@ class StateGossip(Protocol):
         never mutated) while the replicator's version, its key list and its store are the
         same: an O(1) test (every change of a stored value bumps the version)."""
         replicator = self.replicator
-        states = replicator.states
-        keys = replicator.group.keys_for(self.name)
         version = replicator.version
         memo = self._memo
-        if memo[0] is keys and memo[1] is states and memo[2] == version:
+        states = replicator.states
+        keys = replicator.group.keys_for(self.name)
+        if memo[2] == version and memo[1] is states and memo[0] is keys:
             return memo[3]
         digest = {k: fingerprint(v) for k in keys if (v := states.get(k)) is not None}
         self._memo = (keys, states, version, digest)
         return digest
 
-    def _summary(self, digest: dict[str, str]) -> str:
+    def _summary(self, digest: dict[str, str]) -> Summary:
+        """The digest's fingerprint over all keys. On the wire it is 16 hex digits
+        (``SUMMARY_BYTES``); in the simulation only its equality matters, so it is the sorted
+        digest itself: equal exactly when the digests are, and no hash per changed digest."""
         # Asked several times per message for the same digest: keep the last one.
         if digest is self._last_summary[0]:
             return self._last_summary[1]
-        text = ";".join(f"{k}={v}" for k, v in sorted(digest.items()))
-        summary = hashlib.sha256(text.encode()).hexdigest()[:16]
+        summary = tuple(sorted(digest.items()))
         self._last_summary = (digest, summary)
         return summary
 
@@ -162,19 +167,25 @@ class StateGossip(Protocol):
             if self.mode == "push":
                 self._send_states(peer, list(digest), summary, want=[], reply=True)
             else:
-                size = sum(len(k) + len(v) + 6 for k, v in digest.items()) + len(summary)
+                size = sum(len(k) + len(v) + 6 for k, v in digest.items()) + SUMMARY_BYTES
                 self.send(peer, "state.digest", {"digest": digest, "summary": summary}, size)
 
-    def _heard(self, their_summary: str, mine: str) -> None:
+    def _heard(self, their_summary: Summary, mine: Summary) -> None:
         """Count an exchange towards confirming our summary ``mine`` (or reset on disagreement)."""
         if mine != self._summary_now:
             self._summary_now, self.agreed = mine, 0
         self.agreed = self.agreed + 1 if their_summary == mine else 0
 
-    def _send_states(self, peer: str, keys: list[str], summary: str, want: list[str], reply: bool = False) -> None:
+    def _send_states(self, peer: str, keys: list[str], summary: Summary, want: list[str],
+                     reply: bool = False) -> None:
+        if not keys and not want:
+            # The common answer once the news has spread: nothing to give, nothing asked.
+            self.node.send(peer, "state.gossip", {"states": {}, "want": want, "summary": summary, "reply": reply},
+                           HEADER_BYTES + SUMMARY_BYTES)
+            return
         held = self.replicator.states
         states = {k: held[k] for k in keys if k in held}
-        size = sum(len(k) + value_size(v) for k, v in states.items()) + sum(len(k) for k in want) + len(summary)
+        size = sum(len(k) + value_size(v) for k, v in states.items()) + sum(len(k) for k in want) + SUMMARY_BYTES
         self.send(peer, "state.gossip", {"states": states, "want": want, "summary": summary, "reply": reply}, size)
 
     def _on_digest(self, msg: Message) -> None:
@@ -191,21 +202,25 @@ class StateGossip(Protocol):
         self._heard(msg.payload["summary"], summary)
 
     def _on_gossip(self, msg: Message) -> None:
-        states = msg.payload["states"]
-        for key in sorted(states) if len(states) > 1 else states:
-            self.store(key, states[key], msg.src)
+        payload = msg.payload
+        states = payload["states"]
+        if states:
+            src = msg.src
+            for key in sorted(states) if len(states) > 1 else states:
+                self.store(key, states[key], src)
         summary = self._summary(self._digest())
-        self._heard(msg.payload["summary"], summary)
-        if msg.payload["want"] or msg.payload["reply"]:
+        self._heard(payload["summary"], summary)
+        want = payload["want"]
+        if want or payload["reply"]:
             # Send what was asked for. A push is answered with our summary, so the pusher
             # learns when we agree and stops pushing (without it, push would never go quiet).
-            self._send_states(msg.src, msg.payload["want"], summary, want=[])
+            self._send_states(msg.src, want, summary, want=[])
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
         self.agreed = 0
-        self._summary_now = ""
+        self._summary_now = None
         self._memo = (None, None, -1, {})
         self._round_version = -1
 

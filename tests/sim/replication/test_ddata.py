@@ -233,3 +233,17 @@ def test_invariants_say_not_checked_when_no_key_has_one_and_check_when_one_does(
     dd.replicator("dc-1").update("cart", ORSet, lambda s: s.add("milk"))
     checks = {c.name: c for c in world.run(duration="1s").checks}
     assert (checks["invariants"].status, checks["invariants"].message) == ("ok", "1/1 keys hold their invariants")
+
+
+def test_state_gossip_keys_are_pending_until_every_live_replica_holds_the_same_value() -> None:
+    world, dd = cluster(n=3, protocol="state")
+    assert not dd.pending()  # nobody holds the key: nothing to spread
+    states = {n: dd.replicator(n).states for n in dd.node_ids}
+    states["dc-1"]["cart"] = ORSet().add("dc-1", "milk")
+    assert dd.pending()  # two replicas never heard of it
+    states["dc-2"]["cart"] = states["dc-3"]["cart"] = states["dc-1"]["cart"]
+    assert not dd._differs("cart")
+    states["dc-3"]["cart"] = ORSet().add("dc-3", "eggs")
+    assert dd._differs("cart")  # the last replica disagrees with the first
+    world.node("dc-3").crash()
+    assert not dd._differs("cart")  # a replica that is down does not count
