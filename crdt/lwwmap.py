@@ -44,6 +44,11 @@ class LWWMapSet(Op):
     value: Any
     timestamp: Timestamp
 
+    def __post_init__(self) -> None:
+        # Checked once, here: every replica's effect of the op then trusts it.
+        _check_write("set", self.key, self.replica, self.timestamp)
+        check_element(LWWMap.type_name, "set", self.value)
+
     def to_data(self) -> Any:
         return {
             "set": [
@@ -63,6 +68,9 @@ class LWWMapDelete(Op):
     replica: str
     timestamp: Timestamp
 
+    def __post_init__(self) -> None:
+        _check_write("delete", self.key, self.replica, self.timestamp)  # once (see LWWMapSet)
+
     def to_data(self) -> Any:
         return {"delete": [encode_element(self.key), self.replica, self.timestamp]}
 
@@ -72,11 +80,17 @@ _MASK = (1 << 64) - 1
 _FRAME = len(b'{"state":[],"type":"LWWMap"}')
 _SALT = int.from_bytes(hashlib.blake2b(b"LWWMap", digest_size=8).digest(), "little")
 
+def _check_write(operation: str, key: Any, replica: str, timestamp: Timestamp) -> None:
+    check_element(LWWMap.type_name, operation, key)
+    check_replica(LWWMap.type_name, operation, replica)
+    check_timestamp(LWWMap.type_name, operation, timestamp)
+
+
 #: The pairs' total bytes and the sum of their 64-bit hashes: the map's size and fingerprint
 #: without encoding it. Each [key, entry] pair's own figures are kept on its register.
 Stats = tuple[int, int]
 #: How many derivations a map remembers back to one whose statistics are kept (a bound on the
-#: ancestors it keeps alive); past it they are computed from scratch when asked.
+#: ancestors it keeps alive); the map at the bound computes its own and starts a new chain.
 _MAX_CHAIN = 64
 
 
@@ -261,10 +275,15 @@ class LWWMap(Crdt[dict[Any, Any]]):
             depth = 1
         else:
             basis = getattr(self, "_basis", None)
-            if basis is None or basis[2] >= _MAX_CHAIN:
+            if basis is None:
                 return value
             depth = basis[2] + 1
         _set_basis(value, (self, [key for key, _ in changed], depth))
+        if depth >= _MAX_CHAIN:
+            # Fold the chain into kept statistics (O(keys changed)) and start a new one: a
+            # chain that was dropped instead made every later size or fingerprint of a
+            # 100-write update hash the whole map again.
+            value._stats_now()
         return value
 
     def _stats_now(self) -> Stats:
@@ -309,9 +328,7 @@ class LWWMap(Crdt[dict[Any, Any]]):
     ) -> LWWRegister | None:
         """The new entry for ``key`` if this write would win there (in ``entries``, by default
         ours), else ``None``."""
-        check_element(self.type_name, operation, key)
-        check_replica(self.type_name, operation, replica)
-        check_timestamp(self.type_name, operation, timestamp)
+        _check_write(operation, key, replica, timestamp)
         candidate = LWWRegister._of(value, timestamp, replica)
         current = (self.entries if entries is None else entries).get(key)
         if current is not None and not candidate.wins_over(current):
@@ -371,17 +388,19 @@ class LWWMap(Crdt[dict[Any, Any]]):
         """``effect`` of each op in turn, with one copy of the touched buckets for them all."""
         changes: dict[Any, LWWRegister] = {}
         view = _Overlay(changes, self.entries)
+        get = view.get
         for op in ops:
+            # An op's fields were checked when it was built (its __post_init__).
             if isinstance(op, LWWMapSet):
-                check_element(self.type_name, "set", op.value)
-                entry = self._entry("set", op.key, op.replica, op.value, op.timestamp, view)
+                entry = LWWRegister._of(op.value, op.timestamp, op.replica)
             elif isinstance(op, LWWMapDelete):
-                entry = self._entry("delete", op.key, op.replica, TOMBSTONE, op.timestamp, view)
+                entry = LWWRegister._of(TOMBSTONE, op.timestamp, op.replica)
             else:
                 raise InvalidOperationError(
                     self.type_name, "effect", "expected an LWWMapSet or LWWMapDelete op", op
                 )
-            if entry is not None:
+            current = get(op.key)
+            if current is None or entry.wins_over(current):
                 changes[op.key] = entry
         if not changes:
             return self
@@ -416,15 +435,13 @@ class LWWMap(Crdt[dict[Any, Any]]):
             size = {"set": 4, "delete": 3}.get(name)
             if isinstance(args, list) and len(args) == size and isinstance(args[1], str):
                 key = decode_element_checked(cls.type_name, args[0])
-                try:
-                    timestamp = check_timestamp(cls.type_name, "op_from_data", args[2])
+                value = TOMBSTONE if name == "delete" else decode_element_checked(cls.type_name, args[3])
+                try:  # the op checks its replica and timestamp (and refuses what a write would)
+                    if name == "delete":
+                        return LWWMapDelete(key, args[1], args[2])
+                    return LWWMapSet(key, args[1], value, args[2])
                 except InvalidOperationError:
                     pass
-                else:
-                    if name == "delete":
-                        return LWWMapDelete(key, args[1], timestamp)
-                    value = decode_element_checked(cls.type_name, args[3])
-                    return LWWMapSet(key, args[1], value, timestamp)
         raise DecodeError(
             cls.type_name,
             "expected {set: [key, replica, timestamp, value]} or {delete: [key, replica, ts]}",
