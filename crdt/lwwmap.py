@@ -178,19 +178,6 @@ def _winners(mine: PersistentMap, theirs: PersistentMap) -> dict[Any, LWWRegiste
     return changed
 
 
-class _Overlay:
-    """``changes`` over ``entries``: what a batch of writes sees of the map so far."""
-
-    __slots__ = ("changes", "entries")
-
-    def __init__(self, changes: dict[Any, LWWRegister], entries: PersistentMap) -> None:
-        self.changes, self.entries = changes, entries
-
-    def get(self, key: Any) -> LWWRegister | None:
-        entry = self.changes.get(key)
-        return self.entries.get(key) if entry is None else entry
-
-
 @register
 class LWWMap(Crdt[dict[Any, Any]]):
     """A map of element keys to last-writer-wins entries, deleted ones kept as tombstones."""
@@ -323,14 +310,15 @@ class LWWMap(Crdt[dict[Any, Any]]):
     # -- writes shared by set and delete ----------------------------------------------------
 
     def _entry(
-        self, operation: str, key: Any, replica: str, value: Any, timestamp: Timestamp,
-        entries: _Overlay | PersistentMap | None = None,
+        self, operation: str, key: Any, replica: str, value: Any, timestamp: Timestamp
     ) -> LWWRegister | None:
-        """The new entry for ``key`` if this write would win there (in ``entries``, by default
-        ours), else ``None``."""
+        """The new entry for ``key`` if this write would win there, else ``None``."""
         _check_write(operation, key, replica, timestamp)
-        candidate = LWWRegister._of(value, timestamp, replica)
-        current = (self.entries if entries is None else entries).get(key)
+        return self._winning(key, LWWRegister._of(value, timestamp, replica))
+
+    def _winning(self, key: Any, candidate: LWWRegister) -> LWWRegister | None:
+        """``candidate`` if it wins over our entry for ``key`` (or we have none), else ``None``."""
+        current = self.entries.get(key)
         if current is not None and not candidate.wins_over(current):
             return None
         return candidate
@@ -358,9 +346,8 @@ class LWWMap(Crdt[dict[Any, Any]]):
     def prepare_set(
         self, replica: str, key: Any, value: Any, timestamp: Timestamp
     ) -> LWWMapSet | None:
-        if self._set_entry(replica, key, value, timestamp) is None:
-            return None
-        return LWWMapSet(key, replica, value, timestamp)
+        op = LWWMapSet(key, replica, value, timestamp)  # checks its fields
+        return op if self._winning(key, LWWRegister._of(value, timestamp, replica)) else None
 
     # -- delete: state, delta and op forms -----------------------------------------------------
     # A delete of a key this replica has never seen still writes its tombstone: a concurrent
@@ -377,9 +364,8 @@ class LWWMap(Crdt[dict[Any, Any]]):
 
     def prepare_delete(self, replica: str, key: Any, timestamp: Timestamp) -> LWWMapDelete | None:
         """The op of :meth:`delete`, applied by :meth:`effect`; ``None`` when nothing changes."""
-        if self._entry("delete", key, replica, TOMBSTONE, timestamp) is None:
-            return None
-        return LWWMapDelete(key, replica, timestamp)
+        op = LWWMapDelete(key, replica, timestamp)  # checks its fields
+        return op if self._winning(key, LWWRegister._of(TOMBSTONE, timestamp, replica)) else None
 
     def effect(self, op: Op) -> LWWMap:
         return self.effect_all((op,))
@@ -387,8 +373,8 @@ class LWWMap(Crdt[dict[Any, Any]]):
     def effect_all(self, ops: Iterable[Op]) -> LWWMap:
         """``effect`` of each op in turn, with one copy of the touched buckets for them all."""
         changes: dict[Any, LWWRegister] = {}
-        view = _Overlay(changes, self.entries)
-        get = view.get
+        # what the batch sees of the map so far: its own changes over our entries
+        changed, stored = changes.get, self.entries.get
         for op in ops:
             # An op's fields were checked when it was built (its __post_init__).
             if isinstance(op, LWWMapSet):
@@ -399,9 +385,12 @@ class LWWMap(Crdt[dict[Any, Any]]):
                 raise InvalidOperationError(
                     self.type_name, "effect", "expected an LWWMapSet or LWWMapDelete op", op
                 )
-            current = get(op.key)
+            key = op.key
+            current = changed(key)
+            if current is None:
+                current = stored(key)
             if current is None or entry.wins_over(current):
-                changes[op.key] = entry
+                changes[key] = entry
         if not changes:
             return self
         return self._derived(self.entries.updated(changes), changes.items())
