@@ -90,7 +90,7 @@ def _check_write(operation: str, key: Any, replica: str, timestamp: Timestamp) -
 #: without encoding it. Each [key, entry] pair's own figures are kept on its register.
 Stats = tuple[int, int]
 #: How many derivations a map remembers back to one whose statistics are kept (a bound on the
-#: ancestors it keeps alive); the map at the bound computes its own and starts a new chain.
+#: ancestors it keeps alive); at the bound the chain is shortened (see _shorten).
 _MAX_CHAIN = 64
 
 
@@ -176,6 +176,30 @@ def _winners(mine: PersistentMap, theirs: PersistentMap) -> dict[Any, LWWRegiste
                     or (entry.timestamp == current.timestamp and entry.wins_over(current)))):
                 changed[key] = entry
     return changed
+
+
+def _shorten(value: LWWMap) -> None:
+    """Point ``value``'s basis straight at the nearest ancestor whose statistics are kept,
+    with every key changed since, and so let the maps in between go; forget the basis when
+    that many keys would cost as much as the whole map.
+
+    Neither computes statistics nobody asked for (a delta accumulated from 100 writes never
+    is), and a write loop longer than the bound still derives its figures from the changed
+    keys when asked, instead of hashing the whole map again."""
+    keys: dict[Any, None] = {}
+    ancestor = value
+    while True:
+        basis = getattr(ancestor, "_basis", None)
+        if basis is None:
+            break
+        ancestor, changed, _ = basis
+        keys.update(dict.fromkeys(changed))
+        if getattr(ancestor, "_stats", None) is not None:
+            break
+    if getattr(ancestor, "_stats", None) is None or len(keys) >= len(value.entries):
+        _del_basis(value)
+    else:
+        _set_basis(value, (ancestor, list(keys), 1))
 
 
 @register
@@ -267,10 +291,7 @@ class LWWMap(Crdt[dict[Any, Any]]):
             depth = basis[2] + 1
         _set_basis(value, (self, [key for key, _ in changed], depth))
         if depth >= _MAX_CHAIN:
-            # Fold the chain into kept statistics (O(keys changed)) and start a new one: a
-            # chain that was dropped instead made every later size or fingerprint of a
-            # 100-write update hash the whole map again.
-            value._stats_now()
+            _shorten(value)
         return value
 
     def _stats_now(self) -> Stats:
