@@ -44,6 +44,11 @@ class LWWMapSet(Op):
     value: Any
     timestamp: Timestamp
 
+    def __post_init__(self) -> None:
+        # Checked once, here: every replica's effect of the op then trusts it.
+        _check_write("set", self.key, self.replica, self.timestamp)
+        check_element(LWWMap.type_name, "set", self.value)
+
     def to_data(self) -> Any:
         return {
             "set": [
@@ -63,6 +68,9 @@ class LWWMapDelete(Op):
     replica: str
     timestamp: Timestamp
 
+    def __post_init__(self) -> None:
+        _check_write("delete", self.key, self.replica, self.timestamp)  # once (see LWWMapSet)
+
     def to_data(self) -> Any:
         return {"delete": [encode_element(self.key), self.replica, self.timestamp]}
 
@@ -72,11 +80,17 @@ _MASK = (1 << 64) - 1
 _FRAME = len(b'{"state":[],"type":"LWWMap"}')
 _SALT = int.from_bytes(hashlib.blake2b(b"LWWMap", digest_size=8).digest(), "little")
 
+def _check_write(operation: str, key: Any, replica: str, timestamp: Timestamp) -> None:
+    check_element(LWWMap.type_name, operation, key)
+    check_replica(LWWMap.type_name, operation, replica)
+    check_timestamp(LWWMap.type_name, operation, timestamp)
+
+
 #: The pairs' total bytes and the sum of their 64-bit hashes: the map's size and fingerprint
 #: without encoding it. Each [key, entry] pair's own figures are kept on its register.
 Stats = tuple[int, int]
 #: How many derivations a map remembers back to one whose statistics are kept (a bound on the
-#: ancestors it keeps alive); past it they are computed from scratch when asked.
+#: ancestors it keeps alive); at the bound the chain is shortened (see _shorten).
 _MAX_CHAIN = 64
 
 
@@ -164,17 +178,28 @@ def _winners(mine: PersistentMap, theirs: PersistentMap) -> dict[Any, LWWRegiste
     return changed
 
 
-class _Overlay:
-    """``changes`` over ``entries``: what a batch of writes sees of the map so far."""
+def _shorten(value: LWWMap) -> None:
+    """Point ``value``'s basis straight at the nearest ancestor whose statistics are kept,
+    with every key changed since, and so let the maps in between go; forget the basis when
+    that many keys would cost as much as the whole map.
 
-    __slots__ = ("changes", "entries")
-
-    def __init__(self, changes: dict[Any, LWWRegister], entries: PersistentMap) -> None:
-        self.changes, self.entries = changes, entries
-
-    def get(self, key: Any) -> LWWRegister | None:
-        entry = self.changes.get(key)
-        return self.entries.get(key) if entry is None else entry
+    Neither computes statistics nobody asked for (a delta accumulated from 100 writes never
+    is), and a write loop longer than the bound still derives its figures from the changed
+    keys when asked, instead of hashing the whole map again."""
+    keys: dict[Any, None] = {}
+    ancestor = value
+    while True:
+        basis = getattr(ancestor, "_basis", None)
+        if basis is None:
+            break
+        ancestor, changed, _ = basis
+        keys.update(dict.fromkeys(changed))
+        if getattr(ancestor, "_stats", None) is not None:
+            break
+    if getattr(ancestor, "_stats", None) is None or len(keys) >= len(value.entries):
+        _del_basis(value)
+    else:
+        _set_basis(value, (ancestor, list(keys), 1))
 
 
 @register
@@ -261,10 +286,12 @@ class LWWMap(Crdt[dict[Any, Any]]):
             depth = 1
         else:
             basis = getattr(self, "_basis", None)
-            if basis is None or basis[2] >= _MAX_CHAIN:
+            if basis is None:
                 return value
             depth = basis[2] + 1
         _set_basis(value, (self, [key for key, _ in changed], depth))
+        if depth >= _MAX_CHAIN:
+            _shorten(value)
         return value
 
     def _stats_now(self) -> Stats:
@@ -304,16 +331,15 @@ class LWWMap(Crdt[dict[Any, Any]]):
     # -- writes shared by set and delete ----------------------------------------------------
 
     def _entry(
-        self, operation: str, key: Any, replica: str, value: Any, timestamp: Timestamp,
-        entries: _Overlay | PersistentMap | None = None,
+        self, operation: str, key: Any, replica: str, value: Any, timestamp: Timestamp
     ) -> LWWRegister | None:
-        """The new entry for ``key`` if this write would win there (in ``entries``, by default
-        ours), else ``None``."""
-        check_element(self.type_name, operation, key)
-        check_replica(self.type_name, operation, replica)
-        check_timestamp(self.type_name, operation, timestamp)
-        candidate = LWWRegister._of(value, timestamp, replica)
-        current = (self.entries if entries is None else entries).get(key)
+        """The new entry for ``key`` if this write would win there, else ``None``."""
+        _check_write(operation, key, replica, timestamp)
+        return self._winning(key, LWWRegister._of(value, timestamp, replica))
+
+    def _winning(self, key: Any, candidate: LWWRegister) -> LWWRegister | None:
+        """``candidate`` if it wins over our entry for ``key`` (or we have none), else ``None``."""
+        current = self.entries.get(key)
         if current is not None and not candidate.wins_over(current):
             return None
         return candidate
@@ -341,9 +367,8 @@ class LWWMap(Crdt[dict[Any, Any]]):
     def prepare_set(
         self, replica: str, key: Any, value: Any, timestamp: Timestamp
     ) -> LWWMapSet | None:
-        if self._set_entry(replica, key, value, timestamp) is None:
-            return None
-        return LWWMapSet(key, replica, value, timestamp)
+        op = LWWMapSet(key, replica, value, timestamp)  # checks its fields
+        return op if self._winning(key, LWWRegister._of(value, timestamp, replica)) else None
 
     # -- delete: state, delta and op forms -----------------------------------------------------
     # A delete of a key this replica has never seen still writes its tombstone: a concurrent
@@ -360,9 +385,8 @@ class LWWMap(Crdt[dict[Any, Any]]):
 
     def prepare_delete(self, replica: str, key: Any, timestamp: Timestamp) -> LWWMapDelete | None:
         """The op of :meth:`delete`, applied by :meth:`effect`; ``None`` when nothing changes."""
-        if self._entry("delete", key, replica, TOMBSTONE, timestamp) is None:
-            return None
-        return LWWMapDelete(key, replica, timestamp)
+        op = LWWMapDelete(key, replica, timestamp)  # checks its fields
+        return op if self._winning(key, LWWRegister._of(TOMBSTONE, timestamp, replica)) else None
 
     def effect(self, op: Op) -> LWWMap:
         return self.effect_all((op,))
@@ -370,19 +394,27 @@ class LWWMap(Crdt[dict[Any, Any]]):
     def effect_all(self, ops: Iterable[Op]) -> LWWMap:
         """``effect`` of each op in turn, with one copy of the touched buckets for them all."""
         changes: dict[Any, LWWRegister] = {}
-        view = _Overlay(changes, self.entries)
+        # what the batch sees of the map so far: its own changes over our entries (whose
+        # buckets are read here directly: a call to PersistentMap.get per op was a fifth of it)
+        changed = changes.get
+        buckets = self.entries.buckets()
+        mask = len(buckets) - 1
         for op in ops:
+            # An op's fields were checked when it was built (its __post_init__).
             if isinstance(op, LWWMapSet):
-                check_element(self.type_name, "set", op.value)
-                entry = self._entry("set", op.key, op.replica, op.value, op.timestamp, view)
+                entry = LWWRegister._of(op.value, op.timestamp, op.replica)
             elif isinstance(op, LWWMapDelete):
-                entry = self._entry("delete", op.key, op.replica, TOMBSTONE, op.timestamp, view)
+                entry = LWWRegister._of(TOMBSTONE, op.timestamp, op.replica)
             else:
                 raise InvalidOperationError(
                     self.type_name, "effect", "expected an LWWMapSet or LWWMapDelete op", op
                 )
-            if entry is not None:
-                changes[op.key] = entry
+            key = op.key
+            current = changed(key)
+            if current is None:
+                current = buckets[hash(key) & mask].get(key)
+            if current is None or entry.wins_over(current):
+                changes[key] = entry
         if not changes:
             return self
         return self._derived(self.entries.updated(changes), changes.items())
@@ -416,15 +448,13 @@ class LWWMap(Crdt[dict[Any, Any]]):
             size = {"set": 4, "delete": 3}.get(name)
             if isinstance(args, list) and len(args) == size and isinstance(args[1], str):
                 key = decode_element_checked(cls.type_name, args[0])
-                try:
-                    timestamp = check_timestamp(cls.type_name, "op_from_data", args[2])
+                value = TOMBSTONE if name == "delete" else decode_element_checked(cls.type_name, args[3])
+                try:  # the op checks its replica and timestamp (and refuses what a write would)
+                    if name == "delete":
+                        return LWWMapDelete(key, args[1], args[2])
+                    return LWWMapSet(key, args[1], value, args[2])
                 except InvalidOperationError:
                     pass
-                else:
-                    if name == "delete":
-                        return LWWMapDelete(key, args[1], timestamp)
-                    value = decode_element_checked(cls.type_name, args[3])
-                    return LWWMapSet(key, args[1], value, timestamp)
         raise DecodeError(
             cls.type_name,
             "expected {set: [key, replica, timestamp, value]} or {delete: [key, replica, ts]}",

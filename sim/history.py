@@ -46,7 +46,8 @@ def plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in sorted(value.items(), key=lambda kv: repr(kv[0]))}
     if isinstance(value, tuple | list):
-        return [plain(v) for v in value]
+        # (scalars inline: an update's arguments are mostly numbers and strings)
+        return [v if type(v) in _PLAIN else plain(v) for v in value]
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return repr(value)

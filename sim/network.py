@@ -39,7 +39,7 @@ from simpy.events import NORMAL
 from sim.deprecation import renamed
 from sim.distributions import Constant, Distribution, Exponential, distribution_from_spec
 from sim.errors import ConfigError, SimError
-from sim.metrics import KindCounters, LinkCounters, Metrics, NodeKindCounters
+from sim.metrics import KindCounters, LinkCounters, Metrics
 from sim.trace import (
     DELIVER,
     RECORD_NAMES,
@@ -180,9 +180,9 @@ class _Delivery:
     callbacks: tuple[Callable[[Any], None], ...] | None
     _value: Message
     kc: KindCounters
-    #: the receiver's counters by kind and node, set by zone senders only (a link's callback
-    #: has its own)
-    dest: tuple[dict[str, NodeKindCounters], Node]
+    #: the receiver's cell indices by kind (see :class:`sim.metrics.Metrics`) and its node, set
+    #: by zone senders only (a link's callback has its own counters)
+    dest: tuple[dict[str, int], Node]
 
 
 class _Link:
@@ -265,6 +265,8 @@ class Network:
         self._ids = itertools.count(1)
         # Delivered events, reused by later sends (see _Delivery); mutated, never rebound.
         self._free: list[_Delivery] = []
+        # delivery events ever made (see in_flight)
+        self._deliveries = 0
         self._zone_senders = ZONE_SENDERS
         self._binder, self._bind_zone = _binder(self)
 
@@ -272,11 +274,17 @@ class Network:
     def in_flight(self) -> int:
         """Copies scheduled for delivery and not yet delivered or dropped.
 
-        Derived from the counters (every send is counted once, every scheduled duplicate once,
-        every copy ends delivered or dropped), so the hot path keeps no separate count.
+        Every scheduled copy is one :class:`_Delivery` event, and every event that has run is
+        kept for reuse, so the events made and not kept are those in flight: O(1), where summing
+        the counters (``sent + duplicated - delivered - dropped``, the same number) walks every
+        node's cells, which the quiet phase would pay once per tick.
         """
-        m = self._metrics
-        return m.sent + m.duplicated - m.delivered - sum(m.dropped.values())
+        return self._deliveries - len(self._free)
+
+    def _new_delivery(self) -> _Delivery:
+        """A new delivery event, counted for :attr:`in_flight` (only when none is free)."""
+        self._deliveries += 1
+        return _Delivery()
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -462,7 +470,7 @@ class Network:
         if not math.isfinite(at):
             raise SimError(f"latency draw on {link.src}->{link.dst} is not finite: {delay}")
         free = self._free
-        event = free.pop() if free else _Delivery()
+        event = free.pop() if free else self._new_delivery()
         event.callbacks = link.callbacks
         event._value = msg
         event.kc = kc
@@ -518,7 +526,7 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
     link_events = net._trace.link_events
     drop = net._drop
     schedule = net._schedule
-    new_event = _Delivery
+    new_event = net._new_delivery
     free = net._free
     reuse = free.pop
     recycle = free.append
@@ -643,12 +651,14 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
 
     nodes = net._nodes
     new_node_counters = metrics.node
-    node_kind = metrics.node_kind
-    # receiver -> (its counters by kind, its node): the delivery needs both, and finds them on
-    # the event
-    dests: dict[str, tuple[dict[str, NodeKindCounters], Node]] = {}
+    node_cell = metrics.cell
+    # the cells' columns (mutated in place by the metrics, never rebound)
+    cell_sent, cell_bytes_sent, cell_delivered, cell_bytes_delivered = metrics.columns
+    # receiver -> (its cell indices by kind, its node): the delivery needs both, and finds them
+    # on the event
+    dests: dict[str, tuple[dict[str, int], Node]] = {}
 
-    def new_dest(dst: str) -> tuple[dict[str, NodeKindCounters], Node]:
+    def new_dest(dst: str) -> tuple[dict[str, int], Node]:
         dest = dests[dst] = (new_node_counters(dst), nodes[dst])
         return dest
     drop_pair = net._drop_pair
@@ -667,9 +677,9 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
         size = msg[4]
         kind = msg[2]
         # The receiver's cell is its per-node and (summed when read) per-kind count.
-        kc = cells.get(kind) or node_kind(msg.dst, kind)
-        kc.delivered += 1
-        kc.bytes_delivered += size
+        cell = cells.get(kind) or node_cell(msg.dst, kind)
+        cell_delivered[cell] += 1
+        cell_bytes_delivered[cell] += size
         if tracing:
             if not direct:
                 trace_deliver_zone(env._now, msg)
@@ -685,7 +695,7 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
     zone_callbacks = (deliver_zone,)
     trace_deliver_zone: Any = net._trace.message_events() if tracing else None
 
-    def push(at: float, msg: Message, dest: tuple[dict[str, NodeKindCounters], Node]) -> None:
+    def push(at: float, msg: Message, dest: tuple[dict[str, int], Node]) -> None:
         """Schedule a duplicate as a link's general path does (``_schedule``)."""
         event = reuse() if free else new_event()
         event.callbacks = zone_callbacks
@@ -712,20 +722,20 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
         trace_send = pair_events(src) if tracing else None
         # (never read unless the digest sink is used: then no dict per sender)
         heads, head = pair_heads(src) if direct else no_heads
-        # the sender's cells by kind: its per-node and (summed when read) per-kind counts
+        # the sender's cell indices by kind: its per-node and (summed when read) per-kind counts
         cells = new_node_counters(src)
 
         def send(dst: str, kind: str, payload: Any = None, size: int = 0, src: str = src,
                  src_node: Node = src_node, loss: float = loss, duplicate: float = duplicate,
                  rnd: Callable[[], float] = rnd, sample: Callable[[], float] = sample,
                  exponential: bool = exponential, mean: float = mean, minimum: float = minimum,
-                 trace_send: Any = trace_send, cells: dict[str, NodeKindCounters] = cells,
+                 trace_send: Any = trace_send, cells: dict[str, int] = cells,
                  heads: dict[str, bytes] = heads, head: Callable[[str], bytes] = head) -> bool:
             now = env._now
             msg_id = next(ids)
-            kc = cells.get(kind) or node_kind(src, kind)
-            kc.sent += 1
-            kc.bytes_sent += size
+            cell = cells.get(kind) or node_cell(src, kind)
+            cell_sent[cell] += 1
+            cell_bytes_sent[cell] += size
             if tracing:
                 if not direct:
                     trace_send(now, dst, kind, msg_id, size)

@@ -1,5 +1,7 @@
 """LWWMap: laws, delete semantics, errors and decoding."""
 
+from collections.abc import Callable
+
 import hypothesis
 import pytest
 from hypothesis import settings
@@ -224,3 +226,47 @@ def test_effect_all_is_effect_one_by_one(writes: list[tuple[object, object, int]
 def test_effect_all_refuses_a_foreign_op_anywhere_in_the_batch() -> None:
     with pytest.raises(InvalidOperationError):
         LWWMap().effect_all([LWWMapSet("k", "a", 1, 1), object()])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize("build", [
+    lambda: LWWMapSet("k", 7, 1, 1),            # a replica id that is not a string
+    lambda: LWWMapSet("k", "a", 1, float("nan")),  # a timestamp that does not order
+    lambda: LWWMapSet(object(), "a", 1, 1),     # a key that is not an element
+    lambda: LWWMapSet("k", "a", object(), 1),   # a value that is not an element
+    lambda: LWWMapDelete("k", "a", "soon"),
+])
+def test_an_op_is_checked_when_built_so_that_every_effect_can_trust_it(build: Callable[[], object]) -> None:
+    with pytest.raises(InvalidOperationError):
+        build()
+
+
+def test_op_from_data_reports_a_bad_replica_as_a_decode_error() -> None:
+    with pytest.raises(DecodeError):
+        LWWMap.op_from_data({"set": ["k", "\ud800", 1, 1]})  # a lone surrogate
+
+
+def test_a_long_write_loop_keeps_statistics_without_rehashing_the_map(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the bound on remembered derivations the chain is shortened, not forgotten, so a
+    size or fingerprint after 200 writes into 1,000 keys costs the 200 writes; and the maps
+    in between are not kept alive."""
+
+    import crdt.lwwmap as lwwmap
+    from crdt.codec import fingerprint, size
+
+    m = LWWMap()
+    for key in range(1000):
+        m = m.set("a", key, 0, 1)
+    size(m)  # statistics kept from here
+    full: list[int] = []
+    real = lwwmap._stats_of
+    monkeypatch.setattr(lwwmap, "_stats_of", lambda entries: full.append(len(entries)) or real(entries))
+    for step in range(200):
+        m = m.set("b", step * 5, step, 2)
+    hops, ancestor = 0, m
+    while getattr(ancestor, "_basis", None) is not None:
+        ancestor, hops = ancestor._basis[0], hops + 1
+    assert hops <= lwwmap._MAX_CHAIN  # the maps it remembers, bounded
+    figures = size(m), fingerprint(m)
+    assert full == []
+    fresh = LWWMap.from_data(m.to_data())
+    assert figures == (len(to_bytes(fresh)), fingerprint(fresh))

@@ -160,6 +160,36 @@ def test_in_flight_counts_scheduled_copies_until_delivered_or_dropped() -> None:
     assert net.in_flight == 0 and len(got) == scheduled
 
 
+def test_in_flight_agrees_with_the_counters_through_loss_duplicates_and_a_crash() -> None:
+    """The event count equals sent + duplicated - delivered - dropped at every instant, on zone
+    pairs and on links of their own (FIFO), with drops at send and at delivery time."""
+    from sim.world import World
+
+    world = World(seed=3, trace="off")
+    world.add_nodes("z", 4)
+    world.connect("z", "complete")
+    world.set_default_link({"latency": "20ms", "loss": 0.2, "duplicate": 0.3})
+    world.set_link("z-1", "z-2", {"latency": "5ms", "fifo": True, "duplicate": 0.5})
+    for node in world.nodes:
+        node.on_message("m", lambda m: None)
+    m, net = world.metrics, world.network
+    seen = []
+    for step in range(40):
+        for src in ("z-1", "z-2", "z-3"):
+            for dst in ("z-2", "z-3", "z-4"):
+                if src != dst:
+                    world.node(src).send(dst, "m", step, 8)
+        if step == 10:
+            world.node("z-4").up = False  # copies already on their way to it are dropped
+        counted = m.sent + m.duplicated - m.delivered - sum(m.dropped.values())
+        assert net.in_flight == counted
+        seen.append(counted)
+        world.env.run(until=world.now + 0.007)
+    assert max(seen) > 0 and m.dropped["node_down"] and m.dropped["loss"] and m.duplicated
+    world.env.run(until=world.now + 1.0)
+    assert net.in_flight == 0 == m.sent + m.duplicated - m.delivered - sum(m.dropped.values())
+
+
 def test_model_change_after_the_link_opened_takes_effect() -> None:
     world, got = pair({"latency": "10ms"})
     arrivals: list[float] = []
