@@ -273,6 +273,12 @@ class HuntSpace:
 
     # -- nodes of a candidate -----------------------------------------------------------------
 
+    @property
+    def keyed(self) -> bool:
+        """Whether this space's runs draw their links keyed (see :func:`keyed`)."""
+        links = self.base.get("links", {})
+        return (links.get("draws", DRAWS) if isinstance(links, dict) else DRAWS) == "keyed"
+
     def nodes_of(self, c: Candidate) -> list[str]:
         if c.nodes is None or self.zone is None:
             return self.node_ids
