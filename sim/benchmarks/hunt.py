@@ -196,7 +196,8 @@ def main(argv: Sequence[str] = ()) -> int:
     parser.add_argument("--no-exhaustive", action="store_true", help="skip the smallest-schedule search")
     args = parser.parse_args(list(argv))
     started = time.perf_counter()
-    print(f"random: sweep of seeds 1-{args.seeds} under a nemesis of {args.nemesis_rate} faults/s; "
+    print(f"random: sweep of seeds 1-{args.seeds} under a nemesis of {args.nemesis_rate} faults/s, links drawn "
+          "keyed as in every hunt run; "
           f"hunt: {args.hunts} search seeds, budget {args.budget} runs")
     print(f"{'variant':<20} {'random':>8} {'hunt':>6} {'ratio':>7} {'found':>7} {'size':>5} {'max':>5} "
           f"{'smallest':>8} {'shrink':>9}  check")

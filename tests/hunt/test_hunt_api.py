@@ -96,6 +96,8 @@ def test_every_run_of_a_hunt_draws_its_links_keyed_and_minimal_yaml_keeps_it() -
     minimal = crdtsim.load(result.minimal_yaml)
     assert minimal.get("links")["draws"] == "keyed"
     assert not crdtsim.run(minimal).ok
-    sequential = copy.deepcopy(minimal.data)
+    assert result.original_yaml is not None and "draws: keyed" in result.original_yaml
+    original = crdtsim.load(result.original_yaml)
+    sequential = copy.deepcopy(original.data)
     del sequential["links"]["draws"]  # the same schedule drawn the default way is another run
-    assert crdtsim.run(sequential).trace_digest != crdtsim.run(result.minimal_yaml).trace_digest
+    assert crdtsim.run(sequential).trace_digest != crdtsim.run(original).trace_digest
