@@ -271,13 +271,13 @@ class HuntSpace:
         if "loss" in hunt:
             self.loss_range = _bounds(s, ("loss",), 0, 1, (0, 1))
 
-    # -- nodes of a candidate -----------------------------------------------------------------
-
     @property
     def keyed(self) -> bool:
         """Whether this space's runs draw their links keyed (see :func:`keyed`)."""
         links = self.base.get("links", {})
         return (links.get("draws", DRAWS) if isinstance(links, dict) else DRAWS) == "keyed"
+
+    # -- nodes of a candidate -----------------------------------------------------------------
 
     def nodes_of(self, c: Candidate) -> list[str]:
         if c.nodes is None or self.zone is None:
