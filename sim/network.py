@@ -20,6 +20,16 @@ model (no FIFO, no bandwidth) and no override or loss burst of its own, is serve
 other pair gets a :class:`_Link` (resolved model, counters, FIFO and bandwidth state, bursts)
 the first time it is used. Both draw from the sender's stream in the same order, so a run is
 the same either way (``ZONE_SENDERS = False`` opens a link per pair; a test compares them).
+
+Those draws (loss, latency, duplicate) come from one sequential stream per sender by default,
+so removing a message shifts which later messages are lost. With keyed draws
+(:meth:`Network.set_draws`, ``links: {draws: keyed}`` in a scenario) every pair has a
+:class:`~sim.rng.KeyedRandom` instead: a draw is a hash of the run seed, the pair, the send time
+and the draw's ordinal among the pair's draws at that time, whatever was sent before; that is
+what lets ``crdtsim hunt`` remove a write without changing the luck of every later message.
+Keyed mode opens a :class:`_Link` per pair (a zone sender's stream is its sender's, shared by
+its destinations), so it costs a link's memory per pair used and a hash per draw; the default
+mode is untouched.
 """
 
 from __future__ import annotations
@@ -40,6 +50,7 @@ from sim.deprecation import renamed
 from sim.distributions import Constant, Distribution, Exponential, distribution_from_spec
 from sim.errors import ConfigError, SimError
 from sim.metrics import KindCounters, LinkCounters, Metrics
+from sim.rng import keyed_pair_rng
 from sim.trace import (
     DELIVER,
     RECORD_NAMES,
@@ -268,6 +279,9 @@ class Network:
         # delivery events ever made (see in_flight)
         self._deliveries = 0
         self._zone_senders = ZONE_SENDERS
+        #: the keyed stream of a pair, (src, dst) -> rng, in keyed mode (see set_draws); None: the
+        #: sender's sequential stream
+        self._pair_rng: Callable[[str, str], random.Random] | None = None
         self._binder, self._bind_zone = _binder(self)
 
     @property
@@ -299,6 +313,32 @@ class Network:
     def set_default(self, model: LinkModel) -> None:
         self.default = model
         self._refresh()
+
+    def set_draws(self, mode: str, seed: int) -> None:
+        """Where links draw loss, latency and duplicates from: ``"sequential"`` (the default:
+        the sender's stream, in send order) or ``"keyed"`` (a hash per draw of ``seed``, the
+        pair, the send time and the ordinal among the pair's draws at that time; see the module
+        docstring). Links already open are re-drawn from the new source."""
+        if mode not in DRAWS:
+            raise ConfigError("draws", f"must be one of {list(DRAWS)}", mode)
+        env = self._env
+        self._pair_rng = None if mode == "sequential" else partial(_keyed, seed, env)
+        self._zone_senders = ZONE_SENDERS and self._pair_rng is None
+        for node in self._nodes.values():
+            self._forget_zone_pairs(node)
+        for (src, dst), link in self._links.items():
+            link.rng = self._link_rng(src, dst)
+            self._set_model(link, link.model)
+
+    @property
+    def draws(self) -> str:
+        """``"sequential"`` or ``"keyed"``: see :meth:`set_draws`."""
+        return "sequential" if self._pair_rng is None else "keyed"
+
+    def _link_rng(self, src: str, dst: str) -> random.Random:
+        # One stream per sending node: a Mersenne Twister is 2.5 KB, so a stream per directed
+        # link would cost gigabytes on large worlds; per sender still keeps nodes independent.
+        return self._rng(f"net:{src}") if self._pair_rng is None else self._pair_rng(src, dst)
 
     def set_zone_model(self, zone_a: str, zone_b: str, model: LinkModel) -> None:
         """Override the model of every link between two zones (both directions)."""
@@ -360,9 +400,7 @@ class Network:
             raise SimError(f"send: unknown destination node {dst!r}")
         if not self._topology.connected(src, dst):
             raise SimError(f"send: no channel from {src!r} to {dst!r} in the topology")
-        # One stream per sending node: a Mersenne Twister is 2.5 KB, so a stream per directed
-        # link would cost gigabytes on large worlds; per sender still keeps nodes independent.
-        link = _Link(src, dst, self.model_for(src, dst), self._rng(f"net:{src}"),
+        link = _Link(src, dst, self.model_for(src, dst), self._link_rng(src, dst),
                      self._metrics.link(src, dst), self._nodes[src], self._nodes[dst])
         self._links[(src, dst)] = link
         self._bind(link)
@@ -494,6 +532,14 @@ class Network:
 
 
 _UNSET: Any = object()
+
+#: the values of :meth:`Network.set_draws` (and of a scenario's ``links.draws``)
+DRAWS = ("sequential", "keyed")
+
+
+def _keyed(seed: int, env: simpy.Environment, src: str, dst: str) -> random.Random:
+    """The keyed stream of ``src -> dst``, its draws keyed by the simulated time."""
+    return keyed_pair_rng(seed, src, dst, lambda: env._now)
 
 
 def _nothing() -> None:

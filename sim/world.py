@@ -172,6 +172,11 @@ class World:
         """The link model of every link no zone, channel or link setting overrides."""
         self.network.set_default(_model(model, "default link"))
 
+    def set_link_draws(self, mode: str) -> None:
+        """``"sequential"`` (the default) or ``"keyed"``: where every link's loss, latency and
+        duplicate draws come from (see :meth:`sim.network.Network.set_draws`)."""
+        self.network.set_draws(mode, self.seed)
+
     def set_zone_link(self, zone_a: str, zone_b: str,
                       model: LinkModel | Mapping[str, Any]) -> None:
         """The link model between the nodes of two zones (both ways)."""

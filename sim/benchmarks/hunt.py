@@ -4,8 +4,9 @@ For every registered broken variant (:mod:`sim.replication.variants`), on its hu
 (:func:`sim.hunt.targets.target_scenario`: three replicas, a few writes, rare faults):
 
 * **random**: the scenario under seeds 1…N (what ``crdtsim sweep`` runs: a random workload and
-  a random fault schedule, ``--nemesis-rate`` faults per second); runs to the first failure
-  from ten evenly spaced starting seeds, median;
+  a random fault schedule, ``--nemesis-rate`` faults per second), with keyed link draws as every
+  run of a hunt has them (``links: {draws: keyed}``); runs to the first failure from ten evenly
+  spaced starting seeds, median;
 * **hunt**: ``crdtsim hunt`` with search seeds 0…9; runs to the first failure (every run counts,
   the scenario as written included: it is the last run of the first batch), median; then
   faults and writes in ``minimal.yaml`` (median and worst) and the seconds shrinking took,
@@ -36,6 +37,7 @@ import yaml
 
 from sim.hunt import Candidate, FaultGene, HuntSpace, Write, hunt
 from sim.hunt.runner import Runner
+from sim.hunt.space import keyed
 from sim.hunt.targets import target_scenario
 from sim.replication.variants import VARIANTS
 from sim.scenario import Scenario
@@ -141,7 +143,8 @@ def _median(values: Sequence[float | None]) -> float | None:
 
 def bench_variant(name: str, seeds: int, hunts: int, budget: int, workers: int | None,
                   exhaustive: bool, nemesis_rate: float = 0.03) -> dict[str, Any]:
-    data = target_scenario(name, nemesis_rate)
+    # Keyed link draws, as every run of a hunt has them: the random seeds sweep the same runs.
+    data = keyed(target_scenario(name, nemesis_rate))
     with tempfile.TemporaryDirectory(prefix="crdtsim-bench-") as tmp:
         path = Path(tmp) / f"{name}.yaml"
         path.write_text(yaml.safe_dump(data), encoding="utf-8")
@@ -193,7 +196,8 @@ def main(argv: Sequence[str] = ()) -> int:
     parser.add_argument("--no-exhaustive", action="store_true", help="skip the smallest-schedule search")
     args = parser.parse_args(list(argv))
     started = time.perf_counter()
-    print(f"random: sweep of seeds 1-{args.seeds} under a nemesis of {args.nemesis_rate} faults/s; "
+    print(f"random: sweep of seeds 1-{args.seeds} under a nemesis of {args.nemesis_rate} faults/s, links drawn "
+          "keyed as in every hunt run; "
           f"hunt: {args.hunts} search seeds, budget {args.budget} runs")
     print(f"{'variant':<20} {'random':>8} {'hunt':>6} {'ratio':>7} {'found':>7} {'size':>5} {'max':>5} "
           f"{'smallest':>8} {'shrink':>9}  check")

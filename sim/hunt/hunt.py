@@ -24,7 +24,7 @@ from sim.errors import SimError
 from sim.hunt.runner import Runner, evaluate, signature
 from sim.hunt.search import Search
 from sim.hunt.shrink import shrink
-from sim.hunt.space import Candidate, HuntSpace, Write, check_budget
+from sim.hunt.space import Candidate, HuntSpace, Write, check_budget, keyed
 from sim.scenario import Scenario, build
 from sim.units import parse_duration
 
@@ -184,6 +184,7 @@ def _realized(space: HuntSpace) -> tuple[Candidate, dict[str, Any]]:
     data = copy.deepcopy(base.data)
     for key in ("hunt", "nemesis"):
         data.pop(key, None)
+    keyed(data)  # as every candidate runs (see sim.hunt.space)
     run = build(Scenario.from_data(data, base.source), trace="digest")
     try:
         run.run()

@@ -125,10 +125,12 @@ def _derived_seed(seed: int, j: int) -> int:
 def _reseeded(c: Candidate, seeds: int) -> Iterator[Candidate]:
     """Each single fault or write removed, under each of ``seeds`` other run seeds.
 
-    Removing one element shifts every later draw of the links' random streams, so a schedule
-    can be 1-minimal under its own seed while a smaller one fails under another: the bug needs
-    the schedule, the seed only decides which lost message is lost. The seeds come from the
-    schedule's own, so shrinking stays deterministic.
+    A hunt's runs draw their links keyed (see :mod:`sim.hunt.space`), so removing an element
+    leaves the other messages' draws alone; but the removed write's own messages, and what its
+    receivers sent on hearing of it, are gone or sent at other instants (so drawn anew), and
+    the failure may have hung on one of them. A schedule can then be 1-minimal under its own seed while a
+    smaller one fails under another: the bug needs the schedule, the seed only decides which
+    message is lost. The seeds come from the schedule's own, so shrinking stays deterministic.
     """
     for j in range(seeds):
         seed = _derived_seed(c.seed, PROBES + j)

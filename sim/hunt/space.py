@@ -6,7 +6,11 @@ node count, a topology kind and a link loss. :meth:`HuntSpace.scenario` turns a 
 plain scenario (no ``hunt:``, no ``nemesis``, no rate workload) that ``crdtsim run`` replays.
 The scenario's own ``faults:`` are the fixed part of every candidate: each plain scenario has
 them as written, beside the candidate's, and shrinking leaves them alone (they are the setting
-the bug is hunted in, as a one-way cut the user suspects).
+the bug is hunted in, as a one-way cut the user suspects). Every plain scenario draws its link
+randomness keyed (``links: {draws: keyed}``, unless the scenario sets ``draws`` itself): a
+message's loss and latency then depend on its pair and send time, not on how many messages the
+sender sent before, so a shrinking step that removes a write leaves the luck of every other
+message as it was.
 
 >>> from sim.scenario import Scenario
 >>> space = HuntSpace.of(Scenario.from_data({"zones": {"dc": 3}, "duration": "2s",
@@ -30,12 +34,27 @@ from sim.scenario import Scenario
 from sim.scenario.schema import FAULT_KINDS
 from sim.units import parse_duration
 
-__all__ = ["Candidate", "FaultGene", "HuntSpace", "Write"]
+__all__ = ["Candidate", "FaultGene", "HuntSpace", "Write", "keyed"]
+
+#: the link draws of every scenario a hunt runs, unless the scenario sets its own
+DRAWS = "keyed"
 
 #: topology kinds a hunt may choose: the ones that need no parameters
 SIMPLE_TOPOLOGIES = ("complete", "ring", "star", "line")
 #: resolution of times and durations in a candidate (seconds): keeps minimal.yaml readable
 RESOLUTION = 0.001
+
+
+def keyed(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` (changed in place) with keyed link draws, unless it sets ``links.draws`` itself.
+
+    >>> keyed({"zones": {"dc": 2}})["links"], keyed({"links": {"draws": "sequential"}})["links"]
+    ({'draws': 'keyed'}, {'draws': 'sequential'})
+    """
+    links = data.setdefault("links", {})
+    if isinstance(links, dict):  # (a malformed section is the schema's to report)
+        links.setdefault("draws", DRAWS)
+    return data
 
 
 def _time(t: float | str) -> float:
@@ -252,6 +271,12 @@ class HuntSpace:
         if "loss" in hunt:
             self.loss_range = _bounds(s, ("loss",), 0, 1, (0, 1))
 
+    @property
+    def keyed(self) -> bool:
+        """Whether this space's runs draw their links keyed (see :func:`keyed`)."""
+        links = self.base.get("links", {})
+        return (links.get("draws", DRAWS) if isinstance(links, dict) else DRAWS) == "keyed"
+
     # -- nodes of a candidate -----------------------------------------------------------------
 
     def nodes_of(self, c: Candidate) -> list[str]:
@@ -295,6 +320,7 @@ class HuntSpace:
         for key in ("hunt", "nemesis", "faults"):
             data.pop(key, None)
         data["seed"] = c.seed
+        keyed(data)
         if name is not None:
             data["name"] = name
             data.pop("description", None)

@@ -157,6 +157,9 @@ def _topology(scenario: Scenario, world: World) -> None:
 
 def _links(scenario: Scenario, world: World) -> None:
     links = scenario.get("links", {})
+    if "draws" in links:
+        with scenario.at("links", "draws"):
+            world.set_link_draws(links["draws"])
     if "default" in links:
         with scenario.at("links", "default"):
             world.set_default_link(links["default"])

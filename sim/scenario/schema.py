@@ -128,6 +128,11 @@ _SCENARIO: dict[str, Any] = {
             },
             "topology": {"type": "array", "items": _CONNECTION, "maxItems": 10_000},
             "links": _object({
+                "draws": {"enum": ["sequential", "keyed"],
+                          "description": "where links draw loss, latency and duplicates: the sender's stream in "
+                                         "send order (sequential, the default), or a hash of the pair, the send "
+                                         "time and the draw's ordinal at that time (keyed: removing a message "
+                                         "leaves every other message's draws as they were)"},
                 "default": _LINK,
                 "channels": {"type": "object", "propertyNames": ID, "additionalProperties": _LINK},
                 "zones": {"type": "array", "items": _object({"between": _PAIR, "model": _LINK}, ["between", "model"])},

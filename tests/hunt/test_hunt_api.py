@@ -3,6 +3,7 @@ correct protocols surviving every hunt target."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,24 @@ def test_the_correct_protocol_survives_every_hunt_target(name: str) -> None:
     result = crdtsim.hunt(scenario, budget=16, workers=0)
     assert not result.found, result.render()
     assert result.runs >= 16
+
+
+def test_every_run_of_a_hunt_draws_its_links_keyed_and_minimal_yaml_keeps_it() -> None:
+    # Keyed draws: removing a write leaves the loss and latency of every other message as they
+    # were, which is what a shrinking step relies on (tests/sim/test_keyed_draws.py).
+    space = HuntSpace.of(Scenario.from_data(target_scenario("op-unreliable")))
+    assert {space.scenario(c)["links"]["draws"] for c in Search(space, 0).batch(8)} == {"keyed"}
+    own = target_scenario("op-unreliable")
+    own["links"]["draws"] = "sequential"  # a scenario that says how it draws keeps it
+    space = HuntSpace.of(Scenario.from_data(own))
+    assert {space.scenario(c)["links"]["draws"] for c in Search(space, 0).batch(8)} == {"sequential"}
+    result = crdtsim.hunt(TARGETS / "op-unreliable.yaml", budget=60, workers=0)
+    assert result.found and result.minimal_yaml is not None
+    minimal = crdtsim.load(result.minimal_yaml)
+    assert minimal.get("links")["draws"] == "keyed"
+    assert not crdtsim.run(minimal).ok
+    assert result.original_yaml is not None and "draws: keyed" in result.original_yaml
+    original = crdtsim.load(result.original_yaml)
+    sequential = copy.deepcopy(original.data)
+    del sequential["links"]["draws"]  # the same schedule drawn the default way is another run
+    assert crdtsim.run(sequential).trace_digest != crdtsim.run(original).trace_digest

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import pytest
+
 from sim.hunt import Candidate, FaultGene, HuntSpace, Write, signature
-from sim.hunt.search import Search
+from sim.hunt.search import RESEED, Search
 from sim.hunt.shrink import RESEEDS, shrink
 from sim.hunt.targets import target_scenario
 from sim.scenario import Scenario
@@ -148,3 +150,20 @@ def test_a_fragile_failure_gets_many_more_seeds_than_a_robust_one() -> None:
     robust = shrink(SPACE, start, FAILED, oracle(lambda seed: True, lambda seed: False, calls))
     assert len(robust.candidate.writes) == 2
     assert sum(calls) < RESEEDS["fragile"]  # every run, the simplifications included
+
+
+def test_over_keyed_draws_half_the_mutants_that_keep_their_parents_seed_get_a_new_one() -> None:
+    # A keyed mutant keeps the luck of every message its moves left alone; over sequential
+    # draws any change re-rolls the later ones. New seeds keep the search re-rolling luck.
+    def new_seeds(draws: str) -> float:
+        scenario = target_scenario("op-unreliable")
+        scenario["links"]["draws"] = draws
+        space = HuntSpace.of(Scenario.from_data(scenario))
+        search = Search(space, 0)
+        parent = search.fresh()
+        return sum(search.mutate(parent).seed != parent.seed for _ in range(400)) / 400
+
+    assert HuntSpace.of(Scenario.from_data(target_scenario("op-unreliable"))).keyed
+    keyed, sequential = new_seeds("keyed"), new_seeds("sequential")
+    # (a move that cannot apply, as a fault more than the bound allows, draws a new seed instead)
+    assert keyed == pytest.approx(sequential + (1 - sequential) * RESEED, abs=0.07), (sequential, keyed)

@@ -67,6 +67,7 @@ def test_hunt_finds_the_variant_and_minimal_yaml_replays_it(name: str, tmp_path:
     assert result.minimal.size <= result.original.size and result.shrink_runs <= SHRINK_BUDGET
     minimal = (tmp_path / "minimal.yaml").read_text()
     assert "hunt:" not in minimal and "nemesis:" not in minimal and "rate:" not in minimal
+    assert "draws: keyed" in minimal  # the links drawn as in every run of the hunt
     assert (tmp_path / "original.yaml").exists() and (tmp_path / "report.json").exists()
     digests = set()
     for replay in _replays(tmp_path / "minimal.yaml"):
