@@ -160,6 +160,7 @@ _DENSE = 8
 _SELECTORS = bytes.maketrans(b"01", b"\x00\x01")
 
 T = TypeVar("T")
+_UNSET: Any = object()  # an attribute not set yet (its value may be None)
 
 
 def _select(table: Sequence[T], bits: int) -> Iterator[T]:
@@ -326,9 +327,8 @@ class GCounter(Crdt[int]):
         return f"GCounter({dict(sorted(self.counts.items()))})"
 
     def value(self) -> int:
-        try:
-            counts = self._counts
-        except AttributeError:
+        counts = getattr(self, "_counts", None)  # (getattr: cheaper than a caught AttributeError)
+        if counts is None:
             return self._stats[2]  # a counter without counts has its stats
         return sum(counts.values())
 
@@ -337,7 +337,8 @@ class GCounter(Crdt[int]):
         return self.counts.get(replica, 0)
 
     def merge(self, other: GCounter) -> GCounter:
-        self._check_same_type(other, "merge")
+        if type(other) is not type(self):
+            self._check_same_type(other, "merge")  # raises
         if other is self:
             return self
         mine = self._large_bits()
@@ -401,27 +402,22 @@ class GCounter(Crdt[int]):
     def _derived(cls, base: GCounter, counts: dict[str, int], changes: list[tuple[str, int]]) -> GCounter:
         """A counter of ``counts`` (``base`` with ``changes``), inheriting what base knows of itself."""
         counter = cls._of(counts)
-        try:
-            stats = base._stats
-        except AttributeError:
-            pass  # computed when first asked
-        else:
+        # (getattr with a default: a missing slot costs less than a caught AttributeError)
+        stats = getattr(base, "_stats", None)
+        if stats is not None:  # else computed when first asked
             object.__setattr__(counter, "_stats", _stats_after(stats, base.counts, changes))
-        try:
-            bits = base._bits
-        except AttributeError:
-            pass
-        else:
-            object.__setattr__(counter, "_bits", _bits_after(bits, base.counts, changes))
+        bits = getattr(base, "_bits", _UNSET)
+        if bits is not _UNSET:
+            object.__setattr__(counter, "_bits", _bits_after(bits, base.counts, changes))  # type: ignore[arg-type]
         return counter
 
     def _large_bits(self) -> Bits | None:
         """The bits of a counter of at least ``_BITS_FROM`` entries, or of one that has them
         already; None for a smaller counter, or one with an entry the table could not number."""
-        try:
-            return self._bits
-        except AttributeError:
-            return self._bits_now() if len(self._counts) >= _BITS_FROM else None
+        bits = getattr(self, "_bits", _UNSET)  # (small counters have none: a miss, cheaply)
+        if bits is not _UNSET:
+            return bits  # type: ignore[return-value]
+        return self._bits_now() if len(self._counts) >= _BITS_FROM else None
 
     def _bits_now(self) -> Bits | None:
         try:
