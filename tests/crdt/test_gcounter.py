@@ -202,3 +202,15 @@ def test_the_items_at_set_bits_are_found_sparse_or_dense(bits: int) -> None:
     assert list(gcounter_module._select(table, bits)) == expected
     dense = (1 << 300) - 1 - bits  # the complement: dense where bits is sparse
     assert list(gcounter_module._select(table, dense)) == [table[i] for i in range(300) if dense >> i & 1]
+
+
+def test_a_count_beyond_64_bits_gets_no_number_and_its_counters_merge_as_dicts() -> None:
+    """Packed figures hold counts below 2**64 (their sums must not reach the size field), so a
+    larger count is never numbered: its counter merges as dicts, with the right value and size."""
+    huge = 1 << 70
+    a = GCounter({**{f"wide-{i}": 1 for i in range(40)}, "wide-0": huge})
+    b = GCounter({f"wide-{i}": 2 for i in range(20, 60)})
+    assert gcounter_module._entry_bit("wide-0", huge) is None and a._bits_now() is None
+    merged = a.merge(b)
+    assert merged.value() == huge + 19 + 2 * 40 and dict(merged.counts) == _pointwise_max(dict(a.counts), dict(b.counts))
+    _assert_knows_itself(merged)
