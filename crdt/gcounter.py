@@ -408,7 +408,7 @@ class GCounter(Crdt[int]):
             object.__setattr__(counter, "_stats", _stats_after(stats, base.counts, changes))
         bits = getattr(base, "_bits", _UNSET)
         if bits is not _UNSET:
-            object.__setattr__(counter, "_bits", _bits_after(bits, base.counts, changes))  # type: ignore[arg-type]
+            object.__setattr__(counter, "_bits", _bits_after(bits, base.counts, changes))
         return counter
 
     def _large_bits(self) -> Bits | None:
@@ -416,7 +416,7 @@ class GCounter(Crdt[int]):
         already; None for a smaller counter, or one with an entry the table could not number."""
         bits = getattr(self, "_bits", _UNSET)  # (small counters have none: a miss, cheaply)
         if bits is not _UNSET:
-            return bits  # type: ignore[return-value]
+            return bits
         return self._bits_now() if len(self._counts) >= _BITS_FROM else None
 
     def _bits_now(self) -> Bits | None:

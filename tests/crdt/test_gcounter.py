@@ -212,5 +212,6 @@ def test_a_count_beyond_64_bits_gets_no_number_and_its_counters_merge_as_dicts()
     b = GCounter({f"wide-{i}": 2 for i in range(20, 60)})
     assert gcounter_module._entry_bit("wide-0", huge) is None and a._bits_now() is None
     merged = a.merge(b)
-    assert merged.value() == huge + 19 + 2 * 40 and dict(merged.counts) == _pointwise_max(dict(a.counts), dict(b.counts))
+    assert merged.value() == huge + 19 + 2 * 40
+    assert dict(merged.counts) == _pointwise_max(dict(a.counts), dict(b.counts))
     _assert_knows_itself(merged)
