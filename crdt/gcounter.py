@@ -21,9 +21,10 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from itertools import compress
+from typing import Any, TypeVar
 
 from crdt.base import Crdt, Op
 from crdt.clocks import check_replica
@@ -59,12 +60,16 @@ def decode_counts(type_name: str, data: Any) -> dict[str, int]:
     return dict(data)
 
 
-# -- size and fingerprint, kept through merges and increments ----------------------------------
+# -- size, fingerprint and value, kept through merges and increments --------------------------
 # The canonical encoding is {"state":{"r1":c1,...},"type":"GCounter"}: a fixed frame, one
 # "r":c per replica and the commas between them. The fingerprint is the sum, modulo 2**64, of
 # one term per entry, h(replica) * (2 * count + 1) with h a 64-bit hash of the replica id (a
 # multiset hash: distinct counters collide with negligible probability), so a merge updates
-# both from the entries it changes instead of encoding and hashing the whole counter.
+# both from the entries it changes instead of encoding and hashing the whole counter. The value
+# (the sum of the counts) is kept alongside, so a counter whose counts are not built (see
+# below) answers it without building them.
+
+Stats = tuple[int, int, int]  # (canonical byte length, fingerprint sum mod 2**64, value)
 
 _FRAME = len('{"state":{},"type":"GCounter"}')
 _MASK = (1 << 64) - 1
@@ -84,21 +89,20 @@ def _replica(replica: str) -> tuple[int, int]:
     return known
 
 
-def _stats_of(counts: Mapping[str, int]) -> tuple[int, int]:
-    """(canonical byte length, fingerprint sum) of a counter with ``counts``, from scratch."""
+def _stats_of(counts: Mapping[str, int]) -> Stats:
+    """(canonical byte length, fingerprint sum, value) of a counter with ``counts``, from scratch."""
     size = _FRAME + max(len(counts) - 1, 0)
     total = 0
     for replica, count in counts.items():
         nbytes, h = _REPLICAS.get(replica) or _replica(replica)
         size += nbytes + len(str(count))
         total += h * (2 * count + 1)
-    return size, total & _MASK
+    return size, total & _MASK, sum(counts.values())
 
 
-def _stats_after(stats: tuple[int, int], counts: Mapping[str, int],
-                 changes: list[tuple[str, int]]) -> tuple[int, int]:
+def _stats_after(stats: Stats, counts: Mapping[str, int], changes: list[tuple[str, int]]) -> Stats:
     """The stats of ``counts`` updated by ``changes`` (distinct replicas, new counts)."""
-    size, total = stats
+    size, total, value = stats
     entries = len(counts)
     get = counts.get
     known = _REPLICAS.get
@@ -109,10 +113,12 @@ def _stats_after(stats: tuple[int, int], counts: Mapping[str, int],
             size += nbytes + len(str(count)) + (1 if entries else 0)
             entries += 1
             total += h * (2 * count + 1)
+            value += count
         else:
             size += len(str(count)) - len(str(old))
             total += h * 2 * (count - old)
-    return size, total & _MASK
+            value += count - old
+    return size, total & _MASK, value
 
 
 # -- entries as bits, for merges that cost what differs --------------------------------------
@@ -120,18 +126,27 @@ def _stats_after(stats: tuple[int, int], counts: Mapping[str, int],
 # the bits of two ints, each distinct entry and replica numbered once per process. Two
 # counters' entries then compare and subtract with a few machine-word operations per 64
 # entries, and a merge visits only the entries one side holds and the other lacks (in gossip,
-# few), each with its share of the size and fingerprint looked up, not recomputed. The numbers
-# never reach anything observable: the encoding sorts, and size, fingerprint and value are sums
-# over entries. Small counters merge as dicts (as cheap, and no ints to keep); once the table
-# is full, new entries get no number and the counters holding them merge as dicts too.
+# few), each with its share of the size, fingerprint and value looked up, not recomputed. The
+# numbers never reach anything observable: the encoding sorts, and size, fingerprint and value
+# are sums over entries. Small counters merge as dicts (as cheap, and no ints to keep); once
+# the table is full, new entries get no number and the counters holding them merge as dicts.
+#
+# A merge that only adds entries of replicas base lacks (what gossip mostly does) returns a
+# counter of bits and stats alone: its counts dict is built from the bits when first asked
+# (``GCounter.counts``), so a counter that only passes through merges, digests and sizes never
+# copies a dict of every replica.
 
 Bits = tuple[int, int]  # (entries, replicas) as bits
 
 _BITS_FROM = 32  # entries on both sides before a merge uses bits
 _MAX_ENTRIES = 1 << 16  # numbered entries at most: bounds the table and every counter's ints
-# An entry packed as (bytes of ',"r":c') << _SHIFT | its fingerprint term mod 2**64: a sum
-# of packed entries gives both sums at once (_MAX_ENTRIES terms stay below 2**_SHIFT).
-_SHIFT = 96
+# An entry packed as (bytes of ',"r":c') << _SIZE_SHIFT | count << _COUNT_SHIFT | its
+# fingerprint term mod 2**64: a sum of packed entries gives the three sums at once. Each field
+# holds the sum of _MAX_ENTRIES terms (below 2**80: a term of 64 bits, a count below 2**64; an
+# entry with a larger count gets no number).
+_COUNT_SHIFT = 96
+_SIZE_SHIFT = 176
+_COUNT_FIELD = (1 << (_SIZE_SHIFT - _COUNT_SHIFT)) - 1
 _NUMBER: dict[tuple[str, int], int] = {}  # (replica, count) -> its bit
 _PAIRS: list[tuple[str, int]] = []  # bit -> (replica, count)
 _PACKED: list[int] = []  # bit -> the entry packed
@@ -139,6 +154,28 @@ _REPLICA_BIT: dict[str, int] = {}
 _NUMBERING = threading.Lock()
 _ONE = re.compile("1")
 _START = re.Match.start
+# Walking a bit string: a regex search for its ones costs what is set, compress costs a step
+# per bit (in C, without a match object per one): it wins above about one bit in _DENSE.
+_DENSE = 8
+_SELECTORS = bytes.maketrans(b"01", b"\x00\x01")
+
+T = TypeVar("T")
+_UNSET: Any = object()  # an attribute not set yet (its value may be None)
+
+
+def _select(table: Sequence[T], bits: int) -> Iterator[T]:
+    """The items of ``table`` at the set bits of ``bits``, lowest bit first (the loop runs in C)."""
+    text = bin(bits)[:1:-1]  # bit i is character i
+    if bits.bit_count() * _DENSE > len(text):
+        return compress(table, text.encode().translate(_SELECTORS))
+    return map(table.__getitem__, map(_START, _ONE.finditer(text)))
+
+
+def _unpack(stats: Stats, packed: int) -> Stats:
+    """``stats`` with the sum of some entries' packed figures added (entries new to them)."""
+    size, total, value = stats
+    return (size + (packed >> _SIZE_SHIFT), (total + packed) & _MASK,
+            value + (packed >> _COUNT_SHIFT & _COUNT_FIELD))
 
 
 def _entry_bit(replica: str, count: int) -> int | None:
@@ -152,12 +189,13 @@ def _entry_bit(replica: str, count: int) -> int | None:
     with _NUMBERING:
         bit = _NUMBER.get((replica, count))
         if bit is None:
-            if len(_PAIRS) >= _MAX_ENTRIES:
+            if len(_PAIRS) >= _MAX_ENTRIES or count > _MASK:
                 return None
             nbytes, h = _REPLICAS.get(replica) or _replica(replica)
             bit = len(_PAIRS)
             _PAIRS.append((replica, count))
-            _PACKED.append((nbytes + len(str(count)) + 1) << _SHIFT | (h * (2 * count + 1)) & _MASK)
+            _PACKED.append((nbytes + len(str(count)) + 1) << _SIZE_SHIFT | count << _COUNT_SHIFT
+                           | (h * (2 * count + 1)) & _MASK)
             _REPLICA_BIT.setdefault(replica, len(_REPLICA_BIT))
             _NUMBER[(replica, count)] = bit
     return bit
@@ -195,12 +233,12 @@ def _bits_after(bits: Bits | None, counts: Mapping[str, int], changes: list[tupl
     return entries, replicas
 
 
-def _walk_into(counts: Mapping[str, int], bits: Bits, stats: tuple[int, int],
-               walk: list[int]) -> tuple[Bits, tuple[int, int], list[tuple[str, int]]]:
+def _walk_into(counts: Mapping[str, int], bits: Bits, stats: Stats,
+               walk: Iterator[int]) -> tuple[Bits, Stats, list[tuple[str, int]]]:
     """Bits and stats of ``counts`` (which are ``bits`` and ``stats``) joined with the entries
     numbered ``walk`` (entries it lacks, some of its replicas'); and the entries that change."""
     entries, replicas = bits
-    size, total = stats
+    size, total, value = stats
     get = counts.get
     changes = []
     for bit in walk:
@@ -209,19 +247,22 @@ def _walk_into(counts: Mapping[str, int], bits: Bits, stats: tuple[int, int],
         old = get(replica)
         if old is None:
             replicas |= 1 << _REPLICA_BIT[replica]
-            size += packed >> _SHIFT
-            total += packed & _MASK
+            size += packed >> _SIZE_SHIFT
+            value += count
         elif count > old:
             was = _NUMBER[(replica, old)]
             gone = _PACKED[was]
-            size += (packed >> _SHIFT) - (gone >> _SHIFT)
-            total += (packed & _MASK) - (gone & _MASK)
+            size += (packed >> _SIZE_SHIFT) - (gone >> _SIZE_SHIFT)
+            value += count - old
+            packed -= gone
             entries &= ~(1 << was)
         else:
             continue
+        # (the fields above the fingerprint's are multiples of 2**64: they vanish mod 2**64)
+        total += packed
         entries |= 1 << bit
         changes.append(entry)
-    return (entries, replicas), (size, total & _MASK), changes
+    return (entries, replicas), (size, total & _MASK, value), changes
 
 
 @register
@@ -230,28 +271,46 @@ class GCounter(Crdt[int]):
 
     ``merge`` costs what the smaller side holds (for large counters, what one side holds and
     the other lacks), returns the dominating side itself when one dominates, and never sorts;
-    size and fingerprint are kept through merges and increments.
+    size, fingerprint and value are kept through merges and increments.
     """
 
     type_name = "GCounter"
     kind = "counter"
     operations = ("increment",)
     op_types = (Increment,)
-    __slots__ = ("counts", "_stats", "_bits")
+    __slots__ = ("_counts", "_stats", "_bits")
 
-    counts: Mapping[str, int]
-    _stats: tuple[int, int]  # (canonical byte length, fingerprint sum), set when first asked
+    # Every counter has _counts, or _bits (not None) and _stats: a large merge's result keeps
+    # only the latter two and builds its counts when first asked (see ``counts``).
+    _counts: dict[str, int]  # replica -> count (no zeros)
+    _stats: Stats  # (canonical byte length, fingerprint sum, value), set when first asked
     _bits: Bits | None  # entries and replicas as bits (None: not all numbered), set when first asked
 
     def __init__(self, counts: Mapping[str, int] | None = None) -> None:
         clean = {r: check_amount("GCounter", "create", c) for r, c in (counts or {}).items()}
-        object.__setattr__(self, "counts", {r: c for r, c in clean.items() if c})
+        object.__setattr__(self, "_counts", {r: c for r, c in clean.items() if c})
 
     @classmethod
     def _of(cls, counts: dict[str, int]) -> GCounter:
         counter = object.__new__(cls)
-        object.__setattr__(counter, "counts", counts)
+        object.__setattr__(counter, "_counts", counts)
         return counter
+
+    @property
+    def counts(self) -> Mapping[str, int]:
+        """Replica -> its count (only replicas that counted; read-only: never mutate it)."""
+        try:
+            return self._counts
+        except AttributeError:
+            # Built from the entries' bits once, then kept (the value is immutable).
+            counts = dict(_select(_PAIRS, self._bits[0]))  # type: ignore[index]
+            object.__setattr__(self, "_counts", counts)
+            return counts
+
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, int]]]:
+        # Copies and pickles carry the counts alone: the bit numbers are this process's, and
+        # what a counter knows of itself is recomputed from the counts when asked.
+        return type(self)._of, (dict(self.counts),)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
@@ -268,19 +327,24 @@ class GCounter(Crdt[int]):
         return f"GCounter({dict(sorted(self.counts.items()))})"
 
     def value(self) -> int:
-        return sum(self.counts.values())
+        counts = getattr(self, "_counts", None)  # (getattr: cheaper than a caught AttributeError)
+        if counts is None:
+            return self._stats[2]  # a counter without counts has its stats
+        return sum(counts.values())
 
     def get(self, replica: str) -> int:
         """``replica``'s count (0 for an unknown replica)."""
         return self.counts.get(replica, 0)
 
     def merge(self, other: GCounter) -> GCounter:
-        self._check_same_type(other, "merge")
+        if type(other) is not type(self):
+            self._check_same_type(other, "merge")  # raises
         if other is self:
             return self
-        if len(self.counts) >= _BITS_FROM and len(other.counts) >= _BITS_FROM:
-            mine, theirs = self._bits_now(), other._bits_now()
-            if mine is not None and theirs is not None:
+        mine = self._large_bits()
+        if mine is not None:
+            theirs = other._large_bits()
+            if theirs is not None:
                 return self._merge_bits(other, mine, theirs)
         big, small = (self, other) if len(self.counts) >= len(other.counts) else (other, self)
         mine_counts, theirs_counts = big.counts, small.counts
@@ -311,26 +375,24 @@ class GCounter(Crdt[int]):
         base, bits, walk, extra, extra_entries = self, mine, only_t, other, entries_t
         if only_t.bit_count() > only_m.bit_count():
             base, bits, walk, extra, extra_entries = other, theirs, only_m, self, entries_m
-        counts = base.counts
-        # The set bits of walk (bin, finditer and the maps below run in C).
-        walked = list(map(_START, _ONE.finditer(bin(walk)[:1:-1])))
         # A replica of both sides has one count on both unless they share fewer entries
-        # than replicas; when they differ nowhere, the walked entries are all new to base.
+        # than replicas; when they differ nowhere, the walked entries are all new to base:
+        # the result is the union of the bits, and base's stats plus the walked entries'
+        # (summed in C), with no counts built.
         if (replicas_m & replicas_t).bit_count() == (entries_m & entries_t).bit_count():
-            size, total = base._stats_now()
-            packed = sum(map(_PACKED.__getitem__, walked))
-            stats = (size + (packed >> _SHIFT), (total + packed) & _MASK)
-            merged = dict(counts)
-            merged.update(map(_PAIRS.__getitem__, walked))
-            bits = (entries_m | entries_t, replicas_m | replicas_t)
-        else:
-            bits, stats, changes = _walk_into(counts, bits, base._stats_now(), walked)
-            if not changes:
-                return base  # what only extra holds are lower counts of base's replicas
-            if bits[0] == extra_entries:
-                return extra  # extra dominates: keep it, with what it knows of itself
-            merged = dict(counts)
-            merged.update(changes)
+            counter = object.__new__(type(self))
+            object.__setattr__(counter, "_stats", _unpack(base._stats_now(), sum(_select(_PACKED, walk))))
+            object.__setattr__(counter, "_bits", (entries_m | entries_t, replicas_m | replicas_t))
+            return counter
+        counts = base.counts
+        bits, stats, changes = _walk_into(counts, bits, base._stats_now(),
+                                          _select(range(walk.bit_length()), walk))
+        if not changes:
+            return base  # what only extra holds are lower counts of base's replicas
+        if bits[0] == extra_entries:
+            return extra  # extra dominates: keep it, with what it knows of itself
+        merged = dict(counts)
+        merged.update(changes)
         counter = self._of(merged)
         object.__setattr__(counter, "_stats", stats)
         object.__setattr__(counter, "_bits", bits)
@@ -340,33 +402,36 @@ class GCounter(Crdt[int]):
     def _derived(cls, base: GCounter, counts: dict[str, int], changes: list[tuple[str, int]]) -> GCounter:
         """A counter of ``counts`` (``base`` with ``changes``), inheriting what base knows of itself."""
         counter = cls._of(counts)
-        try:
-            stats = base._stats
-        except AttributeError:
-            pass  # computed when first asked
-        else:
+        # (getattr with a default: a missing slot costs less than a caught AttributeError)
+        stats = getattr(base, "_stats", None)
+        if stats is not None:  # else computed when first asked
             object.__setattr__(counter, "_stats", _stats_after(stats, base.counts, changes))
-        try:
-            bits = base._bits
-        except AttributeError:
-            pass
-        else:
+        bits = getattr(base, "_bits", _UNSET)
+        if bits is not _UNSET:
             object.__setattr__(counter, "_bits", _bits_after(bits, base.counts, changes))
         return counter
+
+    def _large_bits(self) -> Bits | None:
+        """The bits of a counter of at least ``_BITS_FROM`` entries, or of one that has them
+        already; None for a smaller counter, or one with an entry the table could not number."""
+        bits = getattr(self, "_bits", _UNSET)  # (small counters have none: a miss, cheaply)
+        if bits is not _UNSET:
+            return bits
+        return self._bits_now() if len(self._counts) >= _BITS_FROM else None
 
     def _bits_now(self) -> Bits | None:
         try:
             return self._bits
         except AttributeError:
-            bits = _bits_of(self.counts)
+            bits = _bits_of(self._counts)
             object.__setattr__(self, "_bits", bits)
             return bits
 
-    def _stats_now(self) -> tuple[int, int]:
+    def _stats_now(self) -> Stats:
         try:
             return self._stats
         except AttributeError:
-            stats = _stats_of(self.counts)
+            stats = _stats_of(self._counts)
             object.__setattr__(self, "_stats", stats)
             return stats
 

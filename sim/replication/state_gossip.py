@@ -54,6 +54,8 @@ _OPTIONS: dict[str, Any] = {
     "background": {"type": "integer", "minimum": 0, "maximum": 1_000_000},
     "pull_when_empty": {"type": "boolean"},
 }
+#: a digest memo no version matches
+_NO_DIGEST: tuple[int, int, dict[str, str]] = (-1, -1, {})
 
 
 @register_protocol
@@ -80,8 +82,8 @@ class StateGossip(Protocol):
         self.agreed = 0
         self.rounds = 0
         self._summary_now: Summary | None = None
-        self._memo: tuple[list[str] | None, dict[str, StoredValue] | None, int, dict[str, str]] = (
-            None, None, -1, {})
+        # (replicator version, number of the group's keys, the digest then): see _digest
+        self._memo: tuple[int, int, dict[str, str]] = _NO_DIGEST
         self._last_summary: tuple[dict[str, str] | None, Summary] = (None, ())
         self._round_version = -1
         self.node.on_message("state.digest", self._on_digest)
@@ -115,17 +117,17 @@ class StateGossip(Protocol):
     def _digest(self) -> dict[str, str]:
         """Key -> fingerprint of every key held here. Asked every round and on every message,
         mostly with nothing changed, so the last digest is returned again (the same dict,
-        never mutated) while the replicator's version, its key list and its store are the
-        same: an O(1) test (every change of a stored value bumps the version)."""
+        never mutated) while the replicator's version and the group's number of keys are the
+        same: every change of a stored value bumps the version, keys are never removed (a new
+        one changes the number), and the store is only replaced by a crash, which forgets the
+        digest (``crash``)."""
         replicator = self.replicator
-        version = replicator.version
         memo = self._memo
+        if memo[0] == replicator.version and memo[1] == len(replicator.group.keys):
+            return memo[2]
         states = replicator.states
-        keys = replicator.group.keys_for(self.name)
-        if memo[2] == version and memo[1] is states and memo[0] is keys:
-            return memo[3]
-        digest = {k: fingerprint(v) for k in keys if (v := states.get(k)) is not None}
-        self._memo = (keys, states, version, digest)
+        digest = {k: fingerprint(v) for k in replicator.group.keys_for(self.name) if (v := states.get(k)) is not None}
+        self._memo = (replicator.version, len(replicator.group.keys), digest)
         return digest
 
     def _summary(self, digest: dict[str, str]) -> Summary:
@@ -133,8 +135,9 @@ class StateGossip(Protocol):
         (``SUMMARY_BYTES``); in the simulation only its equality matters, so it is the sorted
         digest itself: equal exactly when the digests are, and no hash per changed digest."""
         # Asked several times per message for the same digest: keep the last one.
-        if digest is self._last_summary[0]:
-            return self._last_summary[1]
+        last = self._last_summary
+        if digest is last[0]:
+            return last[1]
         summary = tuple(sorted(digest.items()))
         self._last_summary = (digest, summary)
         return summary
@@ -144,9 +147,10 @@ class StateGossip(Protocol):
     def _round(self) -> None:
         self.rounds += 1
         background = self.background and self.rounds % self.background == 0
-        if self.agreed >= self.confirm and not background and self._round_version == self.replicator.version:
+        version = self.replicator.version
+        if self.agreed >= self.confirm and not background and self._round_version == version:
             return  # agreed, and nothing stored here changed since: no news (the common case)
-        self._round_version = self.replicator.version
+        self._round_version = version
         digest = self._digest()
         if not digest and (self.mode == "push" or not self.pull_when_empty):
             return  # nothing to push; under pull an empty digest asks a peer for everything
@@ -156,19 +160,26 @@ class StateGossip(Protocol):
         if self.agreed >= self.confirm and not background:
             return
         peers = self.peers()
-        if not peers:
+        n = len(peers)
+        if not n:
             return
         if self.fanout == 1:
-            # The draw of sample(peers, 1), without its set or copy of a large peer view.
-            chosen = [peers[self.rng.randrange(len(peers))]]
+            # The draw of sample(peers, 1) and of randrange(n): Random._randbelow's getrandbits
+            # of n's bit length until one is below n, inlined (a test holds it to randrange).
+            getrandbits = self.rng.getrandbits
+            bits = n.bit_length()
+            drawn = getrandbits(bits)
+            while drawn >= n:
+                drawn = getrandbits(bits)
+            chosen = [peers[drawn]]
         else:
-            chosen = self.rng.sample(peers, min(self.fanout, len(peers)))
+            chosen = self.rng.sample(peers, min(self.fanout, n))
         for peer in sorted(chosen) if len(chosen) > 1 else chosen:
             if self.mode == "push":
                 self._send_states(peer, list(digest), summary, want=[], reply=True)
             else:
                 size = sum(len(k) + len(v) + 6 for k, v in digest.items()) + SUMMARY_BYTES
-                self.send(peer, "state.digest", {"digest": digest, "summary": summary}, size)
+                self.node.send(peer, "state.digest", {"digest": digest, "summary": summary}, HEADER_BYTES + size)
 
     def _heard(self, their_summary: Summary, mine: Summary) -> None:
         """Count an exchange towards confirming our summary ``mine`` (or reset on disagreement)."""
@@ -184,28 +195,38 @@ class StateGossip(Protocol):
                            HEADER_BYTES + SUMMARY_BYTES)
             return
         held = self.replicator.states
-        states = {k: held[k] for k in keys if k in held}
-        size = sum(len(k) + value_size(v) for k, v in states.items()) + sum(len(k) for k in want) + SUMMARY_BYTES
-        self.send(peer, "state.gossip", {"states": states, "want": want, "summary": summary, "reply": reply}, size)
+        states = {}
+        size = HEADER_BYTES + SUMMARY_BYTES
+        for k in keys:
+            value = held.get(k)
+            if value is not None:
+                states[k] = value
+                size += len(k) + value_size(value)
+        for k in want:
+            size += len(k)
+        self.node.send(peer, "state.gossip", {"states": states, "want": want, "summary": summary, "reply": reply},
+                       size)
 
     def _on_digest(self, msg: Message) -> None:
-        theirs: dict[str, str] = msg.payload["digest"]
+        payload = msg[3]  # (fields by index: a NamedTuple's named field is a descriptor call)
+        theirs: dict[str, str] = payload["digest"]
         mine = self._digest()
-        # Equal digests (the common case once the news has spread) compare in C.
-        differ = [] if theirs == mine else sorted(
-            k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
-        give = [k for k in differ if k in mine]
-        want = [k for k in differ if k in theirs] if self.mode == "push-pull" else []
-        # Always answer, even when nothing differs: the answer tells the peer we agree.
         summary = self._summary(mine)
-        self._send_states(msg.src, give, summary, want)
-        self._heard(msg.payload["summary"], summary)
+        # Always answer, even when nothing differs: the answer tells the peer we agree.
+        if theirs == mine:  # the common case once the news has spread, compared in C
+            self._send_states(msg[0], [], summary, [])
+        else:
+            differ = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+            give = [k for k in differ if k in mine]
+            want = [k for k in differ if k in theirs] if self.mode == "push-pull" else []
+            self._send_states(msg[0], give, summary, want)
+        self._heard(payload["summary"], summary)
 
     def _on_gossip(self, msg: Message) -> None:
-        payload = msg.payload
+        payload = msg[3]
         states = payload["states"]
         if states:
-            src = msg.src
+            src = msg[0]
             for key in sorted(states) if len(states) > 1 else states:
                 self.store(key, states[key], src)
         summary = self._summary(self._digest())
@@ -214,15 +235,18 @@ class StateGossip(Protocol):
         if want or payload["reply"]:
             # Send what was asked for. A push is answered with our summary, so the pusher
             # learns when we agree and stops pushing (without it, push would never go quiet).
-            self._send_states(msg.src, want, summary, want=[])
+            self._send_states(msg[0], want, summary, want=[])
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
         self.agreed = 0
         self._summary_now = None
-        self._memo = (None, None, -1, {})
+        self._memo = _NO_DIGEST
         self._round_version = -1
+
+    def crash(self) -> None:
+        self._memo = _NO_DIGEST  # the store is gone with the node's volatile state
 
     def pending(self) -> bool:
         digest = self._digest()

@@ -75,9 +75,17 @@ def _pointwise_max(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
 
 
 def _assert_knows_itself(value: GCounter) -> None:
+    """What the counter keeps of itself (size, fingerprint, value, bits, counts built from
+    its bits) is what a fresh computation from its encoding gives. Asked before the counts
+    are built, so a counter that has none yet answers from its bits and stats."""
+    built = not hasattr(value, "_counts")
+    total = value.value()
     fresh = to_bytes(decode(encode(value)))
     assert size(value) == len(fresh) == len(to_bytes(value))
     assert fingerprint(value) == fingerprint(decode(encode(value)))
+    assert total == decode(encode(value)).value() == sum(value.counts.values())
+    if built:  # the counts were built from the bits just now: as a fresh decoding has them
+        assert dict(value.counts) == decode(encode(value)).counts
     if getattr(value, "_bits", None) is not None:
         assert value._bits == gcounter_module._bits_of(value.counts)
 
@@ -95,6 +103,38 @@ def test_large_merges_are_the_pointwise_maximum_and_keep_size_and_fingerprint(
     assert right == GCounter(b)  # the inputs are unchanged
     for value in (left, right, merged, merged.merge(left), right.merge(merged)):
         _assert_knows_itself(value)
+
+
+_disjoint = st.dictionaries(st.sampled_from(_REPLICAS[:40]), st.integers(1, 4), min_size=32)
+
+
+@given(_disjoint, st.dictionaries(st.sampled_from(_REPLICAS[40:]), st.integers(1, 4), min_size=32),
+       st.dictionaries(st.sampled_from(_REPLICAS), st.integers(1, 9), max_size=6), st.integers(0, 3))
+def test_a_large_merge_of_new_replicas_builds_its_counts_only_when_asked(
+        a: dict[str, int], b: dict[str, int], later: dict[str, int], amount: int) -> None:
+    """Merging counters whose shared replicas agree keeps bits and stats only; what is asked
+    of the result afterwards (value, size, fingerprint, counts, a further merge, an increment,
+    a pickle) is what the pointwise maximum computed afresh gives."""
+    import copy
+    import pickle
+
+    expected = _pointwise_max(a, b)
+    merged = GCounter(a).merge(GCounter(b))
+    assert not hasattr(merged, "_counts")  # (the case under test: no counts built)
+    assert merged.value() == sum(expected.values()) and not hasattr(merged, "_counts")
+    assert merged == GCounter(expected) and GCounter(expected) == merged
+    _assert_knows_itself(merged.merge(GCounter(b)))  # a merge with nothing new: merged itself
+    on_top = GCounter({**later, **{r: 1 for r in _REPLICAS[:32]}})  # lower and higher counts, new replicas
+    again = GCounter(a).merge(GCounter(b)).merge(on_top)
+    assert dict(again.counts) == _pointwise_max(expected, dict(on_top.counts))
+    _assert_knows_itself(again)
+    stepped = GCounter(a).merge(GCounter(b)).increment(_REPLICAS[0], amount)
+    assert dict(stepped.counts) == {**expected, _REPLICAS[0]: expected.get(_REPLICAS[0], 0) + amount} or amount == 0
+    _assert_knows_itself(stepped)
+    for twin in (pickle.loads(pickle.dumps(GCounter(a).merge(GCounter(b)))), copy.deepcopy(merged)):
+        assert twin == merged and dict(twin.counts) == expected and not hasattr(twin, "_bits")
+        _assert_knows_itself(twin)
+    _assert_knows_itself(merged)
 
 
 def test_a_large_side_that_dominates_is_returned_itself() -> None:
@@ -151,3 +191,27 @@ def test_counters_merged_in_threads_at_once_number_their_entries_apart() -> None
         original[:] = gcounter._PAIRS  # keep what the threads numbered
         gcounter._PAIRS = original
     assert len(results) == 8 and all(results.values()), results
+
+
+@given(st.integers(0, (1 << 300) - 1))
+def test_the_items_at_set_bits_are_found_sparse_or_dense(bits: int) -> None:
+    """Entries are walked by a search for the ones of a bit string when few are set, and by
+    compress when many are: either way, the items at the set bits, lowest first."""
+    table = list(range(1000, 1300))
+    expected = [table[i] for i in range(300) if bits >> i & 1]
+    assert list(gcounter_module._select(table, bits)) == expected
+    dense = (1 << 300) - 1 - bits  # the complement: dense where bits is sparse
+    assert list(gcounter_module._select(table, dense)) == [table[i] for i in range(300) if dense >> i & 1]
+
+
+def test_a_count_beyond_64_bits_gets_no_number_and_its_counters_merge_as_dicts() -> None:
+    """Packed figures hold counts below 2**64 (their sums must not reach the size field), so a
+    larger count is never numbered: its counter merges as dicts, with the right value and size."""
+    huge = 1 << 70
+    a = GCounter({**{f"wide-{i}": 1 for i in range(40)}, "wide-0": huge})
+    b = GCounter({f"wide-{i}": 2 for i in range(20, 60)})
+    assert gcounter_module._entry_bit("wide-0", huge) is None and a._bits_now() is None
+    merged = a.merge(b)
+    assert merged.value() == huge + 19 + 2 * 40
+    assert dict(merged.counts) == _pointwise_max(dict(a.counts), dict(b.counts))
+    _assert_knows_itself(merged)

@@ -56,9 +56,9 @@ class MiscountedSize(GCounter):
         merged = super().merge(other)
         if merged is self or merged is other or not hasattr(self, "_stats"):
             return merged
-        size, total = merged._stats_now()
+        size, total, value = merged._stats_now()
         added = len(merged.counts) - max(len(self.counts), len(other.counts))
-        object.__setattr__(merged, "_stats", (size - added, total))
+        object.__setattr__(merged, "_stats", (size - added, total, value))
         return merged
 
 
@@ -68,7 +68,7 @@ class StaleFingerprint(GCounter):
     def increment(self, replica: str, amount: int = 1) -> GCounter:
         new = super().increment(replica, amount)
         if new is not self and hasattr(self, "_stats"):
-            object.__setattr__(new, "_stats", (new._stats_now()[0], self._stats_now()[1]))
+            object.__setattr__(new, "_stats", (new._stats_now()[0], self._stats_now()[1], new._stats_now()[2]))
         return new
 
 

@@ -21,8 +21,9 @@ from crdt.ormap import ORMap
 from crdt.orset import ORSet
 from crdt.pncounter import PNCounter
 from crdt.twopset import TwoPSet
-from sim.replication import KeySpec
+from sim.replication import DistributedData, KeySpec
 from sim.replication.convergence import key_report
+from sim.world import World
 
 TYPES = [
     GCounter, PNCounter, GSet, TwoPSet, ORSet, LWWRegister, MVRegister, LWWMap, EWFlag, DWFlag, CausalCounter, ORMap,
@@ -75,3 +76,48 @@ def test_one_peer_is_drawn_as_sample_would_draw_it(seed: int, n: int) -> None:
     by_sample, by_index = random.Random(seed), random.Random(seed)
     assert by_sample.sample(peers, 1) == [peers[by_index.randrange(n)]]
     assert by_sample.random() == by_index.random()
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 12])
+def test_state_gossip_draws_its_peer_as_randrange_does(n: int) -> None:
+    """The round inlines randrange(len(peers)) (getrandbits until below n): the peers it
+    gossips with are those a twin stream's randrange picks, round after round."""
+    from sim.replication.state_gossip import StateGossip
+    from sim.rng import derive_rng
+
+    world = World(seed=4, tick="100ms")
+    ids = world.add_nodes("dc", n + 1)
+    world.connect(ids, "complete")
+    dd = DistributedData(world, ids, {"k": KeySpec(GCounter, "state")})
+    gossip: StateGossip = dd.replicator(ids[0]).protocols["state"]
+    node = world.node(ids[0])
+    dd.replicator(ids[0]).update("k", GCounter, lambda c: c.increment(1))
+    sent: list[str] = []
+    node.send = lambda dst, kind, payload=None, size=0: sent.append(dst) or True  # type: ignore[method-assign]
+    twin = derive_rng(4, f"gossip:{ids[0]}")
+    peers = gossip.peers()
+    expected = []
+    for _ in range(40):
+        gossip.agreed = 0  # news every round: each one draws a peer
+        gossip._round()
+        expected.append(peers[twin.randrange(len(peers))])
+    assert sent == expected and gossip.rng.random() == twin.random()
+
+
+def test_a_state_gossip_digest_is_forgotten_when_a_crash_loses_the_store() -> None:
+    """The digest is kept while the replicator's version stands still; a crash of a volatile
+    replica replaces its store without a new version, so the digest must go with it."""
+    world = World(seed=2, tick="100ms")
+    ids = world.add_nodes("dc", 2)
+    world.connect(ids, "complete")
+    dd = DistributedData(world, ids, {"k": KeySpec(GCounter, "state")}, durable=False)
+    replicator = dd.replicator(ids[0])
+    replicator.update("k", GCounter, lambda c: c.increment(2))
+    gossip = replicator.protocols["state"]
+    assert list(gossip._digest()) == ["k"]
+    world.node(ids[0]).crash()
+    assert gossip._digest() == {} and not gossip.pending()
+    world.node(ids[0]).restart()
+    assert gossip._digest() == {}
+    replicator.update("k", GCounter, lambda c: c.increment(1))
+    assert list(gossip._digest()) == ["k"] and gossip._summary(gossip._digest())[0][0] == "k"
