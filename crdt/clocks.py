@@ -21,7 +21,7 @@ contiguous (they arrive out of order under delta propagation).
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -283,6 +283,32 @@ class CausalContext:
                 return _context(VersionVector._trusted(entries), frozenset(fresh))
             return _context(VersionVector._trusted(entries), cloud)
         return CausalContext._folded(entries, cloud, fresh, raised)
+
+    @staticmethod
+    def union(contexts: Sequence[CausalContext]) -> CausalContext:
+        """The union of ``contexts`` (at least one) in one pass, compacted once: what joining
+        many deltas at once needs, where merging them pairwise would rebuild the growing cloud
+        at every step. The first context itself when it is the union.
+
+        >>> a, b = CausalContext().add(Dot("a", 1)), CausalContext().add(Dot("a", 3))
+        >>> CausalContext.union([a, b, CausalContext().add(Dot("a", 2))]).vv.get("a")
+        3
+        """
+        first = contexts[0]
+        if len(contexts) == 1:
+            return first
+        entries = dict(first.vv.entries)
+        strays = list(first.cloud)
+        raised = False
+        for context in contexts[1:]:
+            for replica, count in context.vv.entries.items():
+                if count > entries.get(replica, 0):
+                    entries[replica] = count
+                    raised = True
+            strays.extend(context.cloud)
+        if not raised and len(strays) == len(first.cloud):
+            return first
+        return CausalContext._folded(entries, frozenset(), strays, {})
 
     def dots(self) -> Iterator[Dot]:
         """Every dot in the context, in (replica, counter) order."""
