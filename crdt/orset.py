@@ -40,7 +40,7 @@ from typing import Any
 
 from crdt import dotstore
 from crdt.base import Op
-from crdt.clocks import CausalContext, Dot
+from crdt.clocks import CausalContext, Dot, _counted
 from crdt.codec import _encode_str, canonical_json, decode_element, element_sort_key, encode_element, register
 from crdt.dotstore import (
     CausalCrdt,
@@ -322,15 +322,23 @@ class ORSet(CausalCrdt[frozenset[Any]]):
         elif dot[1] != 1 or counts.get(dot[0]) != 1:
             return None
         context = self.context
-        if dot[1] <= context.vv.entries.get(dot[0], 0) or dot in context.cloud:
+        entries, strays = context.vv.entries, context.cloud
+        replica, counter = dot
+        seen = entries.get(replica, 0)
+        if counter <= seen or (strays and dot in strays):
             return self  # seen: held here already, or removed here since
-        store = self.store
-        held = store.get(element)
-        kept = dots if held is None else held | dots
-        store = store.set(element, kept)
-        if self._index is None:
-            return ORSet._of(store, context.add(dot))
-        return ORSet._of(store, context.add(dot), self._index.set(dot, element))
+        if counter == seen + 1 and not strays:  # the next dot of its replica: the vector grows
+            counts = {**entries}
+            counts[replica] = counter
+            context = _counted(counts, strays)
+        else:
+            context = context.add(dot)
+        value = _new(ORSet)
+        _set_store(value, self.store.set_union(element, dots))
+        _set_context(value, context)
+        index = self._index
+        _set_index(value, None if index is None else index.set(dot, element))
+        return value
 
     def _changes(self, delta: ORSet) -> tuple[dict[Any, frozenset[Dot] | None], set[tuple[str, int]]]:
         """What ``self.merge(delta)`` changes in our store (element -> its dots, None where it

@@ -299,3 +299,88 @@ def test_difference_of_a_removal_already_applied_is_none_and_of_a_fresh_one_is_k
     removed = s.merge(removal)
     assert removed.difference(removal) is None
     assert ORSet().difference(removal) is removal  # never saw the dot: the context is news
+
+
+# -- one walk for the join and the difference; many deltas joined at once ----------------------
+
+import crdt.orset  # noqa: E402
+from crdt.clocks import CausalContext  # noqa: E402
+
+ALWAYS_INDEX = mock.patch.object(crdt.orset, "SCAN_FACTOR", 0)
+ALWAYS_SCAN = mock.patch.object(crdt.orset, "SCAN_FACTOR", 10**9)
+
+
+@given(states(SPEC))
+def test_merge_difference_is_the_merge_and_the_difference_in_one(replicas: list[ORSet]) -> None:
+    for x in replicas:
+        for d in replicas:
+            merged, part = x.merge_difference(d)
+            assert merged == x.merge(d)
+            assert part == x.difference(d)
+            if part is None:
+                assert merged is x  # nothing new: the state itself, no new value
+
+
+@given(states(SPEC))
+def test_scanning_and_indexing_find_the_same_removed_dots(replicas: list[ORSet]) -> None:
+    for x in replicas:
+        for d in replicas:
+            with ALWAYS_SCAN, ALWAYS_WALK:
+                expected = (x.merge(d), x.difference(d))
+            with ALWAYS_INDEX, ALWAYS_WALK:
+                assert (x.merge(d), x.difference(d)) == expected
+
+
+@given(states(SPEC), st.data())
+def test_join_all_equals_merging_in_turn(replicas: list[ORSet], data: st.DataObject) -> None:
+    values = data.draw(st.lists(st.sampled_from(replicas), min_size=1, max_size=5))
+    expected = values[0]
+    for v in values[1:]:
+        expected = expected.merge(v)
+    for walk in (ALWAYS_WALK, NEVER_WALK):
+        with walk:
+            assert ORSet.join_all(values) == expected
+
+
+def test_join_all_keeps_a_dominant_value_as_the_base() -> None:
+    big = _big(1_000)
+    deltas = [ORSet().add_delta("b", "x"), ORSet().add_delta("c", "y"), big.remove_delta("d", 5)]
+    assert deltas[2] is not None
+    joined = ORSet.join_all([deltas[0], big, deltas[1], deltas[2]])
+    assert joined.value() == (big.value() - {5}) | {"x", "y"}
+    changed = [x is not y for x, y in zip(joined.store.buckets(), big.store.buckets(), strict=True)]
+    assert sum(changed) <= 3  # the large set was merged into, not rebuilt
+
+
+def test_a_walk_removes_a_dot_the_delta_saw_and_keeps_one_it_did_not() -> None:
+    s = ORSet().add("a", "x")
+    concurrent = s.merge(ORSet().add("b", "x"))  # x with a1 and b1
+    removal = s.remove_delta("a", "x")  # saw a1 only
+    assert removal is not None
+    merged = concurrent.merge(removal)
+    assert merged.dots() == [Dot("b", 1)]
+    part = concurrent.difference(removal)
+    assert part is removal  # its one removal is news: the delta itself
+
+
+def test_the_size_is_the_encoding_length_with_strays_and_odd_text() -> None:
+    from crdt.codec import to_bytes
+
+    source = ORSet()
+    for replica in ("a", "é", 'q"', "\n"):
+        for element in ("x", 2, ("t", 1.5), "ü\\", None, True):
+            source = source.add(replica, element)
+    strayed = ORSet().merge(source.add_delta("z", "new")).merge(source.add("z", "w").add_delta("z", "v"))
+    for s in (ORSet(), source, strayed, strayed.merge(source.remove_delta("a", 2) or ORSet())):
+        assert s._quick_size() == len(to_bytes(s))
+
+
+def test_context_union_equals_merging_in_turn() -> None:
+    contexts = [CausalContext().add(Dot("a", 3)), CausalContext().add(Dot("a", 1)),
+                CausalContext().add(Dot("b", 2)), CausalContext().add(Dot("a", 2)).add(Dot("b", 1))]
+    expected = contexts[0]
+    for c in contexts[1:]:
+        expected = expected.merge(c)
+    assert CausalContext.union(contexts) == expected
+    assert CausalContext.union(contexts).vv.to_data() == {"a": 3, "b": 2}
+    assert CausalContext.union([contexts[0], contexts[0]]) is contexts[0]
