@@ -338,7 +338,11 @@ class CausalContext:
                     covered.extend(Dot(replica, k) for k in range(old + 1, new + 1) if (replica, k) in cloud)
                 else:
                     covered.extend(d for d in cloud if d.replica == replica and d.counter <= new)
-        strays = {d for d in fresh if d[1] > entries.get(d[0], 0)}
+        get = entries.get
+        strays = {d for d in fresh if d[1] > get(d[0], 0)}
+        # Only a replica with a new stray, or whose entry rose, can fold further.
+        touched = {d[0] for d in strays}
+        touched.update(raised)
         if not strays and not covered:
             if cloud and raised:
                 strays = set(cloud)
@@ -347,16 +351,14 @@ class CausalContext:
         else:
             strays.update(cloud)
             strays.difference_update(covered)
-        touched = dict.fromkeys(raised)
-        touched.update(dict.fromkeys(d.replica for d in fresh))
         for replica in touched:
-            count = entries.get(replica, 0)
-            start = count
+            count = get(replica, 0)
+            if (replica, count + 1) not in strays:
+                continue
             while (replica, count + 1) in strays:
                 count += 1
-                strays.discard(Dot(replica, count))
-            if count != start:
-                entries[replica] = count
+                strays.discard((replica, count))
+            entries[replica] = count
         if len(strays) == len(cloud) and strays == cloud:
             return _counted(entries, cloud)
         return _counted(entries, frozenset(strays))

@@ -116,7 +116,10 @@ def _named(context: CausalContext) -> set[tuple[str, int]]:
     than asking dot by dot. Only for membership: the pairs are not :class:`Dot` objects."""
     named: set[tuple[str, int]] = set(context.cloud)
     for replica, count in context.vv.entries.items():
-        named.update(zip(repeat(replica), range(1, count + 1), strict=False))
+        if count == 1:
+            named.add((replica, 1))
+        else:
+            named.update(zip(repeat(replica), range(1, count + 1), strict=False))
     return named
 
 
