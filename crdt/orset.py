@@ -164,8 +164,9 @@ def _dots_size(dots: Collection[Dot]) -> int:
 
 
 #: A side with at most this many elements per dot its walked partner saw but no longer holds
-#: is scanned element by element for those dots (a C-level ``isdisjoint`` each) rather than
-#: looked up through its dot index (which would have to be built for it).
+#: (plus eight: a small set is always scanned) is scanned element by element for those dots
+#: (a C-level ``isdisjoint`` each) rather than looked up through its dot index, which would
+#: have to be built for it and then carried through every later change.
 SCAN_FACTOR = 4
 
 
@@ -381,7 +382,7 @@ class ORSet(CausalCrdt[frozenset[Any]]):
                 changes[e] = kept or None
         removed = named - held  # seen there, held no more: removed there
         if removed:
-            if store._len <= SCAN_FACTOR * len(removed):
+            if store._len <= SCAN_FACTOR * (len(removed) + 8):
                 for e, dx in store.items():
                     if not dx.isdisjoint(removed) and e not in changes:
                         changes[e] = (dx - removed) or None
