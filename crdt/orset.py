@@ -21,12 +21,16 @@ Adding an element that is present is a change: it creates a new dot, so a remove
 with the re-add does not delete the element (that is what "add wins" means).
 
 Speed: the elements live in a :class:`~crdt.pmap.PersistentMap`, so the state form ``add``
-copies O(sqrt n) references, not the whole set. ``merge`` with a side much smaller than the
-other (a delta, in delta propagation) walks only the small side: the elements it holds, and the
-dots its context saw, looked up in a dot -> element index of the large side (built on first
-need and carried through later merges and mutations), so a one-element delta into a
-10,000-element set costs about what the delta holds; when nothing changes the large side itself
-is returned. Two sides of similar size are joined bucket by bucket, reusing shared buckets.
+copies O(sqrt n) references, not the whole set. ``merge`` with a side much cheaper to walk
+than the other (a delta, in delta propagation; the cost counts elements and context dots) walks
+only that side, with set operations: the elements it holds, and the dots its context saw but its
+store lacks (what it removed), found in the other side by scanning a small store or through a
+dot -> element index of a large one (built on first need and carried through later merges and
+mutations). So a delta into a 10,000-element set, or into a few elements with a context of
+hundreds of replicas, costs about what the delta holds and names; when nothing changes the
+other side itself is returned. Two sides of similar size are joined bucket by bucket, reusing
+shared buckets; many deltas at once by :meth:`ORSet.join_all`. :meth:`ORSet.merge_difference`
+gives the join and the exact difference in one walk (what RR delta gossip needs).
 Elements follow Python equality (``1``, ``1.0`` and ``True`` are one element), as in a Python
 set.
 """
