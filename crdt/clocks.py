@@ -21,7 +21,7 @@ contiguous (they arrive out of order under delta propagation).
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -105,8 +105,8 @@ class VersionVector:
     @classmethod
     def _trusted(cls, entries: dict[str, int]) -> VersionVector:
         # Internal constructor for entries already known to be valid and free of zeros.
-        vv = object.__new__(cls)
-        object.__setattr__(vv, "entries", entries)
+        vv = _new(cls)
+        _set_entries(vv, entries)
         return vv
 
     def get(self, replica: str) -> int:
@@ -220,23 +220,21 @@ class CausalContext:
         dot = Dot(replica, counter)
         if self.cloud and any(d.replica == replica for d in self.cloud):
             return dot, self.add(dot)
-        counts = dict(self.vv.entries)
+        counts = {**self.vv.entries}
         counts[replica] = counter
-        extended = object.__new__(CausalContext)
-        object.__setattr__(extended, "vv", VersionVector._trusted(counts))
-        object.__setattr__(extended, "cloud", self.cloud)
-        return dot, extended
+        return dot, _counted(counts, self.cloud)
 
     def add(self, dot: Dot) -> CausalContext:
         """A context that has also seen ``dot`` (``self`` when it had)."""
         entries, cloud = self.vv.entries, self.cloud
-        seen = entries.get(dot[0], 0)
-        if dot[1] <= seen or dot in cloud:
+        replica, counter = dot
+        seen = entries.get(replica, 0)
+        if counter <= seen or (cloud and dot in cloud):
             return self
-        if dot[1] == seen + 1 and not cloud:  # the next dot of its replica: only the vector grows
-            counts = dict(entries)
-            counts[dot[0]] = dot[1]
-            return _context(VersionVector._trusted(counts), cloud)
+        if counter == seen + 1 and not cloud:  # the next dot of its replica: only the vector grows
+            counts = {**entries}
+            counts[replica] = counter
+            return _counted(counts, cloud)
         return CausalContext._folded(dict(entries), cloud, [dot], {})
 
     def add_all(self, dots: Iterable[Dot]) -> CausalContext:
@@ -274,15 +272,43 @@ class CausalContext:
         if not cloud and len(fresh) <= 1:
             # The common case of a delta's join: no strays here, at most one new stray dot.
             if not fresh:
-                return _context(VersionVector._trusted(entries), cloud)
+                return _counted(entries, cloud)
             replica, counter = fresh[0]
             seen = entries.get(replica, 0)
             if counter == seen + 1:
                 entries[replica] = counter
             elif counter > seen:
-                return _context(VersionVector._trusted(entries), frozenset(fresh))
-            return _context(VersionVector._trusted(entries), cloud)
+                return _counted(entries, frozenset(fresh))
+            return _counted(entries, cloud)
         return CausalContext._folded(entries, cloud, fresh, raised)
+
+    @staticmethod
+    def union(contexts: Sequence[CausalContext]) -> CausalContext:
+        """The union of ``contexts`` (at least one) in one pass, compacted once: what joining
+        many deltas at once needs, where merging them pairwise would rebuild the growing cloud
+        at every step. The first context itself when the others add nothing to it.
+
+        >>> a, b = CausalContext().add(Dot("a", 1)), CausalContext().add(Dot("a", 3))
+        >>> CausalContext.union([a, b, CausalContext().add(Dot("a", 2))]).vv.get("a")
+        3
+        """
+        first = contexts[0]
+        if len(contexts) == 1:
+            return first
+        entries = dict(first.vv.entries)
+        strays = list(first.cloud)
+        raised = False
+        for context in contexts[1:]:
+            for replica, count in context.vv.entries.items():
+                if count > entries.get(replica, 0):
+                    entries[replica] = count
+                    raised = True
+            strays.extend(context.cloud)
+        if not raised:
+            cloud, get = first.cloud, entries.get
+            if all(d[1] <= get(d[0], 0) or d in cloud for d in strays[len(cloud):]):
+                return first
+        return CausalContext._folded(entries, frozenset(), strays, {})
 
     def dots(self) -> Iterator[Dot]:
         """Every dot in the context, in (replica, counter) order."""
@@ -312,28 +338,30 @@ class CausalContext:
                     covered.extend(Dot(replica, k) for k in range(old + 1, new + 1) if (replica, k) in cloud)
                 else:
                     covered.extend(d for d in cloud if d.replica == replica and d.counter <= new)
-        strays = {d for d in fresh if d[1] > entries.get(d[0], 0)}
+        get = entries.get
+        strays = {d for d in fresh if d[1] > get(d[0], 0)}
+        # Only a replica with a new stray, or whose entry rose, can fold further.
+        touched = {d[0] for d in strays}
+        touched.update(raised)
         if not strays and not covered:
             if cloud and raised:
                 strays = set(cloud)
             else:
-                return _context(VersionVector._trusted(entries), cloud)
+                return _counted(entries, cloud)
         else:
             strays.update(cloud)
             strays.difference_update(covered)
-        touched = dict.fromkeys(raised)
-        touched.update(dict.fromkeys(d.replica for d in fresh))
         for replica in touched:
-            count = entries.get(replica, 0)
-            start = count
+            count = get(replica, 0)
+            if (replica, count + 1) not in strays:
+                continue
             while (replica, count + 1) in strays:
                 count += 1
-                strays.discard(Dot(replica, count))
-            if count != start:
-                entries[replica] = count
+                strays.discard((replica, count))
+            entries[replica] = count
         if len(strays) == len(cloud) and strays == cloud:
-            return _context(VersionVector._trusted(entries), cloud)
-        return _context(VersionVector._trusted(entries), frozenset(strays))
+            return _counted(entries, cloud)
+        return _counted(entries, frozenset(strays))
 
     def to_data(self) -> dict[str, Any]:
         """``{vv: {replica: count}, cloud: [[replica, counter], ...]}``, the cloud sorted."""
@@ -349,13 +377,20 @@ class CausalContext:
         return CausalContext._folded(dict(vv.entries), frozenset(), fresh, {})
 
 
+_new = object.__new__
+_set_entries = VersionVector.__dict__["entries"].__set__
 _set_vv = CausalContext.__dict__["vv"].__set__
 _set_cloud = CausalContext.__dict__["cloud"].__set__
 
 
-def _context(vv: VersionVector, cloud: frozenset[Dot]) -> CausalContext:
-    # The dataclass constructor without its frozen-attribute detour (joins make many contexts).
-    ctx = object.__new__(CausalContext)
+def _counted(entries: dict[str, int], cloud: frozenset[Dot]) -> CausalContext:
+    # The context of vector ``entries`` (owned here, valid, free of zeros) and compact ``cloud``,
+    # without the validating constructors and their frozen-attribute detour (joins make many).
+    vv = _new(VersionVector)
+    _set_entries(vv, entries)
+    ctx = _new(CausalContext)
     _set_vv(ctx, vv)
     _set_cloud(ctx, cloud)
     return ctx
+
+

@@ -61,12 +61,14 @@ V = TypeVar("V")
 S = TypeVar("S")
 
 EMPTY_CONTEXT = CausalContext()
+_NO_STRAYS: frozenset[Dot] = frozenset()
 _new = object.__new__
 
 
 def context_of(dots: Iterable[Dot]) -> CausalContext:
     """The (compact) causal context holding exactly ``dots``."""
-    return EMPTY_CONTEXT.add_all(dots)
+    fresh = list(dots)
+    return CausalContext._folded({}, _NO_STRAYS, fresh, {}) if fresh else EMPTY_CONTEXT
 
 
 def next_dot(context: CausalContext, replica: str) -> tuple[Dot, CausalContext]:

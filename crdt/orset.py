@@ -21,36 +21,42 @@ Adding an element that is present is a change: it creates a new dot, so a remove
 with the re-add does not delete the element (that is what "add wins" means).
 
 Speed: the elements live in a :class:`~crdt.pmap.PersistentMap`, so the state form ``add``
-copies O(sqrt n) references, not the whole set. ``merge`` with a side much smaller than the
-other (a delta, in delta propagation) walks only the small side: the elements it holds, and the
-dots its context saw, looked up in a dot -> element index of the large side (built on first
-need and carried through later merges and mutations), so a one-element delta into a
-10,000-element set costs about what the delta holds; when nothing changes the large side itself
-is returned. Two sides of similar size are joined bucket by bucket, reusing shared buckets.
+copies O(sqrt n) references, not the whole set. ``merge`` with a side much cheaper to walk
+than the other (a delta, in delta propagation; the cost counts elements and context dots) walks
+only that side, with set operations: the elements it holds, and the dots its context saw but its
+store lacks (what it removed), found in the other side by scanning a small store or through a
+dot -> element index of a large one (built on first need and carried through later merges and
+mutations). So a delta into a 10,000-element set, or into a few elements with a context of
+hundreds of replicas, costs about what the delta holds and names; when nothing changes the
+other side itself is returned. Two sides of similar size are joined bucket by bucket, reusing
+shared buckets; many deltas at once by :meth:`ORSet.join_all`. :meth:`ORSet.merge_difference`
+gives the join and the exact difference in one walk (what RR delta gossip needs).
 Elements follow Python equality (``1``, ``1.0`` and ``True`` are one element), as in a Python
 set.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 from crdt import dotstore
 from crdt.base import Op
-from crdt.clocks import CausalContext, Dot
-from crdt.codec import decode_element, element_sort_key, encode_element, register
+from crdt.clocks import CausalContext, Dot, _counted
+from crdt.codec import _encode_str, canonical_json, decode_element, element_sort_key, encode_element, register
 from crdt.dotstore import (
     CausalCrdt,
-    context_dots,
+    _new,
+    _set_context,
+    _set_store,
     context_of,
     context_repr,
     decode_dot,
     decode_dots,
     dots_repr,
     encode_dots,
-    keys_losing_dots,
     next_dot,
     seen_by,
     walk_cost,
@@ -108,20 +114,64 @@ def _unseen(dots: frozenset[Dot], seen: Any) -> frozenset[Dot]:
     return dots
 
 
-def _single_add(delta: ORSet) -> tuple[Any, Dot, frozenset[Dot]] | None:
-    """(element, dot, its dots) when ``delta`` holds one element with one dot and its context
-    holds that dot and nothing else (what ``add_delta`` of a new element gives), else None."""
-    context = delta.context
-    cloud, counts = context.cloud, context.vv.entries
-    if len(cloud) + len(counts) != 1:
-        return None
-    ((element, dots),) = delta.store.items()
-    if len(dots) != 1:
-        return None
-    (dot,) = dots
-    if cloud:
-        return (element, dot, dots) if dot in cloud else None
-    return (element, dot, dots) if dot[1] == 1 and counts.get(dot[0]) == 1 else None
+def _named(context: CausalContext) -> set[tuple[str, int]]:
+    """Every dot ``context`` holds, as plain ``(replica, counter)`` pairs (a dot hashes and
+    compares as one), so a walk subtracts what a side saw with set operations, in C, rather
+    than asking dot by dot. Only for membership: the pairs are not :class:`Dot` objects."""
+    named: set[tuple[str, int]] = set(context.cloud)
+    for replica, count in context.vv.entries.items():
+        if count == 1:
+            named.add((replica, 1))
+        else:
+            named.update(zip(repeat(replica), range(1, count + 1), strict=False))
+    return named
+
+
+#: Bytes of the encoding of the empty set, the frame every encoding of an ORSet shares.
+_FRAME = len(b'{"state":{"context":{"cloud":[],"vv":{}},"store":[]},"type":"ORSet"}')
+_REPLICA_SIZES: dict[str, int] = {}
+
+
+def _text_size(text: str) -> int:
+    """Bytes of ``text`` as a canonical JSON string (quoted, escaped, UTF-8)."""
+    quoted = _encode_str(text)
+    return len(quoted) if quoted.isascii() else len(quoted.encode())
+
+
+def _replica_size(replica: str) -> int:
+    # Replica ids are few and recur in every dot: their sizes are kept.
+    size = _REPLICA_SIZES.get(replica)
+    if size is None:
+        size = _REPLICA_SIZES[replica] = _text_size(replica)
+    return size
+
+
+def _element_size(element: Any) -> int:
+    kind = type(element)
+    if kind is str:
+        return _text_size(element)
+    if kind is int:
+        return len(int.__repr__(element))
+    return len(canonical_json(encode_element(element)).encode())
+
+
+def _dots_size(dots: Collection[Dot]) -> int:
+    """Bytes of the comma-separated ``[replica,counter]`` pairs of ``dots``."""
+    if not dots:
+        return 0
+    sizes = _REPLICA_SIZES
+    size = 4 * len(dots) - 1  # [,] of each pair, and the commas between them
+    for replica, counter in dots:
+        known = sizes.get(replica)
+        size += (_replica_size(replica) if known is None else known) + len(str(counter))
+    return size
+
+
+#: A side with at most this many elements per dot its walked partner saw but no longer holds
+#: (plus eight: a small set is always scanned) is scanned element by element for those dots
+#: (a C-level ``isdisjoint`` each) rather than looked up through its dot index, which would
+#: have to be built for it and then carried through every later change.
+SCAN_FACTOR = 4
 
 
 def _join_bucket(
@@ -163,10 +213,23 @@ class ORSet(CausalCrdt[frozenset[Any]]):
     kind = "observed-remove set"
     operations = ("add", "remove", "clear")
     op_types = (ORSetAdd, ORSetRemove, ORSetClear)
-    __slots__ = ("_index",)
+    __slots__ = ("_index", "_size")
 
     store: PersistentMap  # element -> frozenset of dots (never empty)
-    _index: PersistentMap  # dot -> element of the store, once asked (see _dot_index)
+    _index: PersistentMap | None  # dot -> element of the store, once asked (see _dot_index)
+    _size: int  # the encoding's byte length, once asked (see _quick_size)
+
+    def __init__(self) -> None:
+        super().__init__()
+        _set_index(self, None)
+
+    @classmethod
+    def _of(cls, store: PersistentMap, context: CausalContext, index: PersistentMap | None = None) -> ORSet:
+        value = _new(cls)
+        _set_store(value, store)
+        _set_context(value, context)
+        _set_index(value, index)  # always set: reading an unset slot raises, and that is slow
+        return value
 
     # -- merge -----------------------------------------------------------------------------
 
@@ -175,56 +238,183 @@ class ORSet(CausalCrdt[frozenset[Any]]):
             self._check_same_type(other, "merge")
         if other is self:
             return self
-        big, small = (self, other) if self.store._len >= other.store._len else (other, self)
-        if small.store._len == 1 and big.store._len > 1:
-            added = _single_add(small)
+        mine, theirs = self.store._len, other.store._len
+        if theirs == 1 and mine > 1:  # the common delta: one fresh add, joined in one lookup
+            added = self._add_one(other)
             if added is not None:
-                return big._add_seen(*added)
-        if walk_cost(small.store._len, small.context) * dotstore.WALK_FACTOR <= big.store._len:
-            return big._absorb(small)
+                return added
+        elif mine == 1 and theirs > 1:
+            added = other._add_one(self)
+            if added is not None:
+                return added
+        big, small = (self, other) if mine >= theirs else (other, self)
+        cost = walk_cost(small.store._len, small.context)
+        if cost * dotstore.WALK_FACTOR > big.store._len:
+            # Few elements on the larger side: compare what walking each side would cost.
+            other_cost = walk_cost(big.store._len, big.context)
+            if other_cost < cost:
+                big, small, cost, other_cost = small, big, other_cost, cost
+            if cost * dotstore.WALK_FACTOR > other_cost:
+                return ORSet._bucket_join(big, small)
+        return big._merged(small, big._changes(small)[0])
+
+    @classmethod
+    def join_all(cls, values: Sequence[ORSet]) -> ORSet:
+        """The join of ``values`` (at least one), equal to merging them in turn.
+
+        They are joined at once, as sets: a dot survives unless some value saw it without
+        holding it (removed it), so it costs what they hold and name, where joining them in
+        turn would walk the growing join at every step. A value costlier to walk than all the
+        others together is kept out as the base, and takes their join in one merge.
+        """
+        if len(values) <= 2:
+            return values[0] if len(values) == 1 else values[0].merge(values[1])
+        for value in values:
+            if type(value) is not ORSet:
+                values[0]._check_same_type(value, "merge")
+        costs = [walk_cost(v.store._len, v.context) for v in values]
+        heaviest = max(costs)
+        if heaviest > dotstore.WALK_FACTOR * (sum(costs) - heaviest):
+            base = costs.index(heaviest)
+            rest = [v for i, v in enumerate(values) if i != base]
+            return values[base].merge(ORSet.join_all(rest))
+        removed: set[tuple[str, int]] = set()  # dots some value saw but does not hold
+        stores: dict[Any, frozenset[Dot]] = {}
+        for value, cost in zip(values, costs, strict=True):
+            held: set[Dot] = set()
+            for e, dots in value.store.items():
+                held.update(dots)
+                had = stores.get(e)
+                stores[e] = dots if had is None or had is dots else had | dots
+            if len(held) != cost - value.store._len:  # it names dots it does not hold
+                removed.update(_named(value.context) - held)
+        if removed:
+            kept = {}
+            for e, dots in stores.items():
+                left = dots - removed
+                if left:
+                    kept[e] = dots if len(left) == len(dots) else left
+            stores = kept
+        return ORSet._of(PersistentMap.from_dict(stores), CausalContext.union([v.context for v in values]))
+
+    @staticmethod
+    def _bucket_join(big: ORSet, small: ORSet) -> ORSet:
+        """Two sides of similar size, joined bucket by bucket (shared buckets are skipped)."""
         store = ORSet._join_stores(big.store, big.context, small.store, small.context)
         context = big.context.merge(small.context)
         if store is big.store and context is big.context:
             return big
         return ORSet._of(store, context)
 
-    def _add_seen(self, element: Any, dot: Dot, dots: frozenset[Dot]) -> ORSet:
-        """``self.merge(delta)`` for a delta that adds ``element`` with ``dot`` alone (its
-        ``dots``) and whose context names nothing else: it removes nothing here, so this costs
-        one lookup, not a walk."""
+    def _add_one(self, delta: ORSet) -> ORSet | None:
+        """``self.merge(delta)`` for a delta that adds one element with one dot and whose
+        context names that dot alone (what ``add_delta`` of a new element gives): it removes
+        nothing here, so this costs one lookup, not a walk. None for any other delta."""
+        dcontext = delta.context
+        cloud, counts = dcontext.cloud, dcontext.vv.entries
+        if cloud:
+            if counts or len(cloud) != 1:
+                return None
+        elif len(counts) != 1:
+            return None
+        buckets = delta.store._buckets
+        if len(buckets) != 1:
+            return None
+        ((element, dots),) = buckets[0].items()
+        if len(dots) != 1:
+            return None
+        (dot,) = dots
+        if cloud:
+            if dot not in cloud:
+                return None
+        elif dot[1] != 1 or counts.get(dot[0]) != 1:
+            return None
         context = self.context
-        if dot[1] <= context.vv.entries.get(dot[0], 0) or dot in context.cloud:
+        entries, strays = context.vv.entries, context.cloud
+        replica, counter = dot
+        seen = entries.get(replica, 0)
+        if counter <= seen or (strays and dot in strays):
             return self  # seen: held here already, or removed here since
-        held = self.store.get(element)
-        kept = dots if held is None else held | dots
-        return self._derived(self.store.set(element, kept), context.add(dot), {element: kept})
+        if counter == seen + 1 and not strays:  # the next dot of its replica: the vector grows
+            counts = {**entries}
+            counts[replica] = counter
+            context = _counted(counts, strays)
+        else:
+            context = context.add(dot)
+        value = _new(ORSet)
+        _set_store(value, self.store.set_union(element, dots))
+        _set_context(value, context)
+        index = self._index
+        _set_index(value, None if index is None else index.set(dot, element))
+        return value
 
-    def _absorb(self, delta: ORSet) -> ORSet:
-        """``self.merge(delta)`` by walking ``delta`` alone: the elements it holds, and the
-        dots its context saw that this store holds under elements it lacks (removed there)."""
+    def _changes(self, delta: ORSet) -> tuple[dict[Any, frozenset[Dot] | None], set[tuple[str, int]]]:
+        """What ``self.merge(delta)`` changes in our store (element -> its dots, None where it
+        leaves), found by walking ``delta`` alone: the elements it holds, then our elements
+        holding a dot its context saw but its store lacks (it removed them); and those dots
+        it removed (as plain pairs).
+
+        Costs what the delta holds and names, as set operations: a dot of ours stays when the
+        delta holds it or never saw it; a dot of the delta comes in when we never saw it."""
         store, context = self.store, self.context
-        dstore, dcontext = delta.store, delta.context
-        seen_x, seen_y = seen_by(context), seen_by(dcontext)
+        get, cloud = context.vv.entries.get, context.cloud
+        dstore = delta.store
+        named = _named(delta.context)
+        held: set[Dot] = set()  # every dot the delta holds
         changes: dict[Any, frozenset[Dot] | None] = {}
-        held: set[Dot] = set()  # our dots of the elements the delta holds: joined just below
         for e, dy in dstore.items():
+            held.update(dy)
             dx = store.get(e)
-            if dx is None:
-                kept = dy if len(dy) == 1 and not seen_x(next(iter(dy))) else _unseen(dy, seen_x)
-                if kept:
-                    changes[e] = kept
+            if cloud:
+                new = [d for d in dy if d[1] > get(d[0], 0) and d not in cloud]
             else:
-                held.update(dx)
-                if dx is not dy and dx != dy:
-                    kept = (dx & dy) | _unseen(dx - dy, seen_y) | _unseen(dy - dx, seen_x)
-                    if kept != dx:
-                        changes[e] = kept or None
-        for e in keys_losing_dots(dcontext, seen_x, held, changes, self._dot_index):
-            changes[e] = _unseen(store[e], seen_y) or None
-        merged_context = context.merge(dcontext)
+                new = [d for d in dy if d[1] > get(d[0], 0)]
+            if dx is None:
+                if new:
+                    changes[e] = dy if len(new) == len(dy) else frozenset(new)
+                continue
+            kept = dx - named  # ours the delta never saw
+            if len(kept) == len(dx):
+                kept = dx
+            else:
+                kept |= dx & dy  # ours the delta saw and still holds
+                if len(kept) == len(dx):
+                    kept = dx
+            if new:
+                kept = kept.union(new)
+            if kept is not dx:
+                changes[e] = kept or None
+        removed = named - held  # seen there, held no more: removed there
+        if removed:
+            if store._len <= SCAN_FACTOR * (len(removed) + 8):
+                for e, dx in store.items():
+                    if not dx.isdisjoint(removed) and e not in changes:
+                        changes[e] = (dx - removed) or None
+            else:
+                index = self._dot_index()
+                for d in removed:
+                    e = index.get(d)
+                    if e is not None and e not in changes:
+                        changes[e] = (store[e] - removed) or None
+        return changes, removed
+
+    def _merged(self, delta: ORSet, changes: dict[Any, frozenset[Dot] | None]) -> ORSet:
+        """``self.merge(delta)`` given its :meth:`_changes` (itself when nothing changes)."""
+        context = self.context.merge(delta.context)
         if not changes:
-            return self if merged_context is context else self._derived(store, merged_context, changes)
-        return self._derived(store.updated(changes), merged_context, changes)
+            return self if context is self.context else self._derived(self.store, context, changes)
+        return self._derived(self.store.updated(changes), context, changes)
+
+    def merge_difference(self, delta: ORSet) -> tuple[ORSet, ORSet | None]:
+        """``(self.merge(delta), self.difference(delta))`` in one walk of ``delta`` (what a
+        replica receiving a delta under RR needs: the new state, and the part to forward)."""
+        if type(delta) is not ORSet:
+            self._check_same_type(delta, "difference")
+        changes, removed = self._changes(delta)
+        part = self._new_part(delta, changes, removed)
+        if part is None:
+            return self, None
+        return self._merged(part, changes), part  # the part's context adds what the delta's does
 
     def difference(self, delta: ORSet) -> ORSet | None:
         """The part of ``delta`` this set lacks, exactly (``None`` when it has all of it).
@@ -237,68 +427,85 @@ class ORSet(CausalCrdt[frozenset[Any]]):
         """
         if type(delta) is not ORSet:
             self._check_same_type(delta, "difference")
-        seen = seen_by(self.context)
-        kept: dict[Any, frozenset[Dot]] = {}
-        held: set[Dot] = set()  # the dots the delta's store holds
-        dropped = False
-        for e, dots in delta.store.items():
-            held.update(dots)
-            new = _unseen(dots, seen)
-            if new:
-                kept[e] = new
-            if new is not dots:
-                dropped = True
-        index: PersistentMap | None = None
-        removals: list[tuple[str, int]] = []
-        for d in context_dots(delta.context):
-            if d in held:
+        return self._new_part(delta, *self._changes(delta))
+
+    def _new_part(
+        self, delta: ORSet, changes: dict[Any, frozenset[Dot] | None], removed: set[tuple[str, int]]
+    ) -> ORSet | None:
+        """The exact part of ``delta`` new here, from the :meth:`_changes` it makes and the dots
+        it ``removed``: the dots it holds that we never saw, the dots of ours it removes, and
+        the removals of dots we never saw; ``delta`` itself when that is all of it, None when
+        it is nothing."""
+        store, context = self.store, self.context
+        get, cloud = context.vv.entries.get, context.cloud
+        dstore = delta.store
+        fresh: dict[Any, frozenset[Dot]] = {}  # element -> the delta's dots of it we never saw
+        lost: list[Dot] = []  # our dots the delta removes
+        whole = True  # every part of the delta is new
+        for e, dy in dstore.items():
+            dx = store.get(e)
+            if dx is None:
+                after = changes.get(e)
+                if after is not None:
+                    fresh[e] = after
+                    if after is not dy:
+                        whole = False
+                else:
+                    whole = False
                 continue
-            if seen(d):
-                if index is None:
-                    index = self._dot_index()
-                if d not in index:
-                    dropped = True  # removed here already
-                    continue
-            removals.append(d)
-        if not kept and not removals:
+            if e in changes:
+                after = changes[e] or _NO_DOTS
+                new = after - dx
+                if new:
+                    fresh[e] = dy if len(new) == len(dy) else new
+                lost.extend(dx - after)
+                if len(new) != len(dy):
+                    whole = False
+            else:
+                whole = False  # all of its dots are here already
+        removals: list[Dot] = []
+        if removed:  # the delta saw dots it no longer holds: its removals
+            for e, after in changes.items():
+                if e not in dstore:
+                    dx = store[e]
+                    lost.extend(dx if after is None else dx - after)
+            for d in removed.difference(lost) if lost else removed:
+                if d[1] > get(d[0], 0) and not (cloud and d in cloud):
+                    removals.append(Dot(*d))  # never seen here: the removal is news
+            if len(lost) + len(removals) != len(removed):
+                whole = False  # some removal was applied here already
+        if not fresh and not lost and not removals:
             return None
-        if not dropped:
+        if whole:
             return delta
-        dots = [d for ds in kept.values() for d in ds]
-        context = context_of([*dots, *(Dot(*d) for d in removals)])
-        return ORSet._of(PersistentMap.from_dict(kept), context)
+        dots = [d for ds in fresh.values() for d in ds]
+        return ORSet._of(PersistentMap.from_dict(fresh), context_of([*dots, *lost, *removals]))
 
     def _derived(
         self, store: PersistentMap, context: CausalContext, changes: dict[Any, frozenset[Dot] | None]
     ) -> ORSet:
         """A new state of this set whose store differs from ours by ``changes`` (element ->
         its new dots, None where it left); our dot index, if built, is carried over."""
-        value = ORSet._of(store, context)
-        index = getattr(self, "_index", None)  # an unset slot: no index was built
+        index = self._index
         if index is None:
-            return value
+            return ORSet._of(store, context)
         moved: dict[Any, Any] = {}
         old = self.store
         for e, dots in changes.items():
             before = old.get(e, _NO_DOTS)
-            for d in before:
-                if dots is None or d not in dots:
-                    moved[d] = None
-            for d in dots or _NO_DOTS:
-                if d not in before:
-                    moved[d] = e
-        _set_index(value, index.updated(moved))
-        return value
+            after = dots or _NO_DOTS
+            moved.update(dict.fromkeys(before - after))
+            moved.update(dict.fromkeys(after - before, e))
+        return ORSet._of(store, context, index.updated(moved))
 
     def _dot_index(self) -> PersistentMap:
         """Dot -> element for every dot the store holds (built once per lineage of states)."""
-        try:
-            return self._index
-        except AttributeError:
+        index = self._index
+        if index is None:
             pairs = [(d, e) for e, dots in self.store.items() for d in dots]
             index = PersistentMap.from_items(pairs, len(pairs))
             _set_index(self, index)
-            return index
+        return index
 
     # -- dot store hooks -------------------------------------------------------------------
 
@@ -355,6 +562,29 @@ class ORSet(CausalCrdt[frozenset[Any]]):
                 raise DecodeError(cls.type_name, "an element is listed twice", element_data)
             entries[element] = decode_dots(cls.type_name, dots_data, nonempty=True)
         return PersistentMap.from_dict(entries)
+
+    # -- size ------------------------------------------------------------------------------
+
+    def _quick_size(self) -> int:
+        """The canonical encoding's byte length, summed from its parts without building it
+        (no sorting, no text): a delta interval is sized once per neighbour group, and the
+        encoding itself is then never needed."""
+        try:
+            return self._size
+        except AttributeError:
+            pass
+        context = self.context
+        entries, cloud = context.vv.entries, context.cloud
+        size = _FRAME + _dots_size(cloud) + max(len(entries) - 1, 0)
+        for replica, count in entries.items():
+            size += _replica_size(replica) + 1 + len(str(count))  # "replica":count
+        elements = 0
+        for element, dots in self.store.items():
+            elements += 1
+            size += _element_size(element) + 5 + _dots_size(dots)  # [element,[dots]]
+        size += max(elements - 1, 0)
+        _set_size(self, size)
+        return size
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -466,3 +696,4 @@ class ORSet(CausalCrdt[frozenset[Any]]):
 
 
 _set_index = ORSet.__dict__["_index"].__set__
+_set_size = ORSet.__dict__["_size"].__set__

@@ -136,7 +136,37 @@ class PersistentMap:
             return PersistentMap.from_items([*self.items(), (key, value)], size)
         copy = buckets.copy()
         copy[index] = bucket
-        return PersistentMap._of(copy, size)
+        m = _new(PersistentMap)
+        _set_buckets(m, copy)
+        _set_len(m, size)
+        return m
+
+    def set_union(self, key: K, value: Any) -> PersistentMap:
+        """This map with ``key`` set to ``value``, or to its value ``| value`` when it has one
+        (one lookup: what adding a dot to a set-valued entry needs).
+
+        >>> sorted(PersistentMap.from_dict({"a": {1}}).set_union("a", {2})["a"])
+        [1, 2]
+        """
+        buckets = self._buckets
+        index = hash(key) & (len(buckets) - 1)
+        bucket = buckets[index]
+        held = bucket.get(key, _MISSING)
+        size = self._len
+        if held is _MISSING:
+            size += 1
+            if size > len(buckets) * len(buckets):
+                return PersistentMap.from_items([*self.items(), (key, value)], size)
+        else:
+            value = held | value
+        bucket = bucket.copy()
+        bucket[key] = value
+        copy = buckets.copy()
+        copy[index] = bucket
+        m = _new(PersistentMap)
+        _set_buckets(m, copy)
+        _set_len(m, size)
+        return m
 
     def delete(self, key: K) -> PersistentMap:
         """This map without ``key`` (itself when ``key`` is absent)."""

@@ -30,6 +30,7 @@ spreads on (``spread_written: false`` puts back the bug where it did not, for th
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import reduce
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from crdt.base import Crdt
@@ -47,6 +48,27 @@ def _whole_or_nothing(current: StoredValue | None, incoming: StoredValue) -> boo
     """Whether ``current.difference(incoming)`` is the default: all of it or nothing."""
     return (isinstance(current, Crdt) and type(current) is type(incoming)
             and type(current).difference is Crdt.difference)
+
+
+def _merge_difference(current: StoredValue | None, incoming: StoredValue
+                      ) -> Callable[[Any], tuple[Crdt[Any], Crdt[Any] | None]] | None:
+    """``current.merge_difference`` when the type computes the join and the difference in one
+    walk (``(merged, part)``, ``part`` None when nothing is new), else None."""
+    if type(current) is not type(incoming) or not isinstance(current, Crdt):
+        return None
+    return getattr(current, "merge_difference", None)
+
+
+def _join_all(values: list[StoredValue]) -> StoredValue:
+    """The join of ``values`` in buffer order: at once when the type joins many values in one
+    pass (``join_all``), else in turn."""
+    first = values[0]
+    if len(values) == 1:
+        return first
+    many = getattr(type(first), "join_all", None)
+    if many is not None and all(type(v) is type(first) for v in values):
+        return many(values)
+    return reduce(join, values)
 
 
 #: each option's JSON Schema (the scenario schema's data.options.delta)
@@ -186,12 +208,12 @@ class DeltaGossip(Protocol):
         cached = self._intervals.get((start, excluded))
         if cached is not None:
             return dict(cached)
-        group: dict[str, StoredValue] = {}
+        parts: dict[str, list[StoredValue]] = {}
         for seq in range(start, counter):
             key, delta, origin = buffer[seq]
-            if origin == excluded:
-                continue
-            group[key] = delta if key not in group else join(group[key], delta)
+            if origin != excluded:
+                parts.setdefault(key, []).append(delta)
+        group = {key: _join_all(values) for key, values in parts.items()}
         self._intervals[(start, excluded)] = group
         return dict(group)
 
@@ -226,10 +248,17 @@ class DeltaGossip(Protocol):
             return
         group: dict[str, StoredValue] = payload["deltas"]
         states = self.replicator.states
-        inflating = {}
+        inflating: dict[str, StoredValue] = {}
         joined: dict[str, StoredValue] = {}
         for key in sorted(group):
             incoming, current = group[key], states.get(key)
+            fused = _merge_difference(current, incoming)
+            if fused is not None:
+                # One walk of the delta gives both the new state and the part new here.
+                state, new = fused(incoming)
+                if new is not None:
+                    joined[key], inflating[key] = state, new
+                continue
             if _whole_or_nothing(current, incoming):
                 # Its difference is the merge compared with the state: keep that merge rather
                 # than merge a second time to store it.

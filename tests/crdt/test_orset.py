@@ -185,7 +185,7 @@ def test_the_carried_dot_index_matches_the_store(xs: list[ORSet], steps: list[tu
                 s = s.merge(xs[1])
             else:
                 s = s.mutate(kind, "c", *(() if kind == "clear" else (element,)))
-            if hasattr(s, "_index"):  # carried through this step (a clear starts afresh)
+            if s._index is not None:  # carried through this step (a clear starts afresh)
                 assert dict(s._index.items()) == _fresh_index(s)
 
 
@@ -223,18 +223,18 @@ def test_sides_of_similar_size_are_joined_bucket_by_bucket_without_an_index() ->
     b = a.add("b", "x").remove("b", 7)
     merged = a.merge(b)
     assert merged.value() == (a.value() - {7}) | {"x"}
-    assert not hasattr(a, "_index") and not hasattr(b, "_index") and not hasattr(merged, "_index")
+    assert a._index is None and b._index is None and merged._index is None
     assert a.merge(a.add("a", 1)).merge(a) is not a and merged.merge(a) is merged
 
 
 def test_walking_a_fresh_add_needs_no_index() -> None:
     big = _big(1_000)
     merged = big.merge(ORSet().add_delta("b", "y"))
-    assert "y" in merged and not hasattr(big, "_index") and not hasattr(merged, "_index")
+    assert "y" in merged and big._index is None and merged._index is None
     assert isinstance(merged.store, PersistentMap)
 
 
-NO_SINGLE_ADD = mock.patch("crdt.orset._single_add", lambda delta: None)
+NO_SINGLE_ADD = mock.patch.object(ORSet, "_add_one", lambda self, delta: None)
 
 
 @given(states(SPEC), st.lists(st.tuples(st.sampled_from(["x", "y"]), elements), min_size=1, max_size=6))
@@ -249,7 +249,7 @@ def test_a_single_add_delta_joins_like_the_bucket_join(xs: list[ORSet], adds: li
                     with NEVER_WALK, NO_SINGLE_ADD:
                         expected = a.merge(b)
                     assert a.merge(b) == expected
-                    if hasattr(a.merge(b), "_index"):
+                    if a.merge(b)._index is not None:
                         assert dict(a.merge(b)._index.items()) == _fresh_index(expected)
 
 
@@ -299,3 +299,88 @@ def test_difference_of_a_removal_already_applied_is_none_and_of_a_fresh_one_is_k
     removed = s.merge(removal)
     assert removed.difference(removal) is None
     assert ORSet().difference(removal) is removal  # never saw the dot: the context is news
+
+
+# -- one walk for the join and the difference; many deltas joined at once ----------------------
+
+import crdt.orset  # noqa: E402
+from crdt.clocks import CausalContext  # noqa: E402
+
+ALWAYS_INDEX = mock.patch.object(crdt.orset, "SCAN_FACTOR", 0)
+ALWAYS_SCAN = mock.patch.object(crdt.orset, "SCAN_FACTOR", 10**9)
+
+
+@given(states(SPEC))
+def test_merge_difference_is_the_merge_and_the_difference_in_one(replicas: list[ORSet]) -> None:
+    for x in replicas:
+        for d in replicas:
+            merged, part = x.merge_difference(d)
+            assert merged == x.merge(d)
+            assert part == x.difference(d)
+            if part is None:
+                assert merged is x  # nothing new: the state itself, no new value
+
+
+@given(states(SPEC))
+def test_scanning_and_indexing_find_the_same_removed_dots(replicas: list[ORSet]) -> None:
+    for x in replicas:
+        for d in replicas:
+            with ALWAYS_SCAN, ALWAYS_WALK:
+                expected = (x.merge(d), x.difference(d))
+            with ALWAYS_INDEX, ALWAYS_WALK:
+                assert (x.merge(d), x.difference(d)) == expected
+
+
+@given(states(SPEC), st.data())
+def test_join_all_equals_merging_in_turn(replicas: list[ORSet], data: st.DataObject) -> None:
+    values = data.draw(st.lists(st.sampled_from(replicas), min_size=1, max_size=5))
+    expected = values[0]
+    for v in values[1:]:
+        expected = expected.merge(v)
+    for walk in (ALWAYS_WALK, NEVER_WALK):
+        with walk:
+            assert ORSet.join_all(values) == expected
+
+
+def test_join_all_keeps_a_dominant_value_as_the_base() -> None:
+    big = _big(1_000)
+    deltas = [ORSet().add_delta("b", "x"), ORSet().add_delta("c", "y"), big.remove_delta("d", 5)]
+    assert deltas[2] is not None
+    joined = ORSet.join_all([deltas[0], big, deltas[1], deltas[2]])
+    assert joined.value() == (big.value() - {5}) | {"x", "y"}
+    changed = [x is not y for x, y in zip(joined.store.buckets(), big.store.buckets(), strict=True)]
+    assert sum(changed) <= 3  # the large set was merged into, not rebuilt
+
+
+def test_a_walk_removes_a_dot_the_delta_saw_and_keeps_one_it_did_not() -> None:
+    s = ORSet().add("a", "x")
+    concurrent = s.merge(ORSet().add("b", "x"))  # x with a1 and b1
+    removal = s.remove_delta("a", "x")  # saw a1 only
+    assert removal is not None
+    merged = concurrent.merge(removal)
+    assert merged.dots() == [Dot("b", 1)]
+    part = concurrent.difference(removal)
+    assert part is removal  # its one removal is news: the delta itself
+
+
+def test_the_size_is_the_encoding_length_with_strays_and_odd_text() -> None:
+    from crdt.codec import to_bytes
+
+    source = ORSet()
+    for replica in ("a", "é", 'q"', "\n"):
+        for element in ("x", 2, ("t", 1.5), "ü\\", None, True):
+            source = source.add(replica, element)
+    strayed = ORSet().merge(source.add_delta("z", "new")).merge(source.add("z", "w").add_delta("z", "v"))
+    for s in (ORSet(), source, strayed, strayed.merge(source.remove_delta("a", 2) or ORSet())):
+        assert s._quick_size() == len(to_bytes(s))
+
+
+def test_context_union_equals_merging_in_turn() -> None:
+    contexts = [CausalContext().add(Dot("a", 3)), CausalContext().add(Dot("a", 1)),
+                CausalContext().add(Dot("b", 2)), CausalContext().add(Dot("a", 2)).add(Dot("b", 1))]
+    expected = contexts[0]
+    for c in contexts[1:]:
+        expected = expected.merge(c)
+    assert CausalContext.union(contexts) == expected
+    assert CausalContext.union(contexts).vv.to_data() == {"a": 3, "b": 2}
+    assert CausalContext.union([contexts[0], contexts[0]]) is contexts[0]
