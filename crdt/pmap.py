@@ -134,12 +134,7 @@ class PersistentMap:
         bucket[key] = value
         if size > len(buckets) * len(buckets):
             return PersistentMap.from_items([*self.items(), (key, value)], size)
-        copy = buckets.copy()
-        copy[index] = bucket
-        m = _new(PersistentMap)
-        _set_buckets(m, copy)
-        _set_len(m, size)
-        return m
+        return _replacing(buckets, index, bucket, size)
 
     def set_union(self, key: K, value: Any) -> PersistentMap:
         """This map with ``key`` set to ``value``, or to its value ``| value`` when it has one
@@ -161,12 +156,7 @@ class PersistentMap:
             value = held | value
         bucket = bucket.copy()
         bucket[key] = value
-        copy = buckets.copy()
-        copy[index] = bucket
-        m = _new(PersistentMap)
-        _set_buckets(m, copy)
-        _set_len(m, size)
-        return m
+        return _replacing(buckets, index, bucket, size)
 
     def delete(self, key: K) -> PersistentMap:
         """This map without ``key`` (itself when ``key`` is absent)."""
@@ -236,3 +226,15 @@ class PersistentMap:
 # Slot setters called directly: several times faster than object.__setattr__ on a hot path.
 _set_buckets = PersistentMap.__dict__["_buckets"].__set__
 _set_len = PersistentMap.__dict__["_len"].__set__
+
+
+def _replacing(buckets: list[dict[Any, Any]], index: int, bucket: dict[Any, Any],
+               size: int) -> PersistentMap:
+    """A map of ``size`` entries in ``buckets`` with bucket ``index`` replaced by ``bucket``
+    (built with the slot setters: the hot path of every single-key change)."""
+    copy = buckets.copy()
+    copy[index] = bucket
+    m = _new(PersistentMap)
+    _set_buckets(m, copy)
+    _set_len(m, size)
+    return m
