@@ -71,7 +71,7 @@ class KindCounters:
         """The kind's counters as plain data."""
         return {k: getattr(self, k) for k in KindCounters.__slots__}
 
-    def add(self, other: KindCounters) -> None:
+    def add(self, other: KindCounters | NodeKindCounters) -> None:
         """Add ``other``'s counts to these."""
         self.sent += other.sent
         self.bytes_sent += other.bytes_sent
@@ -111,12 +111,11 @@ class NodeKindCounters:
     delivered = _cell_field(DELIVERED)
     bytes_delivered = _cell_field(BYTES_DELIVERED)
 
-    def to_data(self) -> dict[str, int]:
-        """The cell's counters as plain data."""
-        return {k: getattr(self, k) for k in KindCounters.__slots__}
+    to_data = KindCounters.to_data
 
 
 _COUNTS = {key: attrgetter(key) for key in KindCounters.__slots__}
+_COLUMN_OF = {key: column for column, key in enumerate(KindCounters.__slots__)}
 
 
 class Metrics:
@@ -146,7 +145,7 @@ class Metrics:
     # Totals are sums over link kinds (few) and node cells, so the hot path counts once.
     def _total(self, key: str) -> int:
         get = _COUNTS[key]
-        return sum(map(get, self.link_kinds.values())) + sum(self.columns[KindCounters.__slots__.index(key)])
+        return sum(map(get, self.link_kinds.values())) + sum(self.columns[_COLUMN_OF[key]])
 
     @property
     def sent(self) -> int:
@@ -170,14 +169,8 @@ class Metrics:
         out = {kind: KindCounters() for kind in self._kind_names}
         for kind, counters in self.link_kinds.items():
             out[kind].add(counters)
-        columns = self.columns
-        for index, kind in enumerate(self._cell_kinds):
-            if index:
-                counters = out[kind]
-                counters.sent += columns[SENT][index]
-                counters.bytes_sent += columns[BYTES_SENT][index]
-                counters.delivered += columns[DELIVERED][index]
-                counters.bytes_delivered += columns[BYTES_DELIVERED][index]
+        for index in range(1, len(self._cell_kinds)):  # (index 0 belongs to no cell)
+            out[self._cell_kinds[index]].add(NodeKindCounters(self, index))
         return out
 
     def link(self, src: str, dst: str) -> LinkCounters:

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sim.errors import ConfigError
-from sim.replication.protocol import HEADER_BYTES, Calls, Protocol, register_protocol
+from sim.replication.protocol import Calls, Protocol, register_protocol
 from sim.replication.values import DELETED, StoredValue, fingerprint, join, value_size
 
 if TYPE_CHECKING:
@@ -179,7 +179,7 @@ class StateGossip(Protocol):
                 self._send_states(peer, list(digest), summary, want=[], reply=True)
             else:
                 size = sum(len(k) + len(v) + 6 for k, v in digest.items()) + SUMMARY_BYTES
-                self.node.send(peer, "state.digest", {"digest": digest, "summary": summary}, HEADER_BYTES + size)
+                self.send(peer, "state.digest", {"digest": digest, "summary": summary}, size)
 
     def _heard(self, their_summary: Summary, mine: Summary) -> None:
         """Count an exchange towards confirming our summary ``mine`` (or reset on disagreement)."""
@@ -191,12 +191,12 @@ class StateGossip(Protocol):
                      reply: bool = False) -> None:
         if not keys and not want:
             # The common answer once the news has spread: nothing to give, nothing asked.
-            self.node.send(peer, "state.gossip", {"states": {}, "want": want, "summary": summary, "reply": reply},
-                           HEADER_BYTES + SUMMARY_BYTES)
+            self.send(peer, "state.gossip", {"states": {}, "want": want, "summary": summary, "reply": reply},
+                      SUMMARY_BYTES)
             return
         held = self.replicator.states
         states = {}
-        size = HEADER_BYTES + SUMMARY_BYTES
+        size = SUMMARY_BYTES
         for k in keys:
             value = held.get(k)
             if value is not None:
@@ -204,8 +204,7 @@ class StateGossip(Protocol):
                 size += len(k) + value_size(value)
         for k in want:
             size += len(k)
-        self.node.send(peer, "state.gossip", {"states": states, "want": want, "summary": summary, "reply": reply},
-                       size)
+        self.send(peer, "state.gossip", {"states": states, "want": want, "summary": summary, "reply": reply}, size)
 
     def _on_digest(self, msg: Message) -> None:
         payload = msg[3]  # (fields by index: a NamedTuple's named field is a descriptor call)
