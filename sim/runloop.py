@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from sim import eventloop
 from sim.checks import CheckResult
 from sim.deprecation import renamed
 from sim.errors import ConfigError, SimError
@@ -86,7 +87,7 @@ def _tick_loop(world: World) -> Generator[simpy.Event, None, None]:
 
 def _advance(world: World, until: float) -> None:
     if until > world.env.now:
-        world.env.run(until=until)
+        eventloop.run(world.env, until)
 
 
 _frozen_at_exit = False

@@ -1,0 +1,81 @@
+"""The loop that processes a world's events: SimPy's ``Environment.run`` with ``step`` inlined.
+
+SimPy runs a simulation by calling ``Environment.step`` once per event. That call is a fifth
+of a message's cost on the engine's path (a frame per event, on top of the delivery's own), so
+a world runs its events here instead: the same heap, popped in the same order, each event's
+callbacks called as ``step`` calls them, the same failure for an event that failed and was not
+defused. ``until`` is an event scheduled with SimPy's own key for it (``URGENT`` at the
+requested time), so an event at exactly ``until`` runs in the next call, as with SimPy.
+
+This reads SimPy internals (``env._queue``, ``env._now``), like the network's delivery fast
+path: the SimPy version is pinned in pyproject.toml, and ``INLINE_LOOP = False`` runs every
+event through ``Environment.run`` instead (tests/sim/test_eventloop.py compares the two event by
+event).
+
+>>> import simpy
+>>> env = simpy.Environment()
+>>> seen = []
+>>> for t in (0.3, 0.1, 0.2):
+...     env.timeout(t).callbacks.append(lambda event, t=t: seen.append((env.now, t)))
+>>> run(env, until=0.25)
+>>> seen
+[(0.1, 0.1), (0.2, 0.2)]
+>>> env.now
+0.25
+>>> run(env)
+>>> seen[-1], env.now
+((0.3, 0.3), 0.3)
+"""
+
+from __future__ import annotations
+
+from heapq import heappop
+
+import simpy
+from simpy.core import StopSimulation
+from simpy.events import URGENT, Event, EventPriority
+
+__all__ = ["INLINE_LOOP", "run"]
+
+#: False: every event through SimPy's public ``Environment.run`` (read at each call)
+INLINE_LOOP = True
+
+
+def run(env: simpy.Environment, until: float | None = None) -> None:
+    """Process ``env``'s events until the clock reaches ``until`` (or, with None, until no
+    event is left), as ``env.run(until)`` does."""
+    if not INLINE_LOOP:
+        env.run(until=until)
+        return
+    stop: Event | None = None
+    if until is not None:
+        at = until if isinstance(until, int) else float(until)
+        if at <= env._now:
+            raise ValueError(f"until ({at}) must be greater than the current simulation time")
+        stop = Event(env)
+        stop._ok = True
+        stop._value = None
+        env.schedule(stop, URGENT, at - env._now)  # the key SimPy's run gives its until event
+    queue = env._queue
+    pop = heappop
+    while queue:
+        env._now, _, _, event = pop(queue)
+        if event is stop:
+            return
+        callbacks, event.callbacks = event.callbacks, None
+        try:
+            for callback in callbacks:
+                callback(event)
+        except StopSimulation:
+            # As Environment.step: the remaining callbacks run when the simulation resumes.
+            event.callbacks = callbacks[callbacks.index(callback) + 1:]
+            env.schedule(event, EventPriority(-1))
+            return
+        if not event._ok and not hasattr(event, "_defused"):
+            # As Environment.step: a failed event nobody defused crashes the run.
+            failure = event._value
+            error = type(failure)(*failure.args)
+            error.__cause__ = failure
+            raise error
+    if stop is not None:
+        raise RuntimeError(f'No scheduled events left but "until" event was not triggered: {stop}')
