@@ -445,8 +445,21 @@ class Network:
         return self._send_new(node, dst, kind, payload, size)
 
     def _send_new(self, node: Node, dst: str, kind: str, payload: Any, size: int) -> bool:
-        """:meth:`send` from ``node`` to a destination its ``_out`` does not hold (yet)."""
-        zone_sender = self._zone_sender(node, dst) if self._zone_senders else None
+        """:meth:`send` from ``node`` to a destination its ``_out`` does not hold (yet): through
+        the zone sender from ``node`` to ``dst``'s zone, unless the pair needs a link of its own
+        (a graph edge, an override, a FIFO or bandwidth model, no zone channel, a send to
+        itself). In a large zone most sends come here (``_out`` keeps a node's first few pairs
+        only), so the lookups are inlined."""
+        zone_sender = None
+        if self._zone_senders:
+            dst_zone = self._topology._zone_of.get(dst)
+            if dst_zone is not None and dst != node.id and not (
+                    self._link_models and (node.id, dst) in self._link_models):
+                adjacent = self._topology._adj.get(node.id)
+                if adjacent is None or dst not in adjacent:
+                    zone_sender = node._zone_out.get(dst_zone, _UNSET)
+                    if zone_sender is _UNSET:
+                        zone_sender = node._zone_out[dst_zone] = self._new_zone_sender(node, dst_zone)
         if zone_sender is None:
             return self._open(node.id, dst).send(dst, kind, payload, size)
         if len(node._out) < ZONE_PAIRS_CACHED:
@@ -454,22 +467,6 @@ class Network:
             # a large world's many pairs per node are not worth it).
             node._out[dst] = zone_sender
         return zone_sender(dst, kind, payload, size)
-
-    def _zone_sender(self, node: Node, dst: str) -> Callable[[str, str, Any, int], bool] | None:
-        """The zone sender from ``node`` to ``dst``'s zone, or None when the pair needs a link
-        of its own (a graph edge, an override, a FIFO or bandwidth model, no zone channel)."""
-        topo = self._topology
-        dst_zone = topo._zone_of.get(dst)
-        if dst_zone is None or (self._link_models and (node.id, dst) in self._link_models):
-            return None
-        adjacent = topo._adj.get(node.id)
-        if adjacent is not None and dst in adjacent:
-            return None
-        senders = node._zone_out
-        sender = senders.get(dst_zone, _UNSET)
-        if sender is _UNSET:
-            sender = senders[dst_zone] = self._new_zone_sender(node, dst_zone)
-        return sender if dst != node.id else None
 
     def _new_zone_sender(self, node: Node, dst_zone: str) -> Callable[[str, str, Any, int], bool] | None:
         pair = (node.zone, dst_zone)

@@ -219,6 +219,8 @@ class Replicator:
         #: bumped on every change of a stored value, so protocols can tell cheaply that none
         #: happened since they last looked
         self.version = 0
+        # where the states live: the node's durable or volatile store (dicts never rebound)
+        self._home = node.durable if group.durable else node.volatile
         node.add_component("ddata", self)
         node.on_message("ddata.write", self._on_write)
         node.on_message("ddata.write_ack", self._on_write_ack)
@@ -233,8 +235,10 @@ class Replicator:
     @property
     def states(self) -> dict[str, StoredValue]:
         """Key -> stored value at this replica (durable or volatile, as configured)."""
-        store = self.node.durable if self.group.durable else self.node.volatile
-        return store.setdefault("ddata", {})
+        # (a lookup first: setdefault would build an empty dict on every call; an empty store
+        # is falsy and takes the second path, which returns it)
+        home = self._home
+        return home.get("ddata") or home.setdefault("ddata", {})
 
     @property
     def replica_id(self) -> str:

@@ -54,8 +54,11 @@ _OPTIONS: dict[str, Any] = {
     "background": {"type": "integer", "minimum": 0, "maximum": 1_000_000},
     "pull_when_empty": {"type": "boolean"},
 }
-#: a digest memo no version matches
-_NO_DIGEST: tuple[int, int, dict[str, str]] = (-1, -1, {})
+#: what a node's stored keys look like to its peers, while nothing changes: (replicator
+#: version, number of the group's keys, digest, summary, bytes of a digest message's payload)
+View = tuple[int, int, dict[str, str], Summary, int]
+#: a view no version matches
+_NO_VIEW: View = (-1, -1, {}, (), 0)
 
 
 @register_protocol
@@ -82,9 +85,8 @@ class StateGossip(Protocol):
         self.agreed = 0
         self.rounds = 0
         self._summary_now: Summary | None = None
-        # (replicator version, number of the group's keys, the digest then): see _digest
-        self._memo: tuple[int, int, dict[str, str]] = _NO_DIGEST
-        self._last_summary: tuple[dict[str, str] | None, Summary] = (None, ())
+        # the view of the stored keys as last computed: see _view
+        self._memo: View = _NO_VIEW
         self._round_version = -1
         self.node.on_message("state.digest", self._on_digest)
         self.node.on_message("state.gossip", self._on_gossip)
@@ -114,33 +116,27 @@ class StateGossip(Protocol):
 
     # -- digests ------------------------------------------------------------------------------
 
-    def _digest(self) -> dict[str, str]:
-        """Key -> fingerprint of every key held here. Asked every round and on every message,
-        mostly with nothing changed, so the last digest is returned again (the same dict,
-        never mutated) while the replicator's version and the group's number of keys are the
-        same: every change of a stored value bumps the version, keys are never removed (a new
-        one changes the number), and the store is only replaced by a crash, which forgets the
-        digest (``crash``)."""
-        replicator = self.replicator
-        memo = self._memo
-        if memo[0] == replicator.version and memo[1] == len(replicator.group.keys):
-            return memo[2]
-        states = replicator.states
-        digest = {k: fingerprint(v) for k in replicator.group.keys_for(self.name) if (v := states.get(k)) is not None}
-        self._memo = (replicator.version, len(replicator.group.keys), digest)
-        return digest
+    def _view(self) -> View:
+        """The digest (key -> fingerprint of every key held here), its summary and the bytes
+        of a digest message's payload. Asked every round and on every message, mostly with
+        nothing changed, so the last view is returned again (its digest never mutated) while
+        the replicator's version and the group's number of keys are the same: every change of
+        a stored value bumps the version, keys are never removed (a new one changes the
+        number), and the store is only replaced by a crash, which forgets the view (``crash``).
 
-    def _summary(self, digest: dict[str, str]) -> Summary:
-        """The digest's fingerprint over all keys. On the wire it is 16 hex digits
+        The summary is the digest's fingerprint over all keys. On the wire it is 16 hex digits
         (``SUMMARY_BYTES``); in the simulation only its equality matters, so it is the sorted
         digest itself: equal exactly when the digests are, and no hash per changed digest."""
-        # Asked several times per message for the same digest: keep the last one.
-        last = self._last_summary
-        if digest is last[0]:
-            return last[1]
-        summary = tuple(sorted(digest.items()))
-        self._last_summary = (digest, summary)
-        return summary
+        replicator = self.replicator
+        memo = self._memo
+        version, keys = replicator.version, len(replicator.group.keys)
+        if memo[0] == version and memo[1] == keys:
+            return memo
+        states = replicator.states
+        digest = {k: fingerprint(v) for k in replicator.group.keys_for(self.name) if (v := states.get(k)) is not None}
+        size = sum(len(k) + len(v) + 6 for k, v in digest.items()) + SUMMARY_BYTES
+        self._memo = memo = (version, keys, digest, tuple(sorted(digest.items())), size)
+        return memo
 
     # -- the round ----------------------------------------------------------------------------
 
@@ -151,10 +147,9 @@ class StateGossip(Protocol):
         if self.agreed >= self.confirm and not background and self._round_version == version:
             return  # agreed, and nothing stored here changed since: no news (the common case)
         self._round_version = version
-        digest = self._digest()
+        _, _, digest, summary, digest_bytes = self._view()
         if not digest and (self.mode == "push" or not self.pull_when_empty):
             return  # nothing to push; under pull an empty digest asks a peer for everything
-        summary = self._summary(digest)
         if summary != self._summary_now:
             self._summary_now, self.agreed = summary, 0
         if self.agreed >= self.confirm and not background:
@@ -178,8 +173,7 @@ class StateGossip(Protocol):
             if self.mode == "push":
                 self._send_states(peer, list(digest), summary, want=[], reply=True)
             else:
-                size = sum(len(k) + len(v) + 6 for k, v in digest.items()) + SUMMARY_BYTES
-                self.send(peer, "state.digest", {"digest": digest, "summary": summary}, size)
+                self.send(peer, "state.digest", {"digest": digest, "summary": summary}, digest_bytes)
 
     def _heard(self, their_summary: Summary, mine: Summary) -> None:
         """Count an exchange towards confirming our summary ``mine`` (or reset on disagreement)."""
@@ -209,8 +203,7 @@ class StateGossip(Protocol):
     def _on_digest(self, msg: Message) -> None:
         payload = msg[3]  # (fields by index: a NamedTuple's named field is a descriptor call)
         theirs: dict[str, str] = payload["digest"]
-        mine = self._digest()
-        summary = self._summary(mine)
+        _, _, mine, summary, _ = self._view()
         # Always answer, even when nothing differs: the answer tells the peer we agree.
         if theirs == mine:  # the common case once the news has spread, compared in C
             self._send_states(msg[0], [], summary, [])
@@ -228,7 +221,7 @@ class StateGossip(Protocol):
             src = msg[0]
             for key in sorted(states) if len(states) > 1 else states:
                 self.store(key, states[key], src)
-        summary = self._summary(self._digest())
+        summary = self._view()[3]
         self._heard(payload["summary"], summary)
         want = payload["want"]
         if want or payload["reply"]:
@@ -241,14 +234,14 @@ class StateGossip(Protocol):
     def start(self) -> None:
         self.agreed = 0
         self._summary_now = None
-        self._memo = _NO_DIGEST
+        self._memo = _NO_VIEW
         self._round_version = -1
 
     def crash(self) -> None:
-        self._memo = _NO_DIGEST  # the store is gone with the node's volatile state
+        self._memo = _NO_VIEW  # the store is gone with the node's volatile state
 
     def pending(self) -> bool:
-        digest = self._digest()
+        _, _, digest, summary, _ = self._view()
         if not digest:
             return False
-        return self.agreed < self.confirm or self._summary(digest) != self._summary_now
+        return self.agreed < self.confirm or summary != self._summary_now
