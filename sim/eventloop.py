@@ -62,7 +62,7 @@ def run(env: simpy.Environment, until: float | None = None) -> None:
         env._now, _, _, event = pop(queue)
         if event is stop:
             return
-        callbacks, event.callbacks = event.callbacks, None
+        callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
         try:
             for callback in callbacks:
                 callback(event)
