@@ -173,7 +173,7 @@ class Scenario:
         A compiled validator answers whether ``data`` is valid (what almost every scenario is)
         in microseconds; only a scenario it rejects goes to ``jsonschema``, whose errors carry
         what the message needs (paths, the failing keyword, its sub-schema) but whose import
-        alone cost a tenth of a 1,000-node run. tests/scenarios/test_schema_validators.py holds
+        alone took about 0.1 of the 1.3 CPU s of gossip-1000. tests/scenarios/test_schema_validators.py holds
         the two to the same verdicts."""
         try:
             if _fast_validator(schema).is_valid(data):
