@@ -191,9 +191,9 @@ class _Delivery:
     callbacks: tuple[Callable[[Any], None], ...] | None
     _value: Message
     kc: KindCounters
-    #: the receiver's cell indices by kind (see :class:`sim.metrics.Metrics`) and its node, set
-    #: by zone senders only (a link's callback has its own counters)
-    dest: tuple[dict[str, int], Node]
+    #: the receiver's (cell index, handler) by kind (cells: see :class:`sim.metrics.Metrics`)
+    #: and its node, set by zone senders only (a link's callback has its own counters)
+    dest: tuple[dict[str, tuple[int, Any]], Node]
 
 
 class _Link:
@@ -697,20 +697,29 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
     node_cell = metrics.cell
     # the cells' columns (mutated in place by the metrics, never rebound)
     cell_sent, cell_bytes_sent, cell_delivered, cell_bytes_delivered = metrics.columns
-    # receiver -> (its cell indices by kind, its node): the delivery needs both, and finds them
-    # on the event
-    dests: dict[str, tuple[dict[str, int], Node]] = {}
+    # receiver -> (kind -> (its cell index, its handler), its node): the delivery needs both,
+    # and finds them on the event with one lookup
+    dests: dict[str, tuple[dict[str, tuple[int, Any]], Node]] = {}
 
-    def new_dest(dst: str) -> tuple[dict[str, int], Node]:
-        dest = dests[dst] = (new_node_counters(dst), nodes[dst])
+    def new_dest(dst: str) -> tuple[dict[str, tuple[int, Any]], Node]:
+        new_node_counters(dst)  # (a receiver is listed in the metrics from its first message on)
+        dest = dests[dst] = ({}, nodes[dst])
         return dest
+
+    def new_receiver(receivers: dict[str, tuple[int, Any]], node: Node, kind: str) -> tuple[int, Any]:
+        """The receiver's cell for ``kind`` and its handler, kept once the handler exists
+        (a node's handlers are only ever added, never replaced)."""
+        found = (node_cell(node.id, kind), node._handlers.get(kind))
+        if found[1] is not None:
+            receivers[kind] = found
+        return found
     drop_pair = net._drop_pair
     pair_events = net._trace.pair_events
 
     def deliver_zone(event: _Delivery) -> None:
         """The delivery callback of every zone sender: the pair comes from the message."""
         msg: Message = event._value
-        cells, dst_node = event.dest
+        receivers, dst_node = event.dest
         if not dst_node.up:
             recycle(event)
             drop_pair(msg.src, msg.dst, None, msg.kind, msg.id, msg.copy, "node_down")
@@ -720,7 +729,7 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
         size = msg[4]
         kind = msg[2]
         # The receiver's cell is its per-node and (summed when read) per-kind count.
-        cell = cells.get(kind) or node_cell(msg.dst, kind)
+        cell, handler = receivers.get(kind) or new_receiver(receivers, dst_node, kind)
         cell_delivered[cell] += 1
         cell_bytes_delivered[cell] += size
         if tracing:
@@ -728,7 +737,6 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
                 trace_deliver_zone(env._now, msg)
             else:
                 sink_append(pack_deliver(deliver_tag, env._now, msg[5], msg[7]))  # (see deliver)
-        handler = dst_node._handlers.get(kind)
         if handler is None:
             dst_node.receive(msg)  # raises the "no handler" error
         else:
@@ -738,7 +746,7 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
     zone_callbacks = (deliver_zone,)
     trace_deliver_zone: Any = net._trace.message_events() if tracing else None
 
-    def push(at: float, msg: Message, dest: tuple[dict[str, int], Node]) -> None:
+    def push(at: float, msg: Message, dest: tuple[dict[str, tuple[int, Any]], Node]) -> None:
         """Schedule a duplicate as a link's general path does (``_schedule``)."""
         event = reuse() if free else new_event()
         event.callbacks = zone_callbacks
