@@ -5,7 +5,8 @@ of a message's cost on the engine's path (a frame per event, on top of the deliv
 a world runs its events here instead: the same heap, popped in the same order, each event's
 callbacks called as ``step`` calls them, the same failure for an event that failed and was not
 defused. ``until`` is an event scheduled with SimPy's own key for it (``URGENT`` at the
-requested time), so an event at exactly ``until`` runs in the next call, as with SimPy.
+requested time), so an event at exactly ``until`` runs in the next call, as with SimPy. (The
+stop is that event's identity, not SimPy's ``StopSimulation``, which no world's callback raises.)
 
 This reads SimPy internals (``env._queue``, ``env._now``), like the network's delivery fast
 path: the SimPy version is pinned in pyproject.toml, and ``INLINE_LOOP = False`` runs every
@@ -32,8 +33,7 @@ from __future__ import annotations
 from heapq import heappop
 
 import simpy
-from simpy.core import StopSimulation
-from simpy.events import URGENT, Event, EventPriority
+from simpy.events import URGENT, Event
 
 __all__ = ["INLINE_LOOP", "run"]
 
@@ -63,14 +63,8 @@ def run(env: simpy.Environment, until: float | None = None) -> None:
         if event is stop:
             return
         callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
-        try:
-            for callback in callbacks:
-                callback(event)
-        except StopSimulation:
-            # As Environment.step: the remaining callbacks run when the simulation resumes.
-            event.callbacks = callbacks[callbacks.index(callback) + 1:]
-            env.schedule(event, EventPriority(-1))
-            return
+        for callback in callbacks:
+            callback(event)
         if not event._ok and not hasattr(event, "_defused"):
             # As Environment.step: a failed event nobody defused crashes the run.
             failure = event._value

@@ -53,7 +53,7 @@ def bench_network(n: int, batch: int = 1000, trace: str = "off") -> float:
     (:mod:`sim.eventloop`).
 
     Sends ``batch`` messages, then runs the clock until they are all delivered, so at most
-    ``batch`` are pending on the heap (``batch`` 1: send one, step once)."""
+    ``batch`` are pending on the heap (``batch`` 1: send one, then one SimPy ``step``)."""
     world = World(seed=1, trace=trace)
     world.add_nodes("z", 2)
     world.connect_zones("z", "z")
