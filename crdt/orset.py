@@ -44,7 +44,7 @@ from typing import Any
 
 from crdt import dotstore
 from crdt.base import Op
-from crdt.clocks import CausalContext, Dot, _counted
+from crdt.clocks import CausalContext, Dot, VersionVector, _set_cloud, _set_entries, _set_vv
 from crdt.codec import _encode_str, canonical_json, decode_element, element_sort_key, encode_element, register
 from crdt.dotstore import (
     CausalCrdt,
@@ -213,15 +213,20 @@ class ORSet(CausalCrdt[frozenset[Any]]):
     kind = "observed-remove set"
     operations = ("add", "remove", "clear")
     op_types = (ORSetAdd, ORSetRemove, ORSetClear)
-    __slots__ = ("_index", "_size")
+    __slots__ = ("_index", "_size", "_fresh")
 
     store: PersistentMap  # element -> frozenset of dots (never empty)
     _index: PersistentMap | None  # dot -> element of the store, once asked (see _dot_index)
     _size: int  # the encoding's byte length, once asked (see _quick_size)
+    #: (element, dot, its dots) when this value is one fresh add and nothing else: the element
+    #: with one new dot, and a context of that dot alone (what ``add_delta`` of an element the
+    #: replica does not hold gives, and knows when it builds it); None for any other value
+    _fresh: tuple[Any, Dot, frozenset[Dot]] | None
 
     def __init__(self) -> None:
         super().__init__()
         _set_index(self, None)
+        _set_fresh(self, None)
 
     @classmethod
     def _of(cls, store: PersistentMap, context: CausalContext, index: PersistentMap | None = None) -> ORSet:
@@ -229,6 +234,7 @@ class ORSet(CausalCrdt[frozenset[Any]]):
         _set_store(value, store)
         _set_context(value, context)
         _set_index(value, index)  # always set: reading an unset slot raises, and that is slow
+        _set_fresh(value, None)
         return value
 
     # -- merge -----------------------------------------------------------------------------
@@ -236,15 +242,19 @@ class ORSet(CausalCrdt[frozenset[Any]]):
     def merge(self, other: ORSet) -> ORSet:
         if type(other) is not ORSet:
             self._check_same_type(other, "merge")
+        fresh = other._fresh
+        if fresh is not None and self.store._len > 1:
+            return self._add_fresh(fresh)  # the common delta: one fresh add, joined in one lookup
         if other is self:
             return self
         mine, theirs = self.store._len, other.store._len
-        if theirs == 1 and mine > 1:  # the common delta: one fresh add, joined in one lookup
+        if theirs == 1 and mine > 1:  # the same shape, unmarked (a decoded delta, say)
             added = self._add_one(other)
             if added is not None:
                 return added
         elif mine == 1 and theirs > 1:
-            added = other._add_one(self)
+            fresh = self._fresh
+            added = other._add_one(self) if fresh is None else other._add_fresh(fresh)
             if added is not None:
                 return added
         big, small = (self, other) if mine >= theirs else (other, self)
@@ -308,8 +318,10 @@ class ORSet(CausalCrdt[frozenset[Any]]):
 
     def _add_one(self, delta: ORSet) -> ORSet | None:
         """``self.merge(delta)`` for a delta that adds one element with one dot and whose
-        context names that dot alone (what ``add_delta`` of a new element gives): it removes
-        nothing here, so this costs one lookup, not a walk. None for any other delta."""
+        context names that dot alone (what ``add_delta`` of a new element gives, marked as
+        ``_fresh``; this finds the same shape in a delta that is not marked, a decoded one):
+        it removes nothing here, so this costs one lookup, not a walk. None for any other
+        delta."""
         dcontext = delta.context
         cloud, counts = dcontext.cloud, dcontext.vv.entries
         if cloud:
@@ -329,6 +341,11 @@ class ORSet(CausalCrdt[frozenset[Any]]):
                 return None
         elif dot[1] != 1 or counts.get(dot[0]) != 1:
             return None
+        return self._add_fresh((element, dot, dots))
+
+    def _add_fresh(self, fresh: tuple[Any, Dot, frozenset[Dot]]) -> ORSet:
+        """``self.merge`` of a fresh add (see ``_fresh``): an element with one dot alone."""
+        element, dot, dots = fresh
         context = self.context
         entries, strays = context.vv.entries, context.cloud
         replica, counter = dot
@@ -336,9 +353,11 @@ class ORSet(CausalCrdt[frozenset[Any]]):
         if counter <= seen or (strays and dot in strays):
             return self  # seen: held here already, or removed here since
         if counter == seen + 1 and not strays:  # the next dot of its replica: the vector grows
-            counts = {**entries}
-            counts[replica] = counter
-            context = _counted(counts, strays)
+            vv = _new(VersionVector)  # (clocks._counted, inlined: a frame less per delta)
+            _set_entries(vv, {**entries, replica: counter})
+            context = _new(CausalContext)
+            _set_vv(context, vv)
+            _set_cloud(context, strays)
         else:
             context = context.add(dot)
         value = _new(ORSet)
@@ -346,6 +365,7 @@ class ORSet(CausalCrdt[frozenset[Any]]):
         _set_context(value, context)
         index = self._index
         _set_index(value, None if index is None else index.set(dot, element))
+        _set_fresh(value, None)
         return value
 
     def _changes(self, delta: ORSet) -> tuple[dict[Any, frozenset[Dot] | None], set[tuple[str, int]]]:
@@ -611,9 +631,11 @@ class ORSet(CausalCrdt[frozenset[Any]]):
         check_element(self.type_name, "add", element)
         dot = self.context.next_dot(replica)
         observed = self.store.get(element, _NO_DOTS)
-        return ORSet._of(
-            PersistentMap.from_dict({element: frozenset((dot,))}), context_of([*observed, dot])
-        )
+        dots = frozenset((dot,))
+        delta = ORSet._of(PersistentMap.from_dict({element: dots}), context_of([*observed, dot]))
+        if not observed:
+            _set_fresh(delta, (element, dot, dots))  # known here: merges need not find it again
+        return delta
 
     def prepare_add(self, replica: str, element: Any) -> ORSetAdd:
         check_element(self.type_name, "add", element)
@@ -697,3 +719,4 @@ class ORSet(CausalCrdt[frozenset[Any]]):
 
 _set_index = ORSet.__dict__["_index"].__set__
 _set_size = ORSet.__dict__["_size"].__set__
+_set_fresh = ORSet.__dict__["_fresh"].__set__

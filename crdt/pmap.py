@@ -156,7 +156,12 @@ class PersistentMap:
             value = held | value
         bucket = bucket.copy()
         bucket[key] = value
-        return _replacing(buckets, index, bucket, size)
+        copy = buckets.copy()  # (what _replacing does, inlined: this is a delta's whole join)
+        copy[index] = bucket
+        m = _new(PersistentMap)
+        _set_buckets(m, copy)
+        _set_len(m, size)
+        return m
 
     def delete(self, key: K) -> PersistentMap:
         """This map without ``key`` (itself when ``key`` is absent)."""

@@ -245,12 +245,28 @@ def test_a_single_add_delta_joins_like_the_bucket_join(xs: list[ORSet], adds: li
             for replica, element in adds:
                 delta = source.add_delta(replica, element)
                 source = source.merge(delta)
-                for a, b in ((x, delta), (delta, x), (x.merge(delta), delta)):
+                # the same delta without what add_delta knew of it (as decoded from the wire)
+                unmarked = ORSet._of(delta.store, delta.context)
+                assert unmarked._fresh is None
+                for a, b, plain in ((x, delta, unmarked), (delta, x, x), (x.merge(delta), delta, unmarked)):
                     with NEVER_WALK, NO_SINGLE_ADD:
-                        expected = a.merge(b)
-                    assert a.merge(b) == expected
-                    if a.merge(b)._index is not None:
-                        assert dict(a.merge(b)._index.items()) == _fresh_index(expected)
+                        expected = (unmarked if a is delta else a).merge(plain)
+                    for merged in (a.merge(b), (unmarked if a is delta else a).merge(plain)):
+                        assert merged == expected
+                        if merged._index is not None:
+                            assert dict(merged._index.items()) == _fresh_index(expected)
+
+
+def test_add_delta_marks_a_fresh_add_and_nothing_else() -> None:
+    s = ORSet().add("a", "milk")
+    fresh = s.add_delta("b", "tea")
+    assert fresh._fresh == ("tea", next(iter(fresh.store["tea"])), fresh.store["tea"])
+    assert s.add_delta("b", "milk")._fresh is None  # a re-add also removes the dots it saw
+    assert s._fresh is None and s.merge(fresh)._fresh is None  # a join is not a fresh add
+    decoded = ORSet.from_data(fresh.to_data())
+    assert decoded._fresh is None and decoded == fresh
+    big = _big(100)
+    assert big.merge(fresh) == big.merge(decoded) == fresh.merge(big)
 
 
 def test_a_single_add_delta_seen_already_returns_the_set_itself() -> None:
