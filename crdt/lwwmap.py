@@ -20,7 +20,7 @@ LWWMap({'tea': LWWRegister(TOMBSTONE, timestamp=4, replica='a')})
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,15 +144,17 @@ def _stats_after(stats: Stats, before: PersistentMap, after: PersistentMap, keys
     only (a map never loses a key: a delete is a tombstone)."""
     size, total = stats
     # The maps' buckets read directly: a key's hash once, no method call per lookup.
-    old_buckets, new_buckets = before.buckets(), after.buckets()
-    old_mask, new_mask = len(old_buckets) - 1, len(new_buckets) - 1
+    old_chunks, (old_mask, old_shift, old_low, _, _) = before.chunks(), before.layout()
+    new_chunks, (new_mask, new_shift, new_low, _, _) = after.chunks(), after.layout()
     for key in keys:
         where = hash(key)
-        old = old_buckets[where & old_mask].get(key)
+        i = where & old_mask
+        old = old_chunks[i >> old_shift][i & old_low].get(key)
         if old is not None:
             length, digest = _pair_stats(key, old)
             size, total = size - length, total - digest
-        length, digest = _pair_stats(key, new_buckets[where & new_mask][key])
+        i = where & new_mask
+        length, digest = _pair_stats(key, new_chunks[i >> new_shift][i & new_low][key])
         size, total = size + length, total + digest
     return size, total & _MASK
 
@@ -160,17 +162,17 @@ def _stats_after(stats: Stats, before: PersistentMap, after: PersistentMap, keys
 def _winners(mine: PersistentMap, theirs: PersistentMap) -> dict[Any, LWWRegister]:
     """The entries of ``theirs`` that win over ``mine`` (or that ``mine`` lacks)."""
     changed: dict[Any, LWWRegister] = {}
-    buckets, theirs_buckets = mine.buckets(), theirs.buckets()
-    if len(buckets) == len(theirs_buckets):
-        pairs: Iterable[tuple[dict[Any, LWWRegister], dict[Any, LWWRegister]]] = zip(
-            buckets, theirs_buckets, strict=True)  # same layout: a key is in the same bucket
+    # (how to look a key up in ``mine``, a bucket of ``theirs``) for every bucket of theirs
+    # that may differ
+    pairs: Iterable[tuple[Callable[[Any], LWWRegister | None], dict[Any, LWWRegister]]]
+    if mine.layout() is theirs.layout():
+        # A key is in the same bucket on both sides; what both share (a chunk, a bucket:
+        # replicas share the structure they exchanged) holds nothing that differs.
+        pairs = ((x.get, y) for xs, ys in zip(mine.chunks(), theirs.chunks(), strict=True) if xs is not ys
+                 for x, y in zip(xs, ys, strict=True) if x is not y)
     else:
-        mask = len(buckets) - 1
-        pairs = ((buckets[hash(k) & mask], {k: e}) for k, e in theirs.items())
-    for bucket, other_bucket in pairs:
-        if bucket is other_bucket:
-            continue  # shared by both maps: nothing in it differs
-        get = bucket.get
+        pairs = ((mine.get, y) for ys in theirs.chunks() for y in ys)
+    for get, other_bucket in pairs:
         for key, entry in other_bucket.items():
             current = get(key)
             # ``is``: replicas share the register objects they exchanged, so most keys of two
@@ -402,8 +404,7 @@ class LWWMap(Crdt[dict[Any, Any]]):
         # what the batch sees of the map so far: its own changes over our entries (whose
         # buckets are read here directly: a call to PersistentMap.get per op was a fifth of it)
         changed = changes.get
-        buckets = self.entries.buckets()
-        mask = len(buckets) - 1
+        chunks, (mask, shift, low, _, _) = self.entries.chunks(), self.entries.layout()
         for op in ops:
             # An op's fields were checked when it was built (its __post_init__).
             if isinstance(op, LWWMapSet):
@@ -417,7 +418,8 @@ class LWWMap(Crdt[dict[Any, Any]]):
             key = op.key
             current = changed(key)
             if current is None:
-                current = buckets[hash(key) & mask].get(key)
+                i = hash(key) & mask
+                current = chunks[i >> shift][i & low].get(key)
             if current is None or entry.wins_over(current):
                 changes[key] = entry
         if not changes:

@@ -329,10 +329,7 @@ class ORSet(CausalCrdt[frozenset[Any]]):
                 return None
         elif len(counts) != 1:
             return None
-        buckets = delta.store._buckets
-        if len(buckets) != 1:
-            return None
-        ((element, dots),) = buckets[0].items()
+        ((element, dots),) = delta.store.items()  # (merge calls this for one element)
         if len(dots) != 1:
             return None
         (dot,) = dots
@@ -540,20 +537,19 @@ class ORSet(CausalCrdt[frozenset[Any]]):
         if a is b:
             return a
         seen_a, seen_b = seen_by(ca), seen_by(cb)
-        buckets_a, buckets_b = a.buckets(), b.buckets()
-        if len(buckets_a) != len(buckets_b):
-            # Re-bucket the smaller side to the larger side's layout.
-            count = max(len(buckets_a), len(buckets_b))
-            if len(buckets_a) < count:
-                buckets_a = PersistentMap.rebucketed(a, count)
-            else:
-                buckets_b = PersistentMap.rebucketed(b, count)
-        joined = [
-            _join_bucket(x, y, seen_a, seen_b) for x, y in zip(buckets_a, buckets_b, strict=True)
-        ]
-        if buckets_a is a.buckets() and all(j is x for j, x in zip(joined, buckets_a, strict=True)):
-            return a
-        return PersistentMap.from_buckets(joined)
+        # Both sides in the wider layout (the other side re-bucketed to it), then chunk by
+        # chunk: a chunk both share is kept, and so is a joined one equal to ``a``'s.
+        layout = max(a.layout(), b.layout())
+        chunks_a, chunks_b = a.chunks_in(layout), b.chunks_in(layout)
+        unchanged = chunks_a is a.chunks()
+        joined = []
+        for x, y in zip(chunks_a, chunks_b, strict=True):
+            if x is not y:
+                chunk = [_join_bucket(p, q, seen_a, seen_b) for p, q in zip(x, y, strict=True)]
+                if any(j is not p for j, p in zip(chunk, x, strict=True)):
+                    x, unchanged = chunk, False
+            joined.append(x)
+        return a if unchanged else PersistentMap.from_chunks(joined, layout)
 
     @classmethod
     def _store_dots(cls, store: PersistentMap) -> Iterator[Dot]:

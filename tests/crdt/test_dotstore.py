@@ -1,5 +1,7 @@
 """The shared causal join of dot stores, the next-dot fast path, and the persistent map."""
 
+from typing import Any
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -106,4 +108,42 @@ def test_persistent_map_equality_across_layouts() -> None:
     assert len(small.buckets()) > len(PersistentMap.from_dict(dict(small.items())).buckets())
     assert small == PersistentMap.from_dict({i: i for i in range(95, 100)})
     assert small != PersistentMap.from_dict({i: i for i in range(94, 99)})
-    assert PersistentMap.from_buckets(small.rebucketed(2)) == small
+    wide = PersistentMap.from_dict({i: i for i in range(1_000)}).layout()
+    assert PersistentMap.from_chunks(small.chunks_in(wide), wide) == small  # re-laid, the same map
+    assert small.chunks_in(small.layout()) is small.chunks()
+
+
+_batches = st.lists(st.tuples(st.integers(0, 4_000), st.one_of(st.none(), st.integers(1, 9))), max_size=60)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["set", "union", "delete", "batch"]), st.integers(0, 4_000), _batches),
+                max_size=80))
+def test_persistent_map_chunks_match_a_dict_through_every_change(steps: list[tuple[str, int, list[Any]]]) -> None:
+    # batches grow the map past several layouts (capacity 32 << k), so chunks of several
+    # buckets are copied, shared and re-laid
+    m, d = PersistentMap(), {}
+    for step, key, batch in steps:
+        before, expected_before = m, dict(d)
+        if step == "set":
+            m, d[key] = m.set(key, frozenset({key})), frozenset({key})
+        elif step == "union":
+            m, d[key] = m.set_union(key, frozenset({-key})), d.get(key, frozenset()) | {-key}
+        elif step == "delete":
+            m = m.delete(key)
+            d.pop(key, None)
+        else:
+            changes = dict(batch)
+            m = m.updated(changes)
+            for k, v in changes.items():
+                if v is None:
+                    d.pop(k, None)
+                else:
+                    d[k] = v
+        assert dict(before.items()) == expected_before  # the old version is unchanged
+        assert dict(m.items()) == d and len(m) == len(d) and sorted(m) == sorted(d)
+        assert all(m[k] == v and m.get(k) == v and k in m for k, v in d.items())
+        assert m == PersistentMap.from_dict(d)
+        flat = m.buckets()
+        assert all(k in flat[hash(k) & (len(flat) - 1)] for k in d)  # where buckets() says
+        wide = PersistentMap.from_dict({i: i for i in range(5_000)}).layout()
+        assert PersistentMap.from_chunks(m.chunks_in(wide), wide) == m
