@@ -172,22 +172,7 @@ class PersistentMap:
                 yield from bucket.values()
 
     def set(self, key: K, value: V) -> PersistentMap:
-        layout = self._layout
-        mask, shift, low, capacity, _ = layout
-        i = hash(key) & mask
-        chunks = self._chunks
-        c, b = i >> shift, i & low
-        chunk = chunks[c]
-        bucket = chunk[b].copy()
-        size = self._len + (key not in bucket)
-        if size > capacity:
-            return PersistentMap.from_items([*self.items(), (key, value)], size)
-        bucket[key] = value
-        chunk = chunk.copy()
-        chunk[b] = bucket
-        chunks = chunks.copy()
-        chunks[c] = chunk
-        return PersistentMap._of(chunks, size, layout)
+        return self.set_union(key, value, union=False)
 
     def set_union(self, key: K, value: Any, union: bool = True) -> PersistentMap:
         """This map with ``key`` set to ``value``, or to its value ``| value`` when it has one
