@@ -39,13 +39,14 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from heapq import heappush
+from heapq import heappop, heappush
 from math import log as _log
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import simpy
 from simpy.events import NORMAL
 
+from sim import eventloop
 from sim.deprecation import renamed
 from sim.distributions import Constant, Distribution, Exponential, distribution_from_spec
 from sim.errors import ConfigError, SimError
@@ -282,7 +283,13 @@ class Network:
         #: the keyed stream of a pair, (src, dst) -> rng, in keyed mode (see set_draws); None: the
         #: sender's sequential stream
         self._pair_rng: Callable[[str, str], random.Random] | None = None
-        self._binder, self._bind_zone = _binder(self)
+        self._binder, self._bind_zone, self._run_events = _binder(self)
+
+    def run_events(self, until: float | None = None) -> None:
+        """Process the world's events until the clock reaches ``until`` (None: until no event
+        is left), as :func:`sim.eventloop.run` does, with the zone deliveries done in the loop
+        itself (see :func:`_binder`). The world's run loop advances the clock with it."""
+        self._run_events(until)
 
     @property
     def in_flight(self) -> int:
@@ -545,7 +552,8 @@ def _nothing() -> None:
 
 def _binder(net: Network) -> tuple[Callable[[_Link], None],
                                    Callable[[Node, LinkModel, random.Random],
-                                            Callable[[str, str, Any, int], bool]]]:
+                                            Callable[[str, str, Any, int], bool]],
+                                   Callable[[float | None], None]]:
     """The functions that build a link's ``send`` and delivery callback, and a zone sender.
 
     Called when a link is opened and whenever its model changes. Network-wide values are
@@ -717,7 +725,8 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
     pair_events = net._trace.pair_events
 
     def deliver_zone(event: _Delivery) -> None:
-        """The delivery callback of every zone sender: the pair comes from the message."""
+        """The delivery callback of every zone sender: the pair comes from the message.
+        ``run_events`` does the same work without the call (keep the two the same)."""
         msg: Message = event._value
         receivers, dst_node = event.dest
         if not dst_node.up:
@@ -745,6 +754,54 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
 
     zone_callbacks = (deliver_zone,)
     trace_deliver_zone: Any = net._trace.message_events() if tracing else None
+    until_event, raise_failure, ran_out = eventloop.until_event, eventloop.raise_failure, eventloop.ran_out
+
+    def run_events(until: float | None = None) -> None:
+        """:func:`sim.eventloop.run` for the network's world, with each zone delivery done in
+        the loop itself: the body of ``deliver_zone``, without its call (a frame per message,
+        a sixteenth of the message's cost). Every other event is run as ``eventloop.run``
+        runs it; with ``eventloop.INLINE_LOOP`` false, all go through SimPy's ``env.run``
+        (and so through ``deliver_zone``: tests/sim/test_eventloop.py compares the two)."""
+        if not eventloop.INLINE_LOOP:
+            env.run(until=until)
+            return
+        stop = until_event(env, until)
+        pop = heappop
+        while queue:
+            env._now, _, _, event = pop(queue)
+            callbacks = event.callbacks
+            if callbacks is zone_callbacks:
+                # deliver_zone, inlined (keep the two the same)
+                msg: Message = event._value
+                receivers, dst_node = event.dest
+                if not dst_node.up:
+                    recycle(event)
+                    drop_pair(msg.src, msg.dst, None, msg.kind, msg.id, msg.copy, "node_down")
+                    continue
+                size = msg[4]
+                kind = msg[2]
+                cell, handler = receivers.get(kind) or new_receiver(receivers, dst_node, kind)
+                cell_delivered[cell] += 1
+                cell_bytes_delivered[cell] += size
+                if tracing:
+                    if not direct:
+                        trace_deliver_zone(env._now, msg)
+                    else:
+                        sink_append(pack_deliver(deliver_tag, env._now, msg[5], msg[7]))
+                if handler is None:
+                    dst_node.receive(msg)  # raises the "no handler" error
+                else:
+                    handler(msg)
+                recycle(event)
+                continue
+            if event is stop:
+                return
+            event.callbacks = None
+            for callback in callbacks:
+                callback(event)
+            if not event._ok and not hasattr(event, "_defused"):
+                raise_failure(event)
+        ran_out(stop)
 
     def push(at: float, msg: Message, dest: tuple[dict[str, tuple[int, Any]], Node]) -> None:
         """Schedule a duplicate as a link's general path does (``_schedule``)."""
@@ -826,4 +883,4 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
 
         return send
 
-    return bind, bind_zone
+    return bind, bind_zone, run_events

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from sim import eventloop
 from sim.checks import CheckResult
 from sim.deprecation import renamed
 from sim.errors import ConfigError, SimError
@@ -87,7 +86,7 @@ def _tick_loop(world: World) -> Generator[simpy.Event, None, None]:
 
 def _advance(world: World, until: float) -> None:
     if until > world.env.now:
-        eventloop.run(world.env, until)
+        world.network.run_events(until)
 
 
 _frozen_at_exit = False

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 import simpy
 
-from sim import eventloop
 from sim.distributions import Exponential
 from sim.network import LinkModel
 from sim.world import World
@@ -50,7 +49,7 @@ def bench_network(n: int, batch: int = 1000, trace: str = "off") -> float:
     """Messages per second through ``Network.send`` and delivery (latency draw, loss check,
     partition check, accounting; ``trace`` off, or ``"digest"`` as every scenario run hashes
     its events) to a handler that does nothing, the events run by a world's loop
-    (:mod:`sim.eventloop`).
+    (:meth:`sim.network.Network.run_events`).
 
     Sends ``batch`` messages, then runs the clock until they are all delivered, so at most
     ``batch`` are pending on the heap (``batch`` 1: send one, then one SimPy ``step``)."""
@@ -75,7 +74,7 @@ def bench_network(n: int, batch: int = 1000, trace: str = "off") -> float:
         for _ in range(batch):
             send("z-1", "z-2", "m", None, 16)
         sent += batch
-        eventloop.run(env)
+        world.network.run_events()
     return sent / (time.perf_counter() - start)
 
 

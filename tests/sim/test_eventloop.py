@@ -27,6 +27,47 @@ def test_a_scenario_runs_the_same_through_simpy_run(name: str, monkeypatch: pyte
     assert inline == public
 
 
+# Zone senders (a zone's nodes reached without a link each, delivered in the world's loop
+# itself): gossip among 40 nodes with loss, duplicates, a crash (deliveries to a node that is
+# down) and a partition.
+ZONE_GOSSIP = """
+name: zone-gossip
+seed: 3
+tick: 100ms
+duration: 1s
+quiet_max: 200
+zones: {n: 40}
+topology:
+  - {between: [n, n]}
+links:
+  default: {latency: {exponential: {mean: 10ms}}, loss: 0.1, duplicate: 0.05}
+data:
+  protocol: state
+  keys: {total: GCounter}
+workload: {rate: 200/s}
+faults:
+  - {at: 150ms, crash: n-3}
+  - {at: 200ms, crash: n-7}
+  - {at: 600ms, restart: n-3}
+  - {at: 700ms, restart: n-7}
+  - {at: 400ms, partition: [[n-1, n-2, n-4], [n-5, n-6]], duration: 200ms}
+"""
+
+
+def test_zone_deliveries_run_the_same_through_simpy_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = []
+    for inline in (True, False):
+        monkeypatch.setattr(sim.eventloop, "INLINE_LOOP", inline)
+        world = run_scenario(Scenario.from_yaml_text(ZONE_GOSSIP), trace="full").world
+        assert not world.network._links and world.metrics.delivered > 1_000  # zone senders only
+        runs.append(([(e.seq, e.t, e.kind, dict(e.fields)) for e in world.trace.events], world.trace.digest(),
+                     world.metrics.to_data()))
+    inline, public = runs
+    assert any(e[2] == "drop" and e[3].get("cause") == "node_down" for e in inline[0])
+    assert any(e[3].get("copy") == 1 for e in inline[0] if e[2] == "deliver")
+    assert inline == public
+
+
 def _timeline(inline: bool, monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, str]]:
     """Timeouts, a process and an event at exactly the ``until`` of a run, run in two calls."""
     monkeypatch.setattr(sim.eventloop, "INLINE_LOOP", inline)
