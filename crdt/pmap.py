@@ -6,8 +6,8 @@ grouped in chunks (lists) of ``2**(k // 2)`` buckets, under a top list of chunks
 the top list, one chunk and one bucket, about ``sqrt(n / LOAD)`` references each plus ``LOAD``
 entries, instead of O(n); every other chunk and bucket is shared with the previous version.
 (A flat list of ``sqrt(n)`` buckets would copy that list and a bucket of ``sqrt(n)`` entries,
-several times as much: measured, a one-element add into a 10,000-element ORSet took 12 % less
-time chunked.) A join of two versions skips the chunks they share. Buckets are chosen by
+several times as much: measured in paired runs, a one-element add into a 10,000-element ORSet
+took 8-15 % less time chunked.) A join of two versions skips the chunks they share. Buckets are chosen by
 ``hash``: that only shapes memory, never an observable order (:meth:`PersistentMap.items`
 order is unspecified; callers that encode sort).
 

@@ -5,9 +5,10 @@ of a message's cost on the engine's path (a frame per event, on top of the deliv
 a world runs its events here instead (through :meth:`sim.network.Network.run_events`, this
 loop with the network's zone deliveries written in): the same heap, popped in the same order,
 each event's callbacks called as ``step`` calls them, the same failure for an event that failed
-and was not defused. ``until`` is an event scheduled with SimPy's own key for it (``URGENT`` at the
-requested time), so an event at exactly ``until`` runs in the next call, as with SimPy. (The
-stop is that event's identity, not SimPy's ``StopSimulation``, which no world's callback raises.)
+and was not defused. ``until`` is an event scheduled with SimPy's own key for it (``URGENT`` at
+the requested time), so an event at exactly ``until`` runs in the next call, as with SimPy.
+(The stop is that event's identity, not SimPy's ``StopSimulation``, which no world's callback
+raises.)
 
 This reads SimPy internals (``env._queue``, ``env._now``), like the network's delivery fast
 path: the SimPy version is pinned in pyproject.toml, and ``INLINE_LOOP = False`` runs every

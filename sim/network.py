@@ -759,7 +759,7 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
     def run_events(until: float | None = None) -> None:
         """:func:`sim.eventloop.run` for the network's world, with each zone delivery done in
         the loop itself: the body of ``deliver_zone``, without its call (a frame per message,
-        a sixteenth of the message's cost). Every other event is run as ``eventloop.run``
+        measured at 7 % of the message's cost). Every other event is run as ``eventloop.run``
         runs it; with ``eventloop.INLINE_LOOP`` false, all go through SimPy's ``env.run``
         (and so through ``deliver_zone``: tests/sim/test_eventloop.py compares the two)."""
         if not eventloop.INLINE_LOOP:
