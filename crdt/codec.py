@@ -161,9 +161,13 @@ def from_bytes(raw: bytes) -> Crdt[Any]:
 
 def size(value: Crdt[Any] | Op, type_name: str | None = None) -> int:
     """Bytes of the canonical encoding of a value, or of an op of type ``type_name``."""
+    # (a value's own figure first: isinstance of an ABC such as Crdt is a Python call)
+    quick_size = getattr(value, "_quick_size", None)
+    quick = None if quick_size is None else quick_size()
+    if quick is not None:
+        return quick
     if isinstance(value, Crdt):
-        quick = value._quick_size()
-        return len(to_bytes(value)) if quick is None else quick
+        return len(to_bytes(value))
     return len(canonical_json(encode_op(type_name or "", value)).encode())
 
 

@@ -59,8 +59,8 @@ from sim.trace import (
     Trace,
     pack_deliver,
     pack_send,
-    pair_heads,
     record_name,
+    send_head,
 )
 from sim.units import parse_bandwidth, parse_probability
 
@@ -588,7 +588,6 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
     deliver_tag = DELIVER
     names = RECORD_NAMES
     name = record_name
-    no_heads: tuple[dict[str, bytes], Callable[[str], bytes]] = ({}, record_name)
     schedule_public = env.schedule
     # In digest mode deliveries append their record to the trace's list directly.
     digest_sink = net._trace.sink()
@@ -828,8 +827,7 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
         minimum = latency.minimum if isinstance(latency, Exponential) else 0.0
         sample = _sampler(latency, rng)
         trace_send = pair_events(src) if tracing else None
-        # (never read unless the digest sink is used: then no dict per sender)
-        heads, head = pair_heads(src) if direct else no_heads
+        src_head = send_head(src)
         # the sender's cell indices by kind: its per-node and (summed when read) per-kind counts
         cells = new_node_counters(src)
 
@@ -838,7 +836,7 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
                  rnd: Callable[[], float] = rnd, sample: Callable[[], float] = sample,
                  exponential: bool = exponential, mean: float = mean, minimum: float = minimum,
                  trace_send: Any = trace_send, cells: dict[str, int] = cells,
-                 heads: dict[str, bytes] = heads, head: Callable[[str], bytes] = head) -> bool:
+                 src_head: bytes = src_head) -> bool:
             now = env._now
             msg_id = next(ids)
             cell = cells.get(kind) or node_cell(src, kind)
@@ -848,7 +846,7 @@ def _binder(net: Network) -> tuple[Callable[[_Link], None],
                 if not direct:
                     trace_send(now, dst, kind, msg_id, size)
                 else:
-                    sink_append((heads.get(dst) or head(dst)) + (names.get(kind) or name(kind))
+                    sink_append(src_head + (names.get(dst) or name(dst)) + (names.get(kind) or name(kind))
                                 + pack_send(now, msg_id, size))
                     if len(sink) >= sink_batch:
                         sink_flush()

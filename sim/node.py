@@ -109,11 +109,22 @@ class Node:
         """Run ``hook`` when the node crashes."""
         self._crash_hooks.append(hook)
 
-    def every(self, ticks: int, task: Callable[[], None]) -> None:
-        """Run ``task`` every ``ticks`` ticks while the node is up (tick 0 included)."""
+    def every(self, ticks: int, task: Callable[[], None], *, paused: bool = False) -> None:
+        """Run ``task`` every ``ticks`` ticks while the node is up (tick 0 included).
+
+        A task registered ``paused`` runs only once :meth:`resume` is called with it: one with
+        nothing to do until something happens (a first subscriber) costs the tick loop nothing
+        until then. Tasks run in node order and, within a node, in registration order, so a
+        resumed task runs where it would have run had it never been paused (at ticks that are
+        multiples of ``ticks``, as every task)."""
         if isinstance(ticks, bool) or not isinstance(ticks, int) or ticks < 1:
             raise ConfigError(f"node {self.id}: every", "must be a positive integer", ticks)
-        self.world._add_task(self, ticks, task)
+        self.world._add_task(self, ticks, task, paused)
+
+    def resume(self, task: Callable[[], None]) -> None:
+        """Let ``task``, registered with ``every(..., paused=True)``, run from the next tick on
+        (a task that is not paused is left as it is)."""
+        self.world._resume_task(self, task)
 
     def add_component(self, name: str, component: Any) -> Any:
         """Register ``component`` under ``name`` so other components can find it."""

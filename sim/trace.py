@@ -43,7 +43,7 @@ from sim.errors import ConfigError, SimError
 
 __all__ = [
     "DELIVER", "SINK_BATCH", "TRACE_MODES", "Trace", "TraceEvent", "TraceMode", "canonical_json",
-    "RECORD_NAMES", "deliver_record", "pack_deliver", "pack_send", "pair_heads", "record_name",
+    "RECORD_NAMES", "deliver_record", "pack_deliver", "pack_send", "send_head", "record_name",
     "send_record",
 ]
 
@@ -74,8 +74,6 @@ def canonical_json(value: Any) -> str:
 
 #: records hashed per update; any size gives the same digest
 _BATCH = 512
-#: destinations per sending node whose send-record head :meth:`Trace.pair_events` keeps
-_HEADS_CACHED = 16
 _TEXTS: dict[str, str] = {}
 _NAMES: dict[str, bytes] = {}
 _SEND = b"\x01"
@@ -130,22 +128,12 @@ record_name = _name
 pack_send = _pack_send
 
 
-def pair_heads(src: str) -> tuple[dict[str, bytes], Callable[[str], bytes]]:
-    """The first bytes of ``src``'s send records by destination: ``heads.get(dst) or
-    head(dst)``; the dict keeps the first few destinations (a node of a large world sends to
-    few peers; the rest are encoded per message). The record goes on with
-    ``record_name(msg_kind)`` and ``pack_send(now, id, size)``."""
-    src_head = _SEND + _name(src)
-    heads: dict[str, bytes] = {}
-    names = _NAMES
-
-    def head(dst: str) -> bytes:
-        raw = src_head + (names.get(dst) or _name(dst))
-        if len(heads) < _HEADS_CACHED:
-            heads[dst] = raw
-        return raw
-
-    return heads, head
+def send_head(src: str) -> bytes:
+    """The first bytes of ``src``'s send records; a record goes on with ``record_name(dst)``,
+    ``record_name(msg_kind)`` and ``pack_send(now, id, size)``. (Three cached names joined per
+    message cost less than a call to look up a head per destination: a node of a large world
+    sends to many peers, a few messages each.)"""
+    return _SEND + _name(src)
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +258,7 @@ class Trace:
     def pair_events(self, src: str) -> Callable[[float, str, str, int, int], None]:
         """The ``send`` recorder of :meth:`link_events` for any destination:
         ``send(now, dst, msg_kind, id, size)``, for a sender shared by many links."""
-        heads, head = pair_heads(src)
+        src_head = send_head(src)
         records = self._records
         append = records.append
         trace = self
@@ -279,7 +267,7 @@ class Trace:
         names = _NAMES
 
         def send(now: float, dst: str, msg_kind: str, id: int, size: int) -> None:
-            append((heads.get(dst) or head(dst)) + (names.get(msg_kind) or _name(msg_kind))
+            append(src_head + (names.get(dst) or _name(dst)) + (names.get(msg_kind) or _name(msg_kind))
                    + _pack_send(now, id, size))
             if len(records) >= _BATCH:
                 trace._flush()
@@ -295,7 +283,7 @@ class Trace:
         that hashes them; None in the other modes (``"full"`` keeps the events too).
 
         The network's zone senders and delivery paths append their records to the list
-        themselves (:func:`pair_heads`, :func:`pack_deliver`), a call per message fewer than a
+        themselves (:func:`send_head`, :func:`pack_deliver`), a call per message fewer than a
         recorder, and call the function once the list holds :data:`SINK_BATCH` records (a
         delivery may skip that test: its send made it, so the list stays within a batch plus
         the messages in flight). Each event must add exactly one record."""

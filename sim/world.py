@@ -80,6 +80,9 @@ class World:
         # (node id, registration number, every, node, task): sorted so ticks run in node order
         self._tasks: list[tuple[str, int, int, Node, Callable[[], None]]] = []
         self._tasks_sorted = True
+        #: tasks registered paused, by node id and task (see Node.every)
+        self._paused: dict[tuple[str, Callable[[], None]], tuple[str, int, int, Node, Callable[[], None]]] = {}
+        self._registered = 0
         #: (every task runs each tick, their (node, task) pairs), derived from _tasks when asked
         self._every_tick: tuple[bool, list[tuple[Node, Callable[[], None]]]] | None = None
         self.tick_count = 0
@@ -198,9 +201,21 @@ class World:
 
     # -- registries ------------------------------------------------------------------------
 
-    def _add_task(self, node: Node, every: int, task: Callable[[], None]) -> None:
-        self._tasks.append((node.id, len(self._tasks), every, node, task))
-        self._tasks_sorted = False
+    def _add_task(self, node: Node, every: int, task: Callable[[], None], paused: bool = False) -> None:
+        entry = (node.id, self._registered, every, node, task)
+        self._registered += 1
+        if paused:
+            self._paused[(node.id, task)] = entry
+        else:
+            self._tasks.append(entry)
+            self._tasks_sorted = False
+
+    def _resume_task(self, node: Node, task: Callable[[], None]) -> None:
+        """Let a task registered paused run from the next tick on, in its registration place."""
+        entry = self._paused.pop((node.id, task), None)
+        if entry is not None:
+            self._tasks.append(entry)
+            self._tasks_sorted = False
 
     def tasks(self) -> list[tuple[str, int, int, Node, Callable[[], None]]]:
         """Periodic tasks in run order: by node id, then registration order."""

@@ -103,6 +103,7 @@ class DistributedData:
         check_connected: bool = True,
     ) -> None:
         self.world = world
+        self._env = world.env
         self.node_ids = sorted(nodes)
         if len(set(self.node_ids)) != len(self.node_ids):
             raise ConfigError("replicas", "must name each node once", list(nodes))
@@ -175,6 +176,8 @@ class DistributedData:
             if type_ is None:
                 raise SimError(f"unknown key {key!r}: update it with a type first, or declare it")
             spec = self.keys[key] = KeySpec(type_, self.default_protocol)
+            for replicator in self.replicators.values():
+                replicator.version += 1  # what a protocol sent or summarised may now differ
         elif type_ is not None and type_ is not spec.type:
             raise SimError(f"key {key!r} holds a {spec.type.type_name}, not a {type_.type_name}")
         return spec
@@ -272,9 +275,10 @@ class DistributedData:
 
     def note_change(self, key: str, node: str, value: StoredValue) -> None:
         """Note that ``key`` changed at ``node`` now (the convergence time is the last change)."""
-        self.last_change[key] = self.world.now
+        now = self._env._now  # (SimPy's clock itself: ``world.now`` is two property calls)
+        self.last_change[key] = now
         if self.history is not None:
-            self.history.append((self.world.now, key, node, fingerprint(value)))
+            self.history.append((now, key, node, fingerprint(value)))
 
     def record_update(self, key: str, node: str, calls: list[tuple[str, tuple[Any, ...]]],
                       ref: Any = None) -> UpdateRecord:

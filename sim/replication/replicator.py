@@ -216,11 +216,14 @@ class Replicator:
         self._greet: dict[str, list[Callable[[Changed | Deleted], None]]] = {}
         self._requests: dict[int, Request] = {}
         self._next_request = 0
-        #: bumped on every change of a stored value, so protocols can tell cheaply that none
-        #: happened since they last looked
+        #: bumped on every change of a stored value (and when the group learns a new key), so
+        #: protocols can tell cheaply that none happened since they last looked
         self.version = 0
         # where the states live: the node's durable or volatile store (dicts never rebound)
         self._home = node.durable if group.durable else node.volatile
+        #: key -> stored value at this replica: a dict kept in the node's durable or volatile
+        #: store, as configured (bound again when a crash empties the volatile store)
+        self.states: dict[str, StoredValue] = self._home.setdefault("ddata", {})
         node.add_component("ddata", self)
         node.on_message("ddata.write", self._on_write)
         node.on_message("ddata.write_ack", self._on_write_ack)
@@ -228,17 +231,10 @@ class Replicator:
         node.on_message("ddata.read_reply", self._on_read_reply)
         node.on_start(self._start)
         node.on_crash(self._crash)
-        node.every(group.notify_every, self._notify)
+        # (paused until the first subscriber: without one, a notify tick has nothing to say)
+        node.every(group.notify_every, self._notify, paused=True)
 
     # -- state ------------------------------------------------------------------------------
-
-    @property
-    def states(self) -> dict[str, StoredValue]:
-        """Key -> stored value at this replica (durable or volatile, as configured)."""
-        # (a lookup first: setdefault would build an empty dict on every call; an empty store
-        # is falsy and takes the second path, which returns it)
-        home = self._home
-        return home.get("ddata") or home.setdefault("ddata", {})
 
     @property
     def replica_id(self) -> str:
@@ -355,6 +351,7 @@ class Replicator:
         As in Akka, a new subscriber first hears the key's current value (at the next notify
         tick), if this replica holds one, and then every change.
         """
+        self.node.resume(self._notify)
         self._subscribers.setdefault(key, []).append(callback)
         if key in self.states:
             self._greet.setdefault(key, []).append(callback)
@@ -484,6 +481,8 @@ class Replicator:
             protocol.start()
 
     def _crash(self) -> None:
+        # (the node emptied its volatile store before calling its crash hooks)
+        self.states = self._home.setdefault("ddata", {})
         for request in self._requests.values():
             request.finish(
                 UpdateResult(request.key, False, "crashed")

@@ -27,11 +27,11 @@ false`` puts back the bug where it did not, for the tests.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sim.errors import ConfigError
-from sim.replication.protocol import Calls, Protocol, register_protocol
+from sim.replication.protocol import HEADER_BYTES, Calls, Protocol, register_protocol
 from sim.replication.values import DELETED, StoredValue, fingerprint, join, value_size
 
 if TYPE_CHECKING:
@@ -43,6 +43,8 @@ __all__ = ["StateGossip"]
 MODES = ("push", "pull", "push-pull")
 #: bytes of a summary in a message: 16 hex digits of a hash over the digest
 SUMMARY_BYTES = 16
+#: bytes of a gossip message that carries no state: the header and the summary
+_EMPTY_GOSSIP_BYTES = HEADER_BYTES + SUMMARY_BYTES
 #: a summary as the simulation compares it: the sorted (key, fingerprint) pairs of a digest
 Summary = tuple[tuple[str, str], ...]
 #: each option's JSON Schema (the scenario schema's data.options.state)
@@ -55,10 +57,10 @@ _OPTIONS: dict[str, Any] = {
     "pull_when_empty": {"type": "boolean"},
 }
 #: what a node's stored keys look like to its peers, while nothing changes: (replicator
-#: version, number of the group's keys, digest, summary, bytes of a digest message's payload)
-View = tuple[int, int, dict[str, str], Summary, int]
+#: version, digest, summary, bytes of a digest message's payload)
+View = tuple[int, dict[str, str], Summary, int]
 #: a view no version matches
-_NO_VIEW: View = (-1, -1, {}, (), 0)
+_NO_VIEW: View = (-1, {}, (), 0)
 
 
 @register_protocol
@@ -88,6 +90,7 @@ class StateGossip(Protocol):
         # the view of the stored keys as last computed: see _view
         self._memo: View = _NO_VIEW
         self._round_version = -1
+        self._peers: tuple[Sequence[str], int] | None = None
         self.node.on_message("state.digest", self._on_digest)
         self.node.on_message("state.gossip", self._on_gossip)
         self.node.every(options.get("every", 1), self._round)
@@ -119,23 +122,24 @@ class StateGossip(Protocol):
     def _view(self) -> View:
         """The digest (key -> fingerprint of every key held here), its summary and the bytes
         of a digest message's payload. Asked every round and on every message, mostly with
-        nothing changed, so the last view is returned again (its digest never mutated) while
-        the replicator's version and the group's number of keys are the same: every change of
-        a stored value bumps the version, keys are never removed (a new one changes the
-        number), and the store is only replaced by a crash, which forgets the view (``crash``).
+        nothing changed, so the last view is kept (its digest never mutated) and used again
+        while the replicator's version is the same: every change of a stored value bumps it,
+        and so does a key new to the group; the store is only replaced by a crash, which
+        forgets the view (``crash``). The hot callers compare the version themselves and call
+        this only when it moved.
 
         The summary is the digest's fingerprint over all keys. On the wire it is 16 hex digits
         (``SUMMARY_BYTES``); in the simulation only its equality matters, so it is the sorted
         digest itself: equal exactly when the digests are, and no hash per changed digest."""
         replicator = self.replicator
         memo = self._memo
-        version, keys = replicator.version, len(replicator.group.keys)
-        if memo[0] == version and memo[1] == keys:
+        version = replicator.version
+        if memo[0] == version:
             return memo
         states = replicator.states
         digest = {k: fingerprint(v) for k in replicator.group.keys_for(self.name) if (v := states.get(k)) is not None}
         size = sum(len(k) + len(v) + 6 for k, v in digest.items()) + SUMMARY_BYTES
-        self._memo = memo = (version, keys, digest, tuple(sorted(digest.items())), size)
+        self._memo = memo = (version, digest, tuple(sorted(digest.items())), size)
         return memo
 
     # -- the round ----------------------------------------------------------------------------
@@ -147,15 +151,17 @@ class StateGossip(Protocol):
         if self.agreed >= self.confirm and not background and self._round_version == version:
             return  # agreed, and nothing stored here changed since: no news (the common case)
         self._round_version = version
-        _, _, digest, summary, digest_bytes = self._view()
+        view = self._memo
+        if view[0] != version:
+            view = self._view()
+        _, digest, summary, digest_bytes = view
         if not digest and (self.mode == "push" or not self.pull_when_empty):
             return  # nothing to push; under pull an empty digest asks a peer for everything
         if summary != self._summary_now:
             self._summary_now, self.agreed = summary, 0
         if self.agreed >= self.confirm and not background:
             return
-        peers = self.peers()
-        n = len(peers)
+        peers, n = self._peers or self._load_peers()
         if not n:
             return
         if self.fanout == 1:
@@ -173,24 +179,28 @@ class StateGossip(Protocol):
             if self.mode == "push":
                 self._send_states(peer, list(digest), summary, want=[], reply=True)
             else:
-                self.send(peer, "state.digest", {"digest": digest, "summary": summary}, digest_bytes)
+                self.node.send(peer, "state.digest", {"digest": digest, "summary": summary},
+                               HEADER_BYTES + digest_bytes)
 
-    def _heard(self, their_summary: Summary, mine: Summary) -> None:
-        """Count an exchange towards confirming our summary ``mine`` (or reset on disagreement)."""
-        if mine != self._summary_now:
-            self._summary_now, self.agreed = mine, 0
-        self.agreed = self.agreed + 1 if their_summary == mine else 0
+    def _load_peers(self) -> tuple[Sequence[str], int]:
+        """The replica neighbours and their number, kept until the next start (the topology
+        is fixed while the world runs; a zone's view answers ``len`` in Python, once here)."""
+        peers = self.peers()
+        self._peers = (peers, len(peers))
+        return self._peers
 
     def _send_states(self, peer: str, keys: list[str], summary: Summary, want: list[str],
                      reply: bool = False) -> None:
+        # (node.send itself, not Protocol.send: a call fewer on every message; the header is
+        # added here instead)
         if not keys and not want:
             # The common answer once the news has spread: nothing to give, nothing asked.
-            self.send(peer, "state.gossip", {"states": {}, "want": want, "summary": summary, "reply": reply},
-                      SUMMARY_BYTES)
+            self.node.send(peer, "state.gossip", {"states": {}, "want": want, "summary": summary, "reply": reply},
+                           _EMPTY_GOSSIP_BYTES)
             return
         held = self.replicator.states
         states = {}
-        size = SUMMARY_BYTES
+        size = _EMPTY_GOSSIP_BYTES
         for k in keys:
             value = held.get(k)
             if value is not None:
@@ -198,31 +208,47 @@ class StateGossip(Protocol):
                 size += len(k) + value_size(value)
         for k in want:
             size += len(k)
-        self.send(peer, "state.gossip", {"states": states, "want": want, "summary": summary, "reply": reply}, size)
+        self.node.send(peer, "state.gossip", {"states": states, "want": want, "summary": summary, "reply": reply},
+                       size)
 
     def _on_digest(self, msg: Message) -> None:
         payload = msg[3]  # (fields by index: a NamedTuple's named field is a descriptor call)
         theirs: dict[str, str] = payload["digest"]
-        _, _, mine, summary, _ = self._view()
+        view = self._memo
+        if view[0] != self.replicator.version:
+            view = self._view()
+        mine, summary = view[1], view[2]
         # Always answer, even when nothing differs: the answer tells the peer we agree.
         if theirs == mine:  # the common case once the news has spread, compared in C
             self._send_states(msg[0], [], summary, [])
         else:
-            differ = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+            # (a key differs when its (key, fingerprint) pair is on one side only)
+            differ = sorted({k for k, _ in mine.items() ^ theirs.items()})
             give = [k for k in differ if k in mine]
             want = [k for k in differ if k in theirs] if self.mode == "push-pull" else []
             self._send_states(msg[0], give, summary, want)
-        self._heard(payload["summary"], summary)
+        # Count the exchange towards confirming our summary, or start again on disagreement
+        # (written out here and in _on_gossip: once per message).
+        if summary != self._summary_now:
+            self._summary_now, self.agreed = summary, 0
+        self.agreed = self.agreed + 1 if payload["summary"] == summary else 0
 
     def _on_gossip(self, msg: Message) -> None:
         payload = msg[3]
         states = payload["states"]
         if states:
             src = msg[0]
+            receive = self.replicator.receive  # (Protocol.store, without its call)
             for key in sorted(states) if len(states) > 1 else states:
-                self.store(key, states[key], src)
-        summary = self._view()[3]
-        self._heard(payload["summary"], summary)
+                receive(key, states[key], src)
+        view = self._memo
+        if view[0] != self.replicator.version:
+            view = self._view()
+        summary = view[2]
+        # (counted as in _on_digest)
+        if summary != self._summary_now:
+            self._summary_now, self.agreed = summary, 0
+        self.agreed = self.agreed + 1 if payload["summary"] == summary else 0
         want = payload["want"]
         if want or payload["reply"]:
             # Send what was asked for. A push is answered with our summary, so the pusher
@@ -232,6 +258,7 @@ class StateGossip(Protocol):
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
+        self._peers = None
         self.agreed = 0
         self._summary_now = None
         self._memo = _NO_VIEW
@@ -241,7 +268,7 @@ class StateGossip(Protocol):
         self._memo = _NO_VIEW  # the store is gone with the node's volatile state
 
     def pending(self) -> bool:
-        _, _, digest, summary, _ = self._view()
+        _, digest, summary, _ = self._view()
         if not digest:
             return False
         return self.agreed < self.confirm or summary != self._summary_now

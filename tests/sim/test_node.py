@@ -104,3 +104,23 @@ def test_one_handler_per_kind() -> None:
     world, _ = pair()
     with pytest.raises(ConfigError, match="one handler"):
         world.node("b").on_message("m", lambda m: None)
+
+
+def test_a_paused_task_runs_once_resumed_in_its_registration_place() -> None:
+    from sim.world import World
+
+    w = World(seed=1, tick="100ms")
+    w.add_nodes("z", 2)
+    w.connect("z", "ring")
+    calls: list[tuple[int, str]] = []
+    node = w.node("z-1")
+
+    def paused() -> None:
+        calls.append((w.tick_count, "paused"))
+
+    node.every(1, paused, paused=True)
+    node.every(1, lambda: calls.append((w.tick_count, "later")))
+    w.schedule(0.15, lambda: node.resume(paused))
+    w.schedule(0.25, lambda: node.resume(paused))  # resuming a running task changes nothing
+    w.run(duration="0.35s")
+    assert calls == [(0, "later"), (1, "later"), (2, "paused"), (2, "later"), (3, "paused"), (3, "later")]

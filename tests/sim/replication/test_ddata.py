@@ -207,6 +207,35 @@ def test_a_new_subscriber_first_hears_the_current_value() -> None:
     assert absent == []  # no value yet, nothing to hear
 
 
+def test_a_first_subscriber_mid_run_hears_the_value_once_then_each_change() -> None:
+    """The notify task joins the tick loop with the replicator's first subscriber: before it,
+    the loop runs no notify task; after it, the subscriber hears as one that was always there."""
+    world, dd = cluster(n=2)
+    replicator = dd.replicator("dc-2")
+
+    def notify_tasks() -> list[object]:
+        return [task for *_, task in world.tasks() if task == replicator._notify]
+
+    assert notify_tasks() == []
+    dd.replicator("dc-1").update("cart", ORSet, lambda s: s.add("milk"))
+    heard: list[Changed | Deleted] = []
+    world.schedule(0.5, lambda: replicator.subscribe("cart", heard.append))
+    world.schedule(0.8, lambda: dd.replicator("dc-1").update("cart", ORSet, lambda s: s.add("tea")))
+    world.run(duration="2s")
+    assert [n.state.value() for n in heard] == [{"milk"}, {"milk", "tea"}]  # type: ignore[union-attr]
+    assert len(notify_tasks()) == 1
+
+
+def test_a_key_new_to_the_group_moves_every_replicator_version() -> None:
+    """Protocols keep what they computed from the stored keys while the version stands still."""
+    world, dd = cluster(n=3)
+    before = [r.version for r in dd.replicators.values()]
+    dd.key_spec("fresh", GCounter)
+    assert [r.version for r in dd.replicators.values()] == [v + 1 for v in before]
+    dd.key_spec("fresh", GCounter)  # known now: nothing moves
+    assert [r.version for r in dd.replicators.values()] == [v + 1 for v in before]
+
+
 def test_completed_requests_are_released() -> None:
     world, dd = cluster(n=3)
     replicator = dd.replicator("dc-1")
