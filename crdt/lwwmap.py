@@ -20,7 +20,7 @@ LWWMap({'tea': LWWRegister(TOMBSTONE, timestamp=4, replica='a')})
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,6 +126,7 @@ def _pair_stats(key: Any, entry: LWWRegister) -> tuple[int, int]:
 
 
 _SIMPLE_KEYS = (str, int)
+_NO_KEY: Any = object()  # the key of a register whose pair figures are not kept yet
 
 
 def _stats_of(entries: PersistentMap) -> Stats:
@@ -133,7 +134,15 @@ def _stats_of(entries: PersistentMap) -> Stats:
     size = total = 0
     for bucket in entries.buckets():  # (bucket by bucket: no generator step per pair)
         for key, entry in bucket.items():
-            length, digest = _pair_stats(key, entry)
+            # The figures kept on the register, checked as _pair_stats checks them, without
+            # its call (a map sized from scratch has mostly kept pairs).
+            try:
+                kept_key, (length, digest) = entry._pair
+            except AttributeError:
+                kept_key = _NO_KEY
+            if kept_key is not key and not (
+                    kept_key == key and type(key) in _SIMPLE_KEYS and type(kept_key) is type(key)):
+                length, digest = _pair_stats(key, entry)
             size += length
             total += digest
     return size, total & _MASK
@@ -162,26 +171,39 @@ def _stats_after(stats: Stats, before: PersistentMap, after: PersistentMap, keys
 def _winners(mine: PersistentMap, theirs: PersistentMap) -> dict[Any, LWWRegister]:
     """The entries of ``theirs`` that win over ``mine`` (or that ``mine`` lacks)."""
     changed: dict[Any, LWWRegister] = {}
-    # (how to look a key up in ``mine``, a bucket of ``theirs``) for every bucket of theirs
-    # that may differ
-    pairs: Iterable[tuple[Callable[[Any], LWWRegister | None], dict[Any, LWWRegister]]]
-    if mine.layout() is theirs.layout():
-        # A key is in the same bucket on both sides; what both share (a chunk, a bucket:
-        # replicas share the structure they exchanged) holds nothing that differs.
-        pairs = ((x.get, y) for xs, ys in zip(mine.chunks(), theirs.chunks(), strict=True) if xs is not ys
-                 for x, y in zip(xs, ys, strict=True) if x is not y)
-    else:
-        pairs = ((mine.get, y) for ys in theirs.chunks() for y in ys)
-    for get, other_bucket in pairs:
-        for key, entry in other_bucket.items():
-            current = get(key)
-            # ``is``: replicas share the register objects they exchanged, so most keys of two
-            # states are the same object and need no comparison. Entries of a map are never
-            # empty, so timestamps compare directly; only a tie needs the full rank.
-            if current is None or (entry is not current and (
-                    entry.timestamp > current.timestamp  # type: ignore[operator]
-                    or (entry.timestamp == current.timestamp and entry.wins_over(current)))):
-                changed[key] = entry
+    if mine.layout() is not theirs.layout():
+        # A small map into a large one (a delta into a state): each key of theirs is looked
+        # up in mine's buckets directly, without a method call per key.
+        chunks, (mask, shift, low, _, _) = mine.chunks(), mine.layout()
+        for ys in theirs.chunks():
+            for y in ys:
+                for key, entry in y.items():
+                    i = hash(key) & mask
+                    current = chunks[i >> shift][i & low].get(key)
+                    # (the same test as below: keep the two the same)
+                    if current is None or (entry is not current and (
+                            entry.timestamp > current.timestamp
+                            or (entry.timestamp == current.timestamp and entry.wins_over(current)))):
+                        changed[key] = entry
+        return changed
+    # A key is in the same bucket on both sides; what both share (a chunk, a bucket: replicas
+    # share the structure they exchanged) holds nothing that differs.
+    for xs, ys in zip(mine.chunks(), theirs.chunks(), strict=True):
+        if xs is ys:
+            continue
+        for x, y in zip(xs, ys, strict=True):
+            if x is y:
+                continue
+            get = x.get
+            for key, entry in y.items():
+                current = get(key)
+                # ``is``: replicas share the register objects they exchanged, so most keys of
+                # two states are the same object and need no comparison. Entries of a map are
+                # never empty, so timestamps compare directly; only a tie needs the full rank.
+                if current is None or (entry is not current and (
+                        entry.timestamp > current.timestamp
+                        or (entry.timestamp == current.timestamp and entry.wins_over(current)))):
+                    changed[key] = entry
     return changed
 
 

@@ -270,3 +270,34 @@ def test_a_long_write_loop_keeps_statistics_without_rehashing_the_map(monkeypatc
     assert full == []
     fresh = LWWMap.from_data(m.to_data())
     assert figures == (len(to_bytes(fresh)), fingerprint(fresh))
+
+
+@settings(max_examples=LAW_EXAMPLES)
+@hypothesis.given(
+    st.lists(st.tuples(st.integers(0, 399), st.integers(0, 3), st.sampled_from(["a", "b"])), max_size=60),
+    st.lists(st.tuples(st.integers(0, 399), st.integers(0, 3), st.sampled_from(["a", "b"])),
+             min_size=120, max_size=300),
+    st.booleans(),
+)
+def test_maps_of_any_two_sizes_merge_to_the_winning_register_of_each_key(
+        small: list[tuple[int, int, str]], large: list[tuple[int, int, str]], shared: bool) -> None:
+    """A merge looks keys up bucket by bucket: on the same layout (and shared structure)
+    or across layouts (a small map into a large one, up to 400 keys). The oracle takes, key by
+    key, the register that wins of the two sides' single-key maps."""
+    from crdt.codec import canonical_json, encode, fingerprint, size
+
+    def build(start: LWWMap, writes: list[tuple[int, int, str]]) -> LWWMap:
+        for key, stamp, replica in writes:
+            start = start.set(replica, key, f"{replica}{stamp}", stamp)
+        return start
+
+    base = build(LWWMap(), large[: len(large) // 2]) if shared else LWWMap()
+    a, b = build(base, small), build(base, large)
+    expected = {}
+    for key in set(a.entries) | set(b.entries):
+        mine, theirs = a.entries.get(key), b.entries.get(key)
+        expected[key] = mine if theirs is None or (mine is not None and mine.wins_over(theirs)) else theirs
+    for merged in (a.merge(b), b.merge(a)):
+        assert dict(merged.entries.items()) == expected
+        assert size(merged) == len(canonical_json(encode(merged)).encode())
+        assert fingerprint(merged) == fingerprint(LWWMap.from_data(merged.to_data()))
