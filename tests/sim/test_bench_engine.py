@@ -86,3 +86,20 @@ def test_a_world_run_with_gc_off_is_left_to_the_os_at_exit(mode: str, collected:
     out = subprocess.run([sys.executable, "-c", _EXIT_PROBE, mode], capture_output=True, text=True,
                          check=True).stdout
     assert ("collected" in out) is collected
+
+
+def test_a_world_that_ran_before_and_is_garbage_is_freed_before_the_next_run_without_gc() -> None:
+    """A sweep or a notebook runs world after world in one process: the last one, garbage
+    by now (nodes and world refer to each other), must not stay through the next run."""
+    import weakref
+
+    first, _ = _world(3, gc="off")
+    assert first.run(duration="200ms").ok
+    gone = weakref.ref(first)
+    del first
+    second, _ = _world(3, gc="off")
+    during: list[bool] = []
+    second.schedule(0.05, lambda: during.append(gone() is None))
+    assert second.run(duration="200ms").ok
+    assert during == [True]
+    assert gc.isenabled()
