@@ -341,9 +341,14 @@ class GCounter(Crdt[int]):
             self._check_same_type(other, "merge")  # raises
         if other is self:
             return self
-        mine = self._large_bits()
+        # (_large_bits, its common answers read here: a counter that has its bits)
+        mine = getattr(self, "_bits", _UNSET)
+        if mine is _UNSET:
+            mine = self._large_bits()
         if mine is not None:
-            theirs = other._large_bits()
+            theirs = getattr(other, "_bits", _UNSET)
+            if theirs is _UNSET:
+                theirs = other._large_bits()
             if theirs is not None:
                 return self._merge_bits(other, mine, theirs)
         big, small = (self, other) if len(self.counts) >= len(other.counts) else (other, self)

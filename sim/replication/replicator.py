@@ -273,9 +273,16 @@ class Replicator:
     def receive(self, key: str, value: StoredValue, source: str) -> bool:
         """Join a value that arrived from ``source``; True if the local state changed."""
         old = self.states.get(key)
-        new = value if old is None else join(old, value)
-        if old is not None and (new is old or new == old):
-            return False
+        if old is None:
+            new = value
+        else:
+            # (join, without its call when neither side is a deletion: once per message)
+            if type(old) is Deletion or type(value) is Deletion:
+                new = join(old, value)
+            else:
+                new = old.merge(value)  # type: ignore[union-attr,arg-type]
+            if new is old or new == old:
+                return False
         self._changed_to(key, new, source)
         return True
 

@@ -137,9 +137,14 @@ class StateGossip(Protocol):
         if memo[0] == version:
             return memo
         states = replicator.states
-        digest = {k: fingerprint(v) for k in replicator.group.keys_for(self.name) if (v := states.get(k)) is not None}
-        size = sum(len(k) + len(v) + 6 for k, v in digest.items()) + SUMMARY_BYTES
-        self._memo = memo = (version, digest, tuple(sorted(digest.items())), size)
+        digest: dict[str, str] = {}
+        size = SUMMARY_BYTES
+        for k in replicator.group.keys_for(self.name):  # (sorted: so is the digest's order)
+            v = states.get(k)
+            if v is not None:
+                f = digest[k] = fingerprint(v)
+                size += len(k) + len(f) + 6
+        self._memo = memo = (version, digest, tuple(digest.items()), size)
         return memo
 
     # -- the round ----------------------------------------------------------------------------
