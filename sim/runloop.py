@@ -112,9 +112,11 @@ def run(world: World, duration: Any = "10s", warmup: Any = 0.0, quiet_max: int =
     When ``world.gc_disabled_during_run()``, Python's cyclic GC is disabled for the run and
     re-enabled afterwards (even if the run raises): the engine's per-message objects form no
     cycles, but their allocations trigger collections that rescan every node, link and graph
-    object of a large world. Cyclic garbage made by components is collected after the run
-    (and, from the process's second such run on, whatever was garbage before it); at the
-    process's exit such a world is left to the operating system (:func:`_freeze_at_exit`).
+    object of a large world. What exists before the run and what the run keeps join the
+    oldest generation without being scanned (``gc.freeze``/``unfreeze``), so cyclic garbage
+    made by components waits for the next full collection, or for the next such run, which
+    collects first from the process's second one on; at the process's exit such a world is
+    left to the operating system (:func:`_freeze_at_exit`).
     """
     global _ran_without_gc
     if not (world.gc_disabled_during_run() and gc.isenabled()):
@@ -132,6 +134,9 @@ def run(world: World, duration: Any = "10s", warmup: Any = 0.0, quiet_max: int =
     try:
         return _run(world, duration, warmup, quiet_max, require_connected)
     finally:
+        # What the run made and kept joins the oldest generation unscanned (freeze, then
+        # unfreeze: no young collection walks the whole new state once the GC is back on).
+        gc.freeze()
         gc.unfreeze()
         gc.enable()
 
