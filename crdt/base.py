@@ -63,6 +63,9 @@ class Crdt(ABC, Generic[V]):
     operations: ClassVar[tuple[str, ...]] = ()
     #: The op records :meth:`effect` applies (what every ``prepare_*`` of the type returns).
     op_types: ClassVar[tuple[type[Op], ...]] = ()
+    #: True when :meth:`merge` returns an input itself whenever the result equals it, so a
+    #: caller learns that nothing changed from ``is`` alone (no comparison of the states).
+    merge_returns_equal_input: ClassVar[bool] = False
 
     @classmethod
     def accepts(cls, msg: object) -> bool:

@@ -290,6 +290,7 @@ class GCounter(Crdt[int]):
     kind = "counter"
     operations = ("increment",)
     op_types = (Increment,)
+    merge_returns_equal_input = True  # (every path below returns an input it equals)
     __slots__ = ("_counts", "_stats", "_bits")
 
     # Every counter has _counts, or _bits (not None) and _stats: a large merge's result keeps

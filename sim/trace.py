@@ -204,9 +204,11 @@ class Trace:
         directly (each string's JSON text cached); the same line, byte for byte."""
         t = round(self._clock(), 9)
         seq = self._next_seq()
-        self._add(f'{{"cause":{_text(cause)},"copy":{copy!r},"dst":{_text(dst)},"id":{id!r},'
-                  f'"kind":"drop","msg_kind":{_text(msg_kind)},"seq":{seq},"src":{_text(src)},'
-                  f'"t":{t!r}}}')
+        texts = _TEXTS  # (each string's text looked up here: _text is called on a miss only)
+        self._add(f'{{"cause":{texts.get(cause) or _text(cause)},"copy":{copy!r},'
+                  f'"dst":{texts.get(dst) or _text(dst)},"id":{id!r},"kind":"drop",'
+                  f'"msg_kind":{texts.get(msg_kind) or _text(msg_kind)},"seq":{seq},'
+                  f'"src":{texts.get(src) or _text(src)},"t":{t!r}}}')
         if self._keep:
             fields = {"src": src, "dst": dst, "msg_kind": msg_kind, "id": id, "copy": copy,
                       "cause": cause}

@@ -281,7 +281,7 @@ class Replicator:
                 new = join(old, value)
             else:
                 new = old.merge(value)  # type: ignore[union-attr,arg-type]
-            if new is old or new == old:
+            if new is old or (not new.merge_returns_equal_input and new == old):
                 return False
         self._changed_to(key, new, source)
         return True

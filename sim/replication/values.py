@@ -36,6 +36,8 @@ class Deletion:
     """The singleton marker of a deleted key."""
 
     __slots__ = ()
+    #: a join with a deletion is the one DELETED: equal to an input only when it is that input
+    merge_returns_equal_input = True
 
     def __repr__(self) -> str:
         return "DELETED"

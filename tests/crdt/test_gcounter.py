@@ -217,3 +217,21 @@ def test_a_count_beyond_64_bits_gets_no_number_and_its_counters_merge_as_dicts()
     assert merged.value() == huge + 19 + 2 * 40
     assert dict(merged.counts) == _pointwise_max(dict(a.counts), dict(b.counts))
     _assert_knows_itself(merged)
+
+
+_COUNTS = st.dictionaries(st.sampled_from([f"r{i}" for i in range(80)]), st.integers(1, 3), max_size=80)
+
+
+@given(_COUNTS, _COUNTS, _COUNTS)
+def test_a_merge_equal_to_an_input_is_that_input(shared: dict[str, int], mine: dict[str, int],
+                                                 theirs: dict[str, int]) -> None:
+    """GCounter.merge_returns_equal_input: a replica learns that a merge changed nothing from
+    ``is`` alone. Small and large counters (dicts, and bits from 32 entries on), with and
+    without a common part."""
+    base = GCounter(shared)
+    a, b = base.merge(GCounter(mine)), base.merge(GCounter(theirs))
+    for x, y in ((a, b), (b, a), (a, GCounter(dict(a.counts))), (a, a)):
+        merged = x.merge(y)
+        assert (merged == x) == (merged is x)
+        if merged is not x:
+            assert (merged == y) == (merged is y)
