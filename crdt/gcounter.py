@@ -109,13 +109,14 @@ def _stats_after(stats: Stats, counts: Mapping[str, int], changes: list[tuple[st
     for replica, count in changes:
         nbytes, h = known(replica) or _replica(replica)
         old = get(replica)
+        # (a count's digits: most counts have one, and a str per change costs more than the test)
         if old is None:
-            size += nbytes + len(str(count)) + (1 if entries else 0)
+            size += nbytes + (1 if count < 10 else len(str(count))) + (1 if entries else 0)
             entries += 1
             total += h * (2 * count + 1)
             value += count
         else:
-            size += len(str(count)) - len(str(old))
+            size += (1 if count < 10 else len(str(count))) - (1 if old < 10 else len(str(old)))
             total += h * 2 * (count - old)
             value += count - old
     return size, total & _MASK, value

@@ -225,7 +225,9 @@ class StateGossip(Protocol):
         mine, summary = view[1], view[2]
         # Always answer, even when nothing differs: the answer tells the peer we agree.
         if theirs == mine:  # the common case once the news has spread, compared in C
-            self._send_states(msg[0], [], summary, [])
+            # (_send_states with nothing to give or ask, written out)
+            self.node.send(msg[0], "state.gossip", {"states": {}, "want": [], "summary": summary, "reply": False},
+                           _EMPTY_GOSSIP_BYTES)
         else:
             # (a key differs when its (key, fingerprint) pair is on one side only)
             differ = sorted({k for k, _ in mine.items() ^ theirs.items()})
