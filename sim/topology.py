@@ -212,6 +212,17 @@ class ZonePeers(Sequence[str]):
     def __repr__(self) -> str:
         return repr(list(self))
 
+    def skipping(self) -> tuple[Sequence[str], int]:
+        """The zone's shared member list and the index of the member left out (the list's
+        length if none): item ``i`` of the view is ``members[i + (i >= at)]``, for a caller
+        that indexes many times without a call each.
+
+        >>> members, at = ZonePeers(["a", "b", "c"], "b").skipping()
+        >>> [members[i + (i >= at)] for i in range(2)]
+        ['a', 'c']
+        """
+        return self.members, self._at
+
 
 class Topology:
     """Nodes, their zones, links between nodes (with an optional channel type) and zone

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from sim.errors import ConfigError
 from sim.replication.protocol import HEADER_BYTES, Calls, Protocol, register_protocol
 from sim.replication.values import DELETED, StoredValue, fingerprint, join, value_size
+from sim.topology import ZonePeers
 
 if TYPE_CHECKING:
     from sim.network import Message
@@ -90,7 +91,7 @@ class StateGossip(Protocol):
         # the view of the stored keys as last computed: see _view
         self._memo: View = _NO_VIEW
         self._round_version = -1
-        self._peers: tuple[Sequence[str], int] | None = None
+        self._peers: tuple[Sequence[str], int, int] | None = None
         self.node.on_message("state.digest", self._on_digest)
         self.node.on_message("state.gossip", self._on_gossip)
         self.node.every(options.get("every", 1), self._round)
@@ -166,7 +167,7 @@ class StateGossip(Protocol):
             self._summary_now, self.agreed = summary, 0
         if self.agreed >= self.confirm and not background:
             return
-        peers, n = self._peers or self._load_peers()
+        members, skip, n = self._peers or self._load_peers()
         if not n:
             return
         if self.fanout == 1:
@@ -177,9 +178,9 @@ class StateGossip(Protocol):
             drawn = getrandbits(bits)
             while drawn >= n:
                 drawn = getrandbits(bits)
-            chosen = [peers[drawn]]
+            chosen = [members[drawn + (drawn >= skip)]]
         else:
-            chosen = self.rng.sample(peers, min(self.fanout, n))
+            chosen = self.rng.sample(self.peers(), min(self.fanout, n))
         for peer in sorted(chosen) if len(chosen) > 1 else chosen:
             if self.mode == "push":
                 self._send_states(peer, list(digest), summary, want=[], reply=True)
@@ -187,11 +188,14 @@ class StateGossip(Protocol):
                 self.node.send(peer, "state.digest", {"digest": digest, "summary": summary},
                                HEADER_BYTES + digest_bytes)
 
-    def _load_peers(self) -> tuple[Sequence[str], int]:
-        """The replica neighbours and their number, kept until the next start (the topology
-        is fixed while the world runs; a zone's view answers ``len`` in Python, once here)."""
+    def _load_peers(self) -> tuple[Sequence[str], int, int]:
+        """The replica neighbours as (a list, the index it skips, the number of peers), kept
+        until the next start: the topology is fixed while the world runs, and a zone's view
+        (which answers ``len`` and indexes in Python) is read through its shared member list,
+        peer ``i`` being ``members[i + (i >= skip)]``."""
         peers = self.peers()
-        self._peers = (peers, len(peers))
+        members, skip = peers.skipping() if isinstance(peers, ZonePeers) else (peers, len(peers))
+        self._peers = (members, skip, len(peers))
         return self._peers
 
     def _send_states(self, peer: str, keys: list[str], summary: Summary, want: list[str],

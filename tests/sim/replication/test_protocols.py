@@ -79,29 +79,38 @@ def test_one_peer_is_drawn_as_sample_would_draw_it(seed: int, n: int) -> None:
 
 
 @pytest.mark.parametrize("n", [2, 3, 5, 12])
-def test_state_gossip_draws_its_peer_as_randrange_does(n: int) -> None:
-    """The round inlines randrange(len(peers)) (getrandbits until below n): the peers it
-    gossips with are those a twin stream's randrange picks, round after round."""
+@pytest.mark.parametrize("links", ["complete", "zone"])
+def test_state_gossip_draws_its_peer_as_randrange_does(n: int, links: str) -> None:
+    """The round inlines randrange(len(peers)) (getrandbits until below n) and indexes a
+    zone's member list past itself: the peers it gossips with are those a twin stream's
+    randrange picks from peers(), round after round, over graph links and in a zone."""
     from sim.replication.state_gossip import StateGossip
     from sim.rng import derive_rng
+    from sim.topology import ZonePeers
 
     world = World(seed=4, tick="100ms")
     ids = world.add_nodes("dc", n + 1)
-    world.connect(ids, "complete")
+    if links == "complete":
+        world.connect(ids, "complete")
+    else:
+        world.connect_zones("dc", "dc")
     dd = DistributedData(world, ids, {"k": KeySpec(GCounter, "state")})
-    gossip: StateGossip = dd.replicator(ids[0]).protocols["state"]
-    node = world.node(ids[0])
-    dd.replicator(ids[0]).update("k", GCounter, lambda c: c.increment(1))
+    me = sorted(ids)[len(ids) // 2]  # peers on both sides of it in the sorted zone
+    gossip: StateGossip = dd.replicator(me).protocols["state"]
+    node = world.node(me)
+    dd.replicator(me).update("k", GCounter, lambda c: c.increment(1))
     sent: list[str] = []
     node.send = lambda dst, kind, payload=None, size=0: sent.append(dst) or True  # type: ignore[method-assign]
-    twin = derive_rng(4, f"gossip:{ids[0]}")
+    twin = derive_rng(4, f"gossip:{me}")
     peers = gossip.peers()
+    assert isinstance(peers, ZonePeers) == (links == "zone")
     expected = []
     for _ in range(40):
         gossip.agreed = 0  # news every round: each one draws a peer
         gossip._round()
         expected.append(peers[twin.randrange(len(peers))])
     assert sent == expected and gossip.rng.random() == twin.random()
+    assert me not in sent and len(set(sent)) > 1
 
 
 def test_a_state_gossip_digest_is_forgotten_when_a_crash_loses_the_store() -> None:
