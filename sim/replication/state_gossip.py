@@ -15,6 +15,10 @@ a peer holding the same summary (rumour mongering with feedback, Demers et al.);
 initiating, and a background round every ``background`` rounds (anti-entropy) catches any node
 the rumour missed. No acknowledgements are needed: a lost message is repeated at the next round.
 
+Payloads are tuples, built and read once per message: ``state.digest`` carries ``(digest,
+summary)``, ``state.gossip`` carries ``(states, want, summary, reply)`` (the states of the keys
+given, the keys asked for, the sender's summary, and whether a push asks for an answer).
+
 Rumour mongering can end with a few replicas the news has not reached yet, so for keys under
 this protocol the replicator group also reports work pending while its live replicas still
 differ: the quiet phase keeps ticking (and background rounds keep running) until they agree.
@@ -185,7 +189,7 @@ class StateGossip(Protocol):
             if self.mode == "push":
                 self._send_states(peer, list(digest), summary, want=[], reply=True)
             else:
-                self.node.send(peer, "state.digest", {"digest": digest, "summary": summary},
+                self.node.send(peer, "state.digest", (digest, summary),
                                HEADER_BYTES + digest_bytes)
 
     def _load_peers(self) -> tuple[Sequence[str], int, int]:
@@ -204,7 +208,7 @@ class StateGossip(Protocol):
         # added here instead)
         if not keys and not want:
             # The common answer once the news has spread: nothing to give, nothing asked.
-            self.node.send(peer, "state.gossip", {"states": {}, "want": want, "summary": summary, "reply": reply},
+            self.node.send(peer, "state.gossip", ({}, want, summary, reply),
                            _EMPTY_GOSSIP_BYTES)
             return
         held = self.replicator.states
@@ -217,12 +221,12 @@ class StateGossip(Protocol):
                 size += len(k) + value_size(value)
         for k in want:
             size += len(k)
-        self.node.send(peer, "state.gossip", {"states": states, "want": want, "summary": summary, "reply": reply},
+        self.node.send(peer, "state.gossip", (states, want, summary, reply),
                        size)
 
     def _on_digest(self, msg: Message) -> None:
-        payload = msg[3]  # (fields by index: a NamedTuple's named field is a descriptor call)
-        theirs: dict[str, str] = payload["digest"]
+        # (fields by index: a NamedTuple's named field is a descriptor call)
+        theirs, their_summary = msg[3]
         view = self._memo
         if view[0] != self.replicator.version:
             view = self._view()
@@ -230,7 +234,7 @@ class StateGossip(Protocol):
         # Always answer, even when nothing differs: the answer tells the peer we agree.
         if theirs == mine:  # the common case once the news has spread, compared in C
             # (_send_states with nothing to give or ask, written out)
-            self.node.send(msg[0], "state.gossip", {"states": {}, "want": [], "summary": summary, "reply": False},
+            self.node.send(msg[0], "state.gossip", ({}, [], summary, False),
                            _EMPTY_GOSSIP_BYTES)
         else:
             # (a key differs when its (key, fingerprint) pair is on one side only)
@@ -242,11 +246,10 @@ class StateGossip(Protocol):
         # (written out here and in _on_gossip: once per message).
         if summary != self._summary_now:
             self._summary_now, self.agreed = summary, 0
-        self.agreed = self.agreed + 1 if payload["summary"] == summary else 0
+        self.agreed = self.agreed + 1 if their_summary == summary else 0
 
     def _on_gossip(self, msg: Message) -> None:
-        payload = msg[3]
-        states = payload["states"]
+        states, want, their_summary, reply = msg[3]
         if states:
             src = msg[0]
             receive = self.replicator.receive  # (Protocol.store, without its call)
@@ -259,9 +262,8 @@ class StateGossip(Protocol):
         # (counted as in _on_digest)
         if summary != self._summary_now:
             self._summary_now, self.agreed = summary, 0
-        self.agreed = self.agreed + 1 if payload["summary"] == summary else 0
-        want = payload["want"]
-        if want or payload["reply"]:
+        self.agreed = self.agreed + 1 if their_summary == summary else 0
+        if want or reply:
             # Send what was asked for. A push is answered with our summary, so the pusher
             # learns when we agree and stops pushing (without it, push would never go quiet).
             self._send_states(msg[0], want, summary, want=[])
