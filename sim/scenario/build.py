@@ -26,7 +26,6 @@ from sim.replication import DistributedData, KeySpec
 from sim.replication.consistency import All, Consistency, Local, Majority, To
 from sim.replication.ddata import random_workload
 from sim.replication.mutations import random_mutation
-from sim.replication.variants import variant
 from sim.runloop import RunResult
 from sim.scenario.load import Scenario
 from sim.units import parse_duration, parse_rate
@@ -196,7 +195,11 @@ def _data(scenario: Scenario, world: World) -> DistributedData | None:
         return None
     default = spec.get("protocol", "delta")
     with scenario.at("data", "variant"):
-        broken = variant(spec["variant"]) if "variant" in spec else None
+        broken = None
+        if "variant" in spec:
+            from sim.replication.variants import variant  # (only a broken-variant scenario needs them)
+
+            broken = variant(spec["variant"])
     keys = {}
     for key, key_spec in spec["keys"].items():
         type_name = key_spec if isinstance(key_spec, str) else key_spec["type"]
