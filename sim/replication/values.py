@@ -82,4 +82,8 @@ def fingerprint(value: StoredValue) -> str:
 
 def value_size(value: StoredValue) -> int:
     """Bytes of the canonical encoding: what a message carrying the value costs."""
-    return len(_DELETED_BYTES) if isinstance(value, Deletion) else size(value)
+    if isinstance(value, Deletion):
+        return len(_DELETED_BYTES)
+    # (the value's kept figure first, without codec.size's call: once per state sent)
+    quick = value._quick_size()
+    return size(value) if quick is None else quick
