@@ -129,13 +129,13 @@ def run(world: World, duration: Any = "10s", warmup: Any = 0.0, quiet_max: int =
         gc.collect()
     _ran_without_gc = True
     gc.disable()
-    gc.freeze()
     _freeze_at_exit()
     try:
         return _run(world, duration, warmup, quiet_max, require_connected)
     finally:
-        # What the run made and kept joins the oldest generation unscanned (freeze, then
-        # unfreeze: no young collection walks the whole new state once the GC is back on).
+        # What exists now, from before the run and made by it, joins the oldest generation
+        # unscanned (freeze, then unfreeze: no young collection walks the whole new state once
+        # the GC is back on; with the GC off, nothing was collected in between).
         gc.freeze()
         gc.unfreeze()
         gc.enable()

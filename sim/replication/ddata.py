@@ -152,8 +152,6 @@ class DistributedData:
             for name in used:
                 replicator.protocols[name] = classes[name](replicator, options.get(name, {}))
             self.replicators[node_id] = replicator
-        self._replicator_list = list(self.replicators.values())
-        self._pending_at = 0  # where pending() starts its scan
         world.add_pending(self.pending)
         world.add_validator(self.validate)
         if checks:
@@ -246,15 +244,8 @@ class DistributedData:
 
     def pending(self) -> bool:
         """Whether a replica still has work, or live replicas of a state-gossip key still differ."""
-        # Asked every quiet tick: the scan starts at the replica found pending last time,
-        # which mostly still is (the answer does not depend on the order).
-        replicators = self._replicator_list
-        start = self._pending_at
-        for i in range(len(replicators)):
-            at = (start + i) % len(replicators)
-            if replicators[at].pending():
-                self._pending_at = at
-                return True
+        if any(r.pending() for r in self.replicators.values()):
+            return True
         # Gossip cannot know when everyone has heard; the simulator can, and keeps ticking.
         return any(self._differs(key) for name in self._unaware for key in self.keys_for(name))
 

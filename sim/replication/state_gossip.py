@@ -221,8 +221,7 @@ class StateGossip(Protocol):
                 size += len(k) + value_size(value)
         for k in want:
             size += len(k)
-        self.node.send(peer, "state.gossip", (states, want, summary, reply),
-                       size)
+        self.node.send(peer, "state.gossip", (states, want, summary, reply), size)
 
     def _on_digest(self, msg: Message) -> None:
         # (fields by index: a NamedTuple's named field is a descriptor call)
